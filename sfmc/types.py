@@ -1,0 +1,95 @@
+"""Plain data passed between the SFMC client, the sync engine and the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FIELD_TYPES = ("Text", "Number", "Decimal", "Date", "Boolean", "EmailAddress", "Phone", "Locale")
+
+
+@dataclass(frozen=True)
+class DeField:
+    """One Data Extension field, as SFMC describes it."""
+
+    name: str
+    field_type: str = "Text"
+    max_length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+    is_primary_key: bool = False
+    is_required: bool = False
+    default_value: str | None = None
+
+
+@dataclass(frozen=True)
+class DataExtension:
+    """A Data Extension with its fields."""
+
+    name: str
+    customer_key: str
+    object_id: str | None = None
+    category_id: int | None = None
+    fields: tuple[DeField, ...] = ()
+    row_count: int | None = None
+
+    @property
+    def primary_keys(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.is_primary_key)
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A Data Extension folder (SOAP DataFolder, ContentType dataextension)."""
+
+    id: int
+    name: str
+    parent_id: int | None
+    path: str
+
+
+@dataclass(frozen=True)
+class FolderListing:
+    """Folders for the category dropdown; `fallback` when read from existing DEs instead."""
+
+    folders: tuple[Folder, ...]
+    fallback: bool = False
+    notice: str | None = None
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """SFMC's verdict on one submitted row (rejections are data, not exceptions)."""
+
+    ok: bool
+    error_type: str | None = None
+    error_details: str | None = None
+    field: str | None = None
+    retryable: bool = False
+
+
+@dataclass(frozen=True)
+class ScopeCheck:
+    """One line of a connection's scope checklist."""
+
+    scope: str
+    granted: bool
+    needed_for: str
+    breaks_without: str
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    """Result of testing a connection, for the Connections page and `python -m sfmc check`."""
+
+    ok: bool
+    reason: str
+    fix: str | None = None
+    subdomain: str | None = None
+    auth_url: str | None = None
+    rest_url: str | None = None
+    soap_url: str | None = None
+    scopes: tuple[ScopeCheck, ...] = field(default_factory=tuple)
+
+    @property
+    def missing_scopes(self) -> tuple[ScopeCheck, ...]:
+        return tuple(s for s in self.scopes if not s.granted)

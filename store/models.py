@@ -1,0 +1,183 @@
+"""SQLModel tables of the pathway store (tiangolo style: one table per concept)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(default: Any = None) -> Any:
+    factory = (
+        (lambda: list(default)) if isinstance(default, list) else (lambda: dict(default or {}))
+    )
+    return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
+
+
+class Connection(SQLModel, table=True):
+    """One SFMC Installed Package (server-to-server API integration)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    auth_base_uri: str
+    client_id: str
+    # Fernet token; the plaintext secret is never stored. See store.crypto.
+    client_secret_encrypted: str = Field(repr=False)
+    account_id: str | None = None
+    allow_modeled: bool = False
+    last_test_ok: bool | None = None
+    last_test_at: datetime | None = None
+    last_test_report: dict[str, Any] = _json({})
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DataSet(SQLModel, table=True):
+    """Uploaded rows, stored in their own table `table_name` of the store."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    source_filename: str
+    table_name: str = Field(unique=True)
+    # [{"name": safe name, "original": header as uploaded, "type": "text"|"integer"|"decimal"|
+    #   "date"|"boolean"|"email"|"phone", "max_length": int, "bad_examples": [...]}]
+    columns: list[dict[str, Any]] = _json([])
+    row_count: int = 0
+    # [{"line": int, "problem": str}] rows that could not be imported, with why.
+    problems: list[dict[str, Any]] = _json([])
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Audience(SQLModel, table=True):
+    """A data set plus filters (all rows when there are none)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    dataset_id: int = Field(foreign_key="dataset.id", index=True)
+    # [{"column": safe name, "op": "equals"|"contains"|..., "value": ...}] combined with AND.
+    filters: list[dict[str, Any]] = _json([])
+    modeled: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Pathway(SQLModel, table=True):
+    """Audience -> connection -> one destination (a Data Extension by default)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    audience_id: int = Field(foreign_key="audience.id", index=True)
+    connection_id: int = Field(foreign_key="connection.id", index=True)
+    # "data_extension" | "membership_flag" | "contacts" | "journey_event"
+    destination_kind: str = "data_extension"
+    de_name: str
+    de_customer_key: str = Field(index=True)
+    de_object_id: str | None = None
+    category_id: int | None = None
+    category_path: str | None = None
+    # "upsert" | "mirror" | "append" | "update_only"
+    method: str = "upsert"
+    primary_keys: list[str] = _json([])
+    # "manual" | "hourly" | "daily"
+    schedule: str = "manual"
+    paused: bool = False
+    delete_guard_share: float = 0.5
+    # Destination-specific settings (flag field name, event definition key, key options...).
+    options: dict[str, Any] = _json({})
+    # Fields of the DE as last seen in SFMC, to detect drift between runs.
+    remote_fields: list[dict[str, Any]] = _json([])
+    created_by: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ColumnMapping(SQLModel, table=True):
+    """Source column -> destination field of one pathway."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    pathway_id: int = Field(foreign_key="pathway.id", index=True)
+    ordinal: int = 0
+    source_column: str
+    destination_field: str
+    # SFMC field type: Text | Number | Decimal | Date | Boolean | EmailAddress | Phone
+    field_type: str = "Text"
+    length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+    required: bool = False
+    is_primary_key: bool = False
+
+
+class SyncRun(SQLModel, table=True):
+    """One execution of a pathway; progress and checkpoint are written as it goes."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    pathway_id: int = Field(foreign_key="pathway.id", index=True)
+    # "manual" | "schedule" | "cli"
+    trigger: str = "manual"
+    # "queued" | "running" | "succeeded" | "failed" | "needs_confirm" | "cancelled"
+    state: str = Field(default="queued", index=True)
+    method: str = "upsert"
+    dry_run: bool = False
+    full_resend: bool = False
+    confirm_deletes: bool = False
+    cancel_requested: bool = False
+    rows_total: int = 0
+    rows_read: int = 0
+    rows_sent: int = 0
+    rows_succeeded: int = 0
+    rows_failed: int = 0
+    rows_skipped: int = 0
+    rows_deleted: int = 0
+    rows_per_s: float = 0.0
+    eta_s: float | None = None
+    api_calls: int = 0
+    message: str | None = None
+    checkpoint: dict[str, Any] = _json({})
+    # Dry-run plan or mirror-guard figures: {"create": n, "update": n, "delete": n, ...}.
+    plan: dict[str, Any] = _json({})
+    worker_id: str | None = None
+    heartbeat_at: datetime | None = None
+    created_by: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+
+
+class RejectedRow(SQLModel, table=True):
+    """A row that did not reach SFMC, or that SFMC refused, with SFMC's reason."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="syncrun.id", index=True)
+    row_values: dict[str, Any] = _json({})
+    primary_key: str | None = None
+    field: str | None = None
+    error_type: str
+    error_details: str
+    retryable: bool = False
+
+
+class RowLedger(SQLModel, table=True):
+    """Hash of each row SFMC accepted, per pathway, so re-syncs send only what changed."""
+
+    __table_args__ = (UniqueConstraint("pathway_id", "row_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pathway_id: int = Field(foreign_key="pathway.id", index=True)
+    row_key: str
+    row_hash: str
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what, when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    who: str
+    action: str
+    detail: str = ""
