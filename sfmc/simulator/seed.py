@@ -1,0 +1,7 @@
+"""Placeholder, filled in next."""
+
+from __future__ import annotations
+
+
+def apply(tenant, name: str) -> None:  # noqa: ANN001
+    """Seed the tenant."""
