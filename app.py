@@ -1,0 +1,80 @@
+"""Pathways: the router. Page config, login, role-filtered navigation, sidebar."""
+
+from __future__ import annotations
+
+import copy
+
+import streamlit as st
+import streamlit_authenticator as stauth
+
+from pages import _deps as deps
+
+st.set_page_config(page_title="Pathways", page_icon=":material/conversion_path:", layout="wide")
+deps.init_session_state()
+
+auth = deps.auth_config()
+authenticator = stauth.Authenticate(
+    copy.deepcopy(auth.credentials),
+    cookie_name=auth.cookie_name,
+    cookie_key=auth.cookie_key,
+    cookie_expiry_days=7,
+    auto_hash=False,
+)
+
+
+def login_page() -> None:
+    st.title("Pathways")
+    st.caption(
+        "Push your supporter audiences into Salesforce Marketing Cloud, and keep them in sync."
+    )
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        authenticator.login(location="main", fields={"Form name": "Sign in", "Login": "Sign in"})
+        if st.session_state.get("authentication_status") is False:
+            st.error("Username or password is incorrect. Check them and try again.")
+    if auth.demo_users:
+        with right, st.container(border=True):
+            st.markdown("**Demo mode**: sign in as one of these users.")
+            st.table(
+                {
+                    "Username": [u for u, _n, _r in auth.demo_users],
+                    "Role": [r for _u, _n, r in auth.demo_users],
+                }
+            )
+            st.markdown(f"Password for all of them: `{auth.demo_password}`")
+            st.caption(
+                "Admins manage connections; staff upload data and push audiences; analysts "
+                "view pathways and download reports."
+            )
+
+
+PAGES = {
+    "Connections": ("pages/connections.py", ":material/cable:", ("admin",)),
+    "Audiences": ("pages/audiences.py", ":material/groups:", ("staff",)),
+    "Push Audiences": ("pages/push_audiences.py", ":material/send:", ("staff",)),
+    "Column Mapping": ("pages/column_mapping.py", ":material/table_rows:", ("staff",)),
+    "Manage Pathways": ("pages/manage_pathways.py", ":material/sync:", ("staff", "analyst")),
+}
+
+user = deps.current_user()
+if user is None:
+    pg = st.navigation([st.Page(login_page, title="Sign in", icon=":material/login:")])
+    pg.run()
+    st.stop()
+
+allowed = {title: spec for title, spec in PAGES.items() if user.can(*spec[2])}
+sections: dict[str, list[st.Page]] = {}
+for title, (path, icon, _roles) in allowed.items():
+    section = "Setup" if title == "Connections" else "Audiences"
+    section = "Sync" if title == "Manage Pathways" else section
+    sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon))
+pg = st.navigation(sections)
+
+deps.get_engine()
+deps.ensure_worker()
+with st.sidebar:
+    st.markdown(f"**{user.name}**  \n{user.role.title()}")
+    if deps.is_demo_mode():
+        st.caption("Demo mode: pushes go to a built-in Marketing Cloud simulator.")
+    authenticator.logout("Log out", location="sidebar", key="logout_button")
+pg.run()

@@ -1,0 +1,340 @@
+"""The only Streamlit glue: cached resources, session keys, the current user and role checks.
+
+Pages import from here, `sfmc/` and `store/`; nothing in `sfmc/` or `store/` imports streamlit.
+Imports of the engine, client and simulator are done inside the factories so that a page can
+render its empty state even when one of those parts is not configured.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+from store.db import create_db_and_tables, data_dir, make_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+# --- Session-state keys (H10). Never reuse the authenticator's own keys. ---------------------
+PUSH_STEP = "push_step"
+PUSH_AUDIENCE_ID = "push_audience_id"
+PUSH_CONNECTION_ID = "push_connection_id"
+PUSH_SETTINGS = "push_settings"
+PUSH_MAPPING = "push_mapping"
+PUSH_RUN_ID = "push_run_id"
+PUSH_PATHWAY_ID = "push_pathway_id"
+MAPPING_PATHWAY_ID = "mapping_pathway_id"
+CONN_EDIT_ID = "conn_edit_id"
+CONN_REPORT = "conn_report"
+AUD_DATASET_ID = "aud_dataset_id"
+AUD_FILTERS = "aud_filters"
+AUD_IMPORT_REPORT = "aud_import_report"
+MANAGE_PAGE = "manage_page"
+
+SESSION_DEFAULTS: dict[str, Any] = {
+    PUSH_STEP: 1,
+    PUSH_AUDIENCE_ID: None,
+    PUSH_CONNECTION_ID: None,
+    PUSH_SETTINGS: {},
+    PUSH_MAPPING: None,
+    PUSH_RUN_ID: None,
+    PUSH_PATHWAY_ID: None,
+    MAPPING_PATHWAY_ID: None,
+    CONN_EDIT_ID: None,
+    CONN_REPORT: None,
+    AUD_DATASET_ID: None,
+    AUD_FILTERS: [],
+    AUD_IMPORT_REPORT: None,
+    MANAGE_PAGE: 0,
+}
+
+ROLES = ("admin", "staff", "analyst")
+DEMO_PASSWORD_FALLBACK = "pathways-demo"
+SIM_FIXED_PORT = 8765
+
+
+def init_session_state() -> None:
+    """Give every page-local key its default once per browser session."""
+    for key, value in SESSION_DEFAULTS.items():
+        st.session_state.setdefault(key, value() if callable(value) else _copy(value))
+
+
+def _copy(value: Any) -> Any:
+    return type(value)(value) if isinstance(value, (dict, list)) else value
+
+
+# --- Modes and secrets ---------------------------------------------------------------------------
+def _auth_secrets() -> dict[str, Any] | None:
+    try:
+        if "auth" in st.secrets:
+            return st.secrets["auth"].to_dict()
+    except (FileNotFoundError, KeyError):
+        return None
+    except Exception:  # noqa: BLE001 -- a malformed secrets file is reported by require_auth_config
+        return None
+    return None
+
+
+def is_demo_mode() -> bool:
+    """Demo mode unless `PATHWAYS_DEMO=0`: the same switch the store uses (store.settings)."""
+    from store.settings import demo_mode
+
+    return demo_mode()
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """What the authenticator needs, as plain values (H15)."""
+
+    credentials: dict[str, Any]
+    cookie_name: str
+    cookie_key: str
+    demo_users: tuple[tuple[str, str, str], ...] = ()  # (username, name, role) shown in demo
+    demo_password: str | None = None
+
+
+def _demo_cookie_key() -> str:
+    path = data_dir() / "cookie_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _demo_password() -> str:
+    try:
+        from store import demo
+    except ImportError:
+        return DEMO_PASSWORD_FALLBACK
+    return str(getattr(demo, "DEMO_PASSWORD", DEMO_PASSWORD_FALLBACK))
+
+
+def _db_credentials() -> dict[str, Any]:
+    from store import repo
+
+    get_engine()  # creates tables and, in demo mode, the demo users
+    with session() as s:
+        return repo.authenticator_credentials(session=s)
+
+
+def auth_config() -> AuthConfig:
+    """Credentials and cookie settings for the authenticator.
+
+    Users come from `[auth] credentials` in `.streamlit/secrets.toml` when present, else from the
+    store (where the demo workspace puts the demo users). The cookie key comes from `[auth]
+    cookie_key`; only in demo mode is one generated (into the data directory, mode 0600).
+
+    Raises:
+        RuntimeError: outside demo mode when `[auth] cookie_key` is missing.
+    """
+    conf = _auth_secrets() or {}
+    demo = is_demo_mode()
+    credentials = conf.get("credentials") or _db_credentials()
+    cookie_key = conf.get("cookie_key")
+    if not cookie_key and not demo:
+        msg = (
+            "Login is not configured: add an [auth] section with cookie_key (and credentials, or "
+            "users in the store) to .streamlit/secrets.toml (see .streamlit/secrets.toml.example), "
+            "or run the demo with PATHWAYS_DEMO=1."
+        )
+        raise RuntimeError(msg)
+    users: tuple[tuple[str, str, str], ...] = ()
+    if demo:
+        users = tuple(
+            (u, info.get("name", u), (info.get("roles") or [""])[0])
+            for u, info in (credentials.get("usernames") or {}).items()
+        )
+    return AuthConfig(
+        credentials=credentials,
+        cookie_name=conf.get("cookie_name", "pathways_demo_auth" if demo else "pathways_auth"),
+        cookie_key=cookie_key or _demo_cookie_key(),
+        demo_users=users,
+        demo_password=_demo_password() if demo else None,
+    )
+
+
+# --- Cached resources (N3) ---------------------------------------------------------------------
+def _int_env(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _stop(resource: Any) -> None:
+    stop = getattr(resource, "stop", None)
+    if callable(stop):
+        stop()
+
+
+@st.cache_resource(show_spinner="Starting the demo SFMC simulator…", on_release=_stop)
+def get_simulator() -> Any:
+    """In demo mode, the in-process SFMC simulator (seed "demo", DESIGN §5 defaults).
+
+    The defaults can be lowered for fast tests with `PATHWAYS_SIM_LATENCY_MS`,
+    `PATHWAYS_SIM_SOAP_LATENCY_MS`, `PATHWAYS_SIM_ROWSET_MS`, `PATHWAYS_SIM_ASYNC_ROWS_PER_S`,
+    `PATHWAYS_SIM_RATE_LIMIT` and `PATHWAYS_SIM_PORT` (0 = any free port).
+    """
+    if not is_demo_mode():
+        return None
+    from sfmc.simulator import SimulatorConfig, start_simulator
+
+    config = SimulatorConfig(
+        seed="demo",
+        latency_ms=int(_int_env("PATHWAYS_SIM_LATENCY_MS", 120)),
+        soap_latency_ms=int(_int_env("PATHWAYS_SIM_SOAP_LATENCY_MS", 250)),
+        rowset_ms_per_row=_int_env("PATHWAYS_SIM_ROWSET_MS", 4),
+        async_rows_per_s=int(_int_env("PATHWAYS_SIM_ASYNC_ROWS_PER_S", 10_000)),
+        rate_limit=int(_int_env("PATHWAYS_SIM_RATE_LIMIT", 40)),
+    )
+    port = int(_int_env("PATHWAYS_SIM_PORT", SIM_FIXED_PORT))
+    # A fixed port keeps the demo connection's Auth Base URI stable across restarts.
+    if port and _port_free(port):
+        try:
+            return start_simulator(config, port=port)
+        except OSError:
+            pass
+    return start_simulator(config, port=0)
+
+
+@st.cache_resource(show_spinner="Opening the pathway store…")
+def get_engine() -> Engine:
+    """The SQLAlchemy engine (tables created; the demo workspace ensured in demo mode)."""
+    engine = make_engine()
+    create_db_and_tables(engine)
+    if is_demo_mode():
+        sim = get_simulator()
+        if sim is not None:
+            from store.demo import ensure_demo_workspace
+
+            ensure_demo_workspace(engine, simulator_auth_uri=sim.auth_uri)
+    return engine
+
+
+def client_for(connection: Any) -> Any:
+    """A new SfmcClient for a Connection row (used by the worker's client factory too)."""
+    from sfmc.client import SfmcClient
+    from sfmc.config import SfmcCredentials
+    from store import repo
+
+    secret = repo.connection_secret(connection)
+    credentials = SfmcCredentials(
+        auth_base_uri=connection.auth_base_uri,
+        client_id=connection.client_id,
+        client_secret=secret,
+        account_id=connection.account_id or None,
+    )
+    return SfmcClient(credentials=credentials, allow_local=is_demo_mode())
+
+
+def session() -> Any:
+    """A short-lived Session on the cached engine: `with deps.session() as s:` (never stored)."""
+    from sqlmodel import Session
+
+    return Session(get_engine())
+
+
+_session = session
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def get_sfmc_client(connection_id: int, updated_at: str) -> Any:
+    """A thread-safe SfmcClient per connection, rebuilt when the connection is edited."""
+    from store.models import Connection
+
+    del updated_at  # only part of the cache key
+    with _session() as session:
+        conn = session.get(Connection, connection_id)
+        if conn is None:
+            msg = f"Connection {connection_id} no longer exists: pick another one."
+            raise LookupError(msg)
+        session.expunge(conn)
+    return client_for(conn)
+
+
+def client_for_connection_id(connection_id: int) -> Any:
+    """The cached client of a connection id, keyed by its last edit."""
+    from store.models import Connection
+
+    with _session() as session:
+        conn = session.get(Connection, connection_id)
+        stamp = str(conn.updated_at) if conn else ""
+    return get_sfmc_client(connection_id, stamp)
+
+
+@st.cache_resource(show_spinner=False, on_release=_stop)
+def get_worker() -> Any:
+    """The background worker thread that runs queued sync runs (started once per process)."""
+    from sfmc.worker import start_background_worker
+
+    engine = get_engine()
+    return start_background_worker(engine, client_factory=client_for)
+
+
+def ensure_worker() -> Any:
+    """Start the worker if the engine part is installed; the UI still works without it."""
+    try:
+        return get_worker()
+    except ImportError:
+        return None
+
+
+# --- The current user and roles ----------------------------------------------------------------
+@dataclass(frozen=True)
+class User:
+    """The logged-in user, as the authenticator left it in session state."""
+
+    username: str
+    name: str
+    roles: tuple[str, ...]
+
+    @property
+    def role(self) -> str:
+        return next((r for r in ROLES if r in self.roles), self.roles[0] if self.roles else "")
+
+    def can(self, *roles: str) -> bool:
+        """True when the user holds one of `roles`; an admin can do everything."""
+        return "admin" in self.roles or any(r in self.roles for r in roles)
+
+
+def current_user() -> User | None:
+    """The logged-in user, or None."""
+    if not st.session_state.get("authentication_status"):
+        return None
+    roles = st.session_state.get("roles") or []
+    return User(
+        username=st.session_state.get("username") or "",
+        name=st.session_state.get("name") or st.session_state.get("username") or "",
+        roles=tuple(roles),
+    )
+
+
+def require_role(*roles: str) -> User:
+    """Stop the page with a refusal unless the user holds one of `roles` (admin always may)."""
+    init_session_state()
+    user = current_user()
+    if user is None:
+        st.error("Please log in first.", icon=":material/lock:")
+        st.stop()
+    if not user.can(*roles):
+        needed = " or ".join(roles)
+        st.error(
+            f"This page needs the {needed} role; you are signed in as {user.role or 'no role'}. "
+            "Ask an admin if you need access.",
+            icon=":material/lock:",
+        )
+        st.stop()
+    return user
+
+
+def project_dir() -> Path:
+    return Path(__file__).resolve().parent.parent

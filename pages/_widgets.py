@@ -1,0 +1,249 @@
+"""Small UI pieces shared by the pages: stepper, paginated tables, error help, run progress."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from sfmc.errors import SfmcAuthError, SfmcConfigError, SfmcError, SfmcRetriableError
+
+AUTH_FIX = (
+    "Check three things on the connection: the Auth Base URI starts with **https://** and is your "
+    "tenant's `https://<subdomain>.auth.marketingcloudapis.com/`; the Client ID and Client Secret "
+    "are copied exactly, **without spaces**; and the Installed Package has a **Server-to-Server** "
+    "API Integration component (enhanced functionality)."
+)
+CATEGORY_FIX = (
+    "The folder (category) of this pathway was deleted or renamed in Marketing Cloud. Pick a valid "
+    "one: delete this pathway on Manage Pathways and push the audience again, choosing an existing "
+    "folder."
+)
+EMPTY_CATEGORY_FIX = (
+    "No Data Extension folders came back. Give the Installed Package the **Data Extensions: Read** "
+    "scope (folders are read with it); until then Pathways lists the folders of your existing Data "
+    "Extensions. If there are none, create one Data Extension in Marketing Cloud first."
+)
+REJECTED_FIX = (
+    "Some rows failed. Download the rejected rows below, read the **validationErrorType** and "
+    "**validationErrorDetails** columns, fix those values in your data (or the column's type and "
+    "length on Column Mapping), then re-run the sync."
+)
+SCOPE_ADVICE = (
+    "In Marketing Cloud: Setup → Apps → Installed Packages → your package → API Integration → "
+    "Edit, tick the missing scope(s), save, and test again (new scopes can take 5 minutes)."
+)
+
+TYPE_WORDS = {
+    "MaxLengthExceeded": "is longer than the field allows: raise its length on Column Mapping",
+    "InvalidEmailAddress": "is not a valid email address: fix it in the data or map it as Text",
+    "InvalidPhone": "is not a valid phone number: fix it or map the column as Text",
+    "InvalidNumber": "is not a whole number: fix it or map the column as Decimal or Text",
+    "InvalidDecimal": "does not fit the Decimal precision/scale: fix it or widen the type",
+    "InvalidDate": "is not a date Marketing Cloud accepts: use YYYY-MM-DD or map it as Text",
+    "InvalidBoolean": "is not true/false: fix it or map the column as Text",
+    "NullValue": "is empty but the field is required: fill it or untick Required",
+    "DuplicateKey": "has a primary key that appears twice in the audience: de-duplicate it",
+    "PrimaryKeyViolation": "has an empty or duplicate primary key value",
+    "NotFound": "had no matching row in the Data Extension (Update Only does not create rows)",
+    "UnknownColumn": "was sent to a field the Data Extension does not have: sync the mapping",
+}
+
+
+def error_help(exc: BaseException) -> str:
+    """The message to show for an error from `sfmc/` or `store/`, ending with what to fix."""
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, SfmcAuthError) and ("scope" in low or "privilege" in low):
+        return f"{text}\n\n{SCOPE_ADVICE}"
+    if isinstance(exc, SfmcAuthError):
+        return f"Marketing Cloud did not accept this connection: {text}\n\n{AUTH_FIX}"
+    if "category" in low or "folder" in low:
+        return f"{text}\n\n{CATEGORY_FIX}"
+    if isinstance(exc, SfmcConfigError):
+        return f"{text}\n\nFix the connection on the Connections page (ask an admin) and try again."
+    if isinstance(exc, SfmcRetriableError):
+        return (
+            f"{text}\n\nMarketing Cloud is busy or unreachable right now. Wait a minute and retry."
+        )
+    return text
+
+
+def show_error(exc: BaseException) -> None:
+    """Render an error caught at the page boundary (H14)."""
+    st.error(error_help(exc), icon=":material/error:")
+
+
+def guard(func: Any, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
+    """Call `func`; on an SfmcError/LookupError/ValueError show it and return (False, None)."""
+    try:
+        return True, func(*args, **kwargs)
+    except (SfmcError, LookupError, ValueError) as exc:
+        show_error(exc)
+        return False, None
+
+
+def stepper(steps: Sequence[str], current: int) -> None:
+    """A visible step indicator: done steps ticked, the current one bold (1-based)."""
+    cols = st.columns(len(steps))
+    for i, (col, label) in enumerate(zip(cols, steps, strict=True), start=1):
+        if i < current:
+            col.markdown(f":green[:material/check_circle:] ~~{i}.~~ {label}")
+        elif i == current:
+            col.markdown(f":blue[:material/radio_button_checked:] **{i}. {label}**")
+        else:
+            col.markdown(f":gray[:material/radio_button_unchecked: {i}. {label}]")
+    st.progress((current - 1) / max(len(steps) - 1, 1))
+
+
+def paginated(
+    rows: Sequence[dict[str, Any]] | pd.DataFrame, *, key: str, page_size: int = 25, **kwargs: Any
+) -> None:
+    """A dataframe shown one page at a time, with a page picker when there is more than one."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    pages = max(1, -(-len(frame) // page_size))
+    page = 1
+    if pages > 1:
+        page = st.number_input(
+            f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1, key=key
+        )
+    start = (int(page) - 1) * page_size
+    st.dataframe(frame.iloc[start : start + page_size], hide_index=True, **kwargs)
+    if pages > 1:
+        st.caption(f"Rows {start + 1:,}–{min(start + page_size, len(frame)):,} of {len(frame):,}")
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+def fmt_when(value: Any) -> str:
+    if value is None:
+        return "Never"
+    return value.strftime("%d %b %Y %H:%M UTC") if hasattr(value, "strftime") else str(value)
+
+
+ACTIVE_STATES = ("queued", "running")
+
+
+def run_progress(run: Any) -> None:
+    """Progress bar and figures of one SyncRun row (rows, rate, ETA)."""
+    total = max(run.rows_total or 0, 1)
+    done = (run.rows_succeeded or 0) + (run.rows_failed or 0) + (run.rows_skipped or 0)
+    done = max(done, run.rows_sent or 0)
+    frac = min(done / total, 1.0)
+    if run.state == "queued":
+        st.progress(0.0, text="Queued: waiting for the worker to pick it up…")
+        return
+    if run.state == "running":
+        text = (
+            f"Processing: {done:,} / {run.rows_total:,} rows · {run.rows_per_s:,.0f} rows/s · "
+            f"ETA {fmt_duration(run.eta_s)}"
+        )
+        st.progress(frac, text=text)
+        if run.message:
+            st.caption(run.message)
+        return
+    label = {
+        "succeeded": ":green[Finished]",
+        "failed": ":red[Failed]",
+        "needs_confirm": ":orange[Waiting for confirmation]",
+        "cancelled": ":gray[Cancelled]",
+    }.get(run.state, run.state)
+    st.markdown(
+        f"{label}: {run.rows_succeeded:,} succeeded, {run.rows_failed:,} failed, "
+        f"{run.rows_skipped:,} skipped, {run.rows_deleted:,} deleted "
+        f"({run.api_calls:,} API calls)."
+    )
+    if run.state == "failed" and run.error:
+        st.error(run.error, icon=":material/error:")
+    if run.state == "needs_confirm" and run.message:
+        st.warning(run.message)
+    if run.rows_failed:
+        st.info(REJECTED_FIX, icon=":material/download:")
+
+
+def rejected_help(error_types: dict[str, int]) -> list[str]:
+    """One sentence per validationErrorType seen in a run, saying what to fix."""
+    return [
+        f"**{count:,} × {etype}**: the value {TYPE_WORDS.get(etype, 'was refused by Marketing Cloud')}."
+        for etype, count in sorted(error_types.items(), key=lambda kv: -kv[1])
+    ]
+
+
+def _load_run(run_id: int) -> Any:
+    from pages import _deps as deps
+    from store import runs
+
+    return runs.get_run(deps.get_engine(), run_id)
+
+
+def csv_rows_of_type(data: bytes, error_type: str) -> bytes:
+    """Only the rows of a rejected-rows CSV whose validationErrorType is `error_type`."""
+    text = data.decode("utf-8-sig")
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, [])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    col = header.index("validationErrorType") if "validationErrorType" in header else -1
+    for row in reader:
+        if col >= 0 and len(row) > col and row[col] == error_type:
+            writer.writerow(row)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def error_type_counts(data: bytes) -> dict[str, int]:
+    """ValidationErrorType -> number of rows, from a rejected-rows CSV."""
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+    counts: dict[str, int] = {}
+    for row in reader:
+        etype = row.get("validationErrorType") or "Unknown"
+        counts[etype] = counts.get(etype, 0) + 1
+    return counts
+
+
+def live_run(run_id: int, *, key: str) -> Any:
+    """Live progress of a run, re-read from the store every 2 s while it is active (H11, N4)."""
+    run = _load_run(run_id)
+    if run is None:
+        st.warning("This run no longer exists (its pathway was deleted).")
+        return None
+    active = run.state in ACTIVE_STATES
+
+    @st.fragment(run_every="2s" if active else None)
+    def _progress() -> None:
+        fresh = _load_run(run_id)
+        if fresh is None:
+            return
+        run_progress(fresh)
+        if fresh.dry_run and fresh.plan and fresh.state not in ACTIVE_STATES:
+            show_plan(fresh.plan)
+        if active and fresh.state not in ACTIVE_STATES:
+            st.rerun()  # the whole page refreshes once, with the final figures
+
+    with st.container(key=f"run_{key}_{run_id}"):
+        _progress()
+    return run
+
+
+def show_plan(plan: dict[str, Any]) -> None:
+    """The dry-run plan: rows to create / update / delete / skip / reject, first rejects."""
+    cols = st.columns(5)
+    for col, name in zip(cols, ("create", "update", "delete", "skip", "reject"), strict=True):
+        col.metric(f"To {name}", f"{int(plan.get(name, 0) or 0):,}")
+    first = plan.get("first_rejects") or plan.get("rejects") or []
+    if first:
+        st.caption("First rejected rows and why:")
+        st.dataframe(first, hide_index=True)

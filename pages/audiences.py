@@ -1,0 +1,156 @@
+"""Audiences (staff): upload data sets, preview them, define audiences with filters."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import _deps as deps
+from pages import _widgets as ui
+from store import audiences as saud
+from store import datasets as sdata
+from store import repo
+
+user = deps.require_role("staff")
+st.title("Audiences")
+engine = deps.get_engine()
+state = st.session_state
+
+with st.expander("Upload a data set (CSV or Excel)", expanded=False):
+    upload = st.file_uploader("File", type=["csv", "txt", "xlsx"], key="aud_upload")
+    ds_name = st.text_input("Data set name", value=upload.name.rsplit(".", 1)[0] if upload else "")
+    if st.button("Import", type="primary", disabled=upload is None or not ds_name.strip()):
+        bar = st.progress(0.0, text="Importing…")
+
+        def on_progress(done: int, total: int | None = None, *_: object) -> None:
+            frac = min(done / total, 1.0) if total else 0.0
+            bar.progress(
+                frac, text=f"Importing… {done:,} rows" if not total else f"Importing… {frac:.0%}"
+            )
+
+        ok, report = ui.guard(
+            sdata.import_file,
+            engine,
+            upload,
+            name=ds_name.strip(),
+            filename=upload.name,
+            on_progress=on_progress,
+        )
+        bar.empty()
+        if ok:
+            state[deps.AUD_DATASET_ID] = report.dataset_id
+            state[deps.AUD_IMPORT_REPORT] = {
+                "rows": report.rows_imported,
+                "problems": list(report.problems),
+            }
+            repo_note = f"{report.rows_imported:,} rows imported"
+            with deps.session() as session:
+                repo.record_audit(user.username, "import data set", ds_name, session=session)
+            st.toast(repo_note, icon=":material/check:")
+    rep = state.get(deps.AUD_IMPORT_REPORT)
+    if rep:
+        st.success(f"{rep['rows']:,} rows imported.")
+        if rep["problems"]:
+            st.warning(
+                f"{len(rep['problems']):,} row(s) could not be imported. Fix them in the "
+                "file and upload again if you need them:"
+            )
+            ui.paginated(rep["problems"], key="aud_problems_page", page_size=20)
+
+with deps.session() as session:
+    datasets = repo.list_datasets(session=session, limit=1000)
+if not datasets:
+    st.info("No data sets yet. Upload a CSV or Excel file above to start.")
+    st.stop()
+by_id = {d.id: d for d in datasets}
+ids = list(by_id)
+cur = state.get(deps.AUD_DATASET_ID)
+ds_id = st.selectbox(
+    "Data set",
+    ids,
+    index=ids.index(cur) if cur in ids else 0,
+    format_func=lambda i: f"{by_id[i].name} ({by_id[i].row_count:,} rows)",
+)
+state[deps.AUD_DATASET_ID] = ds_id
+ds = by_id[ds_id]
+cols = ds.columns
+names = [c["name"] for c in cols]
+
+tab_aud, tab_cols, tab_rows = st.tabs(["Audiences", "Columns and types", "Preview rows"])
+with tab_cols:
+    st.dataframe(
+        [
+            {
+                "Column": c.get("original", c["name"]),
+                "Safe name": c["name"],
+                "Type": c.get("type"),
+                "Longest": c.get("max_length"),
+                "Values that did not fit": ", ".join(map(str, (c.get("bad_examples") or [])[:3])),
+            }
+            for c in cols
+        ],
+        hide_index=True,
+    )
+    if ds.problems:
+        st.warning(f"{len(ds.problems):,} row(s) of the file could not be imported:")
+        ui.paginated(ds.problems, key="aud_ds_problems", page_size=20)
+with tab_rows:
+    ui.paginated(saud.preview_dataset(engine, ds_id, limit=500), key="aud_rows_page", page_size=25)
+
+with tab_aud:
+    with deps.session() as session:
+        existing = repo.list_audiences(session=session, dataset_id=ds_id, limit=1000)
+    if existing:
+        for a in existing:
+            c1, c2, c3 = st.columns([4, 2, 2])
+            c1.markdown(
+                f"**{a.name}**  \n"
+                + (
+                    " AND ".join(f"{f['column']} {f['op']} {f.get('value', '')}" for f in a.filters)
+                    or "all rows"
+                )
+            )
+            c2.metric("Records", f"{saud.count_rows(engine, a.id):,}", label_visibility="collapsed")
+            modeled = c3.toggle("Modeled", value=a.modeled, key=f"aud_modeled_{a.id}")
+            if modeled != a.modeled:
+                with deps.session() as session:
+                    repo.update_audience(a.id, modeled=modeled, session=session)
+                st.rerun()
+    else:
+        st.caption("No audiences on this data set yet: define one below.")
+    st.markdown("#### New audience")
+    filters = state[deps.AUD_FILTERS]
+    with st.form("aud_filter_add", clear_on_submit=True, border=False):
+        f1, f2, f3, f4 = st.columns([3, 2, 3, 1], vertical_alignment="bottom")
+        column = f1.selectbox("Column", names)
+        op = f2.selectbox("Operator", saud.OPERATORS)
+        value = f3.text_input(
+            "Value",
+            help="For 'in', separate values with commas; for "
+            "'between', write two values separated by a comma.",
+        )
+        if f4.form_submit_button("Add filter"):
+            filters.append({"column": column, "op": op, "value": value})
+    for i, f in enumerate(list(filters)):
+        a, b = st.columns([6, 1])
+        a.markdown(f"`{f['column']}` {f['op']} `{f['value']}`")
+        if b.button("Remove", key=f"aud_rm_{i}"):
+            filters.pop(i)
+            st.rerun()
+    ok, count = ui.guard(saud.count_matching, engine, ds_id, filters)
+    if ok:
+        st.metric("Matching records", f"{count:,}")
+    with st.form("aud_save"):
+        name = st.text_input("Audience name")
+        modeled = st.checkbox("Modeled (built from a score)")
+        if st.form_submit_button("Save audience", type="primary"):
+            if not name.strip():
+                st.error("Give the audience a name.", icon=":material/error:")
+            else:
+                with deps.session() as session:
+                    ok, _ = ui.guard(
+                        repo.create_audience, name.strip(), ds_id, filters, modeled, session=session
+                    )
+                if ok:
+                    state[deps.AUD_FILTERS] = []
+                    st.toast(f"Audience {name} saved.", icon=":material/check:")
+                    st.rerun()

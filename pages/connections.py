@@ -1,0 +1,158 @@
+"""Connections (admin): SFMC Installed Packages: add, edit, delete, test."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import streamlit as st
+
+from pages import _deps as deps
+from pages import _widgets as ui
+from store import repo
+
+user = deps.require_role("admin")
+st.title("Connections")
+st.caption(
+    "One connection per Marketing Cloud Installed Package (API Integration, Server-to-Server). "
+    "REST and SOAP addresses come from the token, so you only type the Auth Base URI."
+)
+engine = deps.get_engine()
+with deps.session() as session:
+    connections = repo.list_connections(session=session)
+
+
+@st.dialog("Delete connection?")
+def confirm_delete(conn_id: int, name: str) -> None:
+    st.write(f"Delete **{name}**? Its pathways stop syncing. Data Extensions in SFMC are kept.")
+    if st.button("Delete", type="primary", key="conn_delete_yes"):
+        ok, _ = ui.guard(_delete, conn_id, name)
+        if ok:
+            st.session_state[deps.CONN_EDIT_ID] = None
+            st.rerun()
+
+
+def _delete(conn_id: int, name: str) -> None:
+    with deps.session() as session:
+        repo.delete_connection(conn_id, session=session)
+        repo.record_audit(user.username, "delete connection", name, session=session)
+
+
+def show_report(report: object) -> None:
+    """The ConnectionReport: verdict in plain words, the fix, endpoints, scope checklist."""
+    if report.ok:
+        st.success(f"Connection works. {report.reason}", icon=":material/check_circle:")
+    else:
+        st.error(f"Connection failed: {report.reason}", icon=":material/error:")
+        st.markdown(report.fix or ui.AUTH_FIX)
+    st.markdown(
+        f"- Auth: `{report.auth_url or '—'}`\n- REST: `{report.rest_url or '—'}`\n"
+        f"- SOAP: `{report.soap_url or '—'}`"
+    )
+    if report.scopes:
+        st.dataframe(
+            [
+                {
+                    "Scope": s.scope,
+                    "Granted": "✅ granted" if s.granted else "❌ missing",
+                    "Needed for": s.needed_for,
+                    "What breaks without it": "" if s.granted else s.breaks_without,
+                }
+                for s in report.scopes
+            ],
+            hide_index=True,
+        )
+        if report.missing_scopes:
+            st.warning(ui.SCOPE_ADVICE, icon=":material/key:")
+
+
+if not connections:
+    st.info("No connections yet. Add your first Marketing Cloud connection below.")
+for conn in connections:
+    with st.container(border=True):
+        left, right = st.columns([3, 2])
+        status = {True: ":green[tested OK]", False: ":red[last test failed]"}.get(
+            conn.last_test_ok, ":gray[not tested yet]"
+        )
+        left.markdown(f"**{conn.name}** · {status}")
+        left.caption(
+            f"{conn.auth_base_uri} · Client ID {conn.client_id} · MID {conn.account_id or '—'} · "
+            f"modeled audiences {'allowed' if conn.allow_modeled else 'refused'}"
+        )
+        b1, b2, b3 = right.columns(3)
+        if b1.button("Test", key=f"conn_test_{conn.id}", icon=":material/network_check:"):
+            ok, client = ui.guard(deps.client_for_connection_id, conn.id)
+            if ok:
+                report = client.test_connection()
+                with deps.session() as session:
+                    repo.record_connection_test(
+                        conn.id, report.ok, dataclasses.asdict(report), session=session
+                    )
+                st.session_state[deps.CONN_REPORT] = (conn.id, report)
+        if b2.button("Edit", key=f"conn_edit_{conn.id}", icon=":material/edit:"):
+            st.session_state[deps.CONN_EDIT_ID] = conn.id
+        if b3.button("Delete", key=f"conn_del_{conn.id}", icon=":material/delete:"):
+            confirm_delete(conn.id, conn.name)
+        shown = st.session_state.get(deps.CONN_REPORT)
+        if shown and shown[0] == conn.id:
+            show_report(shown[1])
+
+edit_id = st.session_state.get(deps.CONN_EDIT_ID)
+editing = next((c for c in connections if c.id == edit_id), None)
+st.subheader(f"Edit {editing.name}" if editing else "Add a connection")
+with st.form("conn_form", clear_on_submit=editing is None):
+    name = st.text_input("Name", value=editing.name if editing else "")
+    auth_uri = st.text_input(
+        "Auth Base URI",
+        value=editing.auth_base_uri if editing else "",
+        placeholder="https://<subdomain>.auth.marketingcloudapis.com/",
+        help="From the Installed Package's API Integration component.",
+    )
+    client_id = st.text_input("Client ID", value=editing.client_id if editing else "")
+    secret = st.text_input(
+        "Client Secret",
+        type="password",
+        placeholder="Leave blank to keep the current secret" if editing else "",
+        help="Write-only: it is stored encrypted and never shown again.",
+    )
+    account_id = st.text_input(
+        "Account ID (MID, optional)", value=(editing.account_id or "") if editing else ""
+    )
+    allow_modeled = st.checkbox(
+        "Allow modeled audiences", value=editing.allow_modeled if editing else False
+    )
+    saved = st.form_submit_button("Save connection", type="primary")
+if editing and st.button("Cancel editing"):
+    st.session_state[deps.CONN_EDIT_ID] = None
+    st.rerun()
+if saved:
+    values = {
+        "name": name.strip(),
+        "auth_base_uri": auth_uri.strip(),
+        "client_id": client_id.strip(),
+        "account_id": account_id.strip() or None,
+        "allow_modeled": allow_modeled,
+    }
+    if not values["name"] or not values["auth_base_uri"] or not values["client_id"]:
+        st.error("Name, Auth Base URI and Client ID are required.", icon=":material/error:")
+    elif not editing and not secret.strip():
+        st.error("Enter the Client Secret of the Installed Package.", icon=":material/error:")
+    else:
+        with deps.session() as session:
+            if editing:
+                ok, _ = ui.guard(
+                    repo.update_connection,
+                    editing.id,
+                    **values,
+                    client_secret=secret.strip() or None,
+                    session=session,
+                )
+            else:
+                ok, _ = ui.guard(
+                    repo.create_connection, **values, client_secret=secret.strip(), session=session
+                )
+            if ok:
+                repo.record_audit(user.username, "save connection", values["name"], session=session)
+        if ok:
+            st.session_state[deps.CONN_EDIT_ID] = None
+            st.toast(f"Saved {values['name']}. Use Test to check it.", icon=":material/check:")
+            st.rerun()

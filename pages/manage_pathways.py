@@ -1,0 +1,152 @@
+"""Manage Pathways (everyone views; staff act): status, sync now, pause, delete, history."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from pages import _deps as deps
+from pages import _widgets as ui
+from store import repo
+from store import runs as sruns
+
+user = deps.require_role("staff", "analyst")
+can_act = user.can("staff")
+st.title("Manage Pathways")
+engine = deps.get_engine()
+with deps.session() as session:
+    conns = {c.id: c.name for c in repo.list_connections(session=session)}
+    auds = {a.id: a.name for a in repo.list_audiences(session=session)}
+    pathways = repo.list_pathways(session=session)
+if not pathways:
+    st.info(
+        "No pathways yet. Staff create one on **Push Audiences**: pick an audience, a connection, "
+        "and confirm."
+    )
+    st.stop()
+if not can_act:
+    st.caption("You can view pathways and download reports; staff run and change them.")
+
+
+@st.dialog("Delete pathway?")
+def confirm_delete(pathway_id: int, label: str) -> None:
+    st.write(f"Delete the pathway **{label}**? The Data Extension in Marketing Cloud is kept.")
+    if st.button("Delete pathway", type="primary", key="pw_delete_yes"):
+        with deps.session() as session:
+            repo.delete_pathway(pathway_id, session=session)
+            repo.record_audit(user.username, "delete pathway", label, session=session)
+        st.rerun()
+
+
+def actions(p: object, label: str, status: object) -> None:
+    c1, c2, c3 = st.columns(3)
+    if c1.button(
+        "Sync now",
+        key=f"pw_sync_{p.id}",
+        icon=":material/sync:",
+        disabled=status.status == "Syncing" or p.paused,
+    ):
+        ok, _ = ui.guard(sruns.enqueue_run, engine, p.id, "manual", created_by=user.username)
+        if ok:
+            deps.ensure_worker()
+            st.toast(f"Sync of {label} queued.", icon=":material/schedule:")
+            st.rerun()
+    if c2.button(
+        "Resume" if p.paused else "Pause",
+        key=f"pw_pause_{p.id}",
+        icon=":material/play_arrow:" if p.paused else ":material/pause:",
+    ):
+        with deps.session() as session:
+            repo.update_pathway(p.id, paused=not p.paused, session=session)
+            repo.record_audit(
+                user.username, "resume" if p.paused else "pause", label, session=session
+            )
+        st.rerun()
+    if c3.button("Delete", key=f"pw_del_{p.id}", icon=":material/delete:"):
+        confirm_delete(p.id, label)
+
+
+def history(p: object) -> None:
+    runs = sruns.list_runs(engine, p.id, limit=200)
+    if not runs:
+        st.caption("No runs yet.")
+        return
+    frame = pd.DataFrame(
+        [
+            {
+                "Run": r.id,
+                "Started": ui.fmt_when(r.started_at or r.created_at),
+                "State": r.state,
+                "Dry run": "yes" if r.dry_run else "",
+                "Succeeded": r.rows_succeeded,
+                "Failed": r.rows_failed,
+                "Skipped": r.rows_skipped,
+                "Deleted": r.rows_deleted,
+                "API calls": r.api_calls,
+            }
+            for r in runs
+        ]
+    )
+    chart = frame[frame["Dry run"] == ""].iloc[::-1].set_index("Run")[["Succeeded", "Failed"]]
+    if len(chart):
+        st.bar_chart(chart, color=["#0b6e4f", "#c0392b"], height=220, x_label="Run", y_label="Rows")
+    ui.paginated(frame, key=f"pw_hist_page_{p.id}", page_size=10)
+    failed = [r for r in runs if r.rows_failed]
+    if failed:
+        st.markdown("**Rejected rows** — " + ui.REJECTED_FIX)
+        for n, r in enumerate(failed[:10]):
+            data = sruns.rejected_rows_csv(engine, r.id)
+            c1, c2 = st.columns([1, 3])
+            c1.download_button(
+                f"Run {r.id}: {r.rows_failed:,} rejected rows (CSV)",
+                data=data,
+                file_name=f"pathway{p.id}_run{r.id}_rejected.csv",
+                mime="text/csv",
+                key=f"pw_dl_{r.id}",
+                on_click="ignore",
+                icon=":material/download:",
+            )
+            if r.method == "update_only":
+                c2.download_button(
+                    f"Run {r.id}: unmatched rows (CSV)",
+                    data=ui.csv_rows_of_type(data, "NotFound"),
+                    file_name=f"pathway{p.id}_run{r.id}_unmatched.csv",
+                    mime="text/csv",
+                    key=f"pw_dl_nf_{r.id}",
+                    on_click="ignore",
+                )
+            if n < 3:
+                for line in ui.rejected_help(ui.error_type_counts(data)):
+                    c2.markdown(line)
+
+
+by_conn: dict[int, list] = {}
+for p in pathways:
+    by_conn.setdefault(p.connection_id, []).append(p)
+for conn_id, items in by_conn.items():
+    with st.expander(
+        f"{conns.get(conn_id, 'Deleted connection')} — {len(items)} pathway(s)", expanded=True
+    ):
+        for p in items:
+            label = f"{auds.get(p.audience_id, '?')} → {p.de_name}"
+            status = sruns.pathway_status(engine, p.id)
+            with st.container(border=True):
+                st.markdown(f"**{label}**  \n`{p.de_customer_key}` · {p.category_path or ''}")
+                m = st.columns(5)
+                m[0].metric("Sync Status", "Paused" if p.paused else status.status)
+                m[1].metric("Last Sync Successes", f"{status.last_successes or 0:,}")
+                m[2].metric("Last Sync Failures", f"{status.last_failures or 0:,}")
+                m[3].metric("Last synced", ui.fmt_when(status.last_synced))
+                m[4].metric(
+                    "Next run",
+                    ui.fmt_when(status.next_run) if status.next_run else p.schedule.title(),
+                )
+                if can_act:
+                    actions(p, label, status)
+                if status.message:
+                    st.caption(status.message)
+                running = sruns.active_run(engine, p.id)
+                if running is not None:
+                    ui.live_run(running.id, key=f"pw{p.id}")
+                with st.expander("Run history and rejected rows"):
+                    history(p)

@@ -1,0 +1,114 @@
+"""Push Audiences (staff): the four-step wizard from audience to a running sync."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import _deps as deps
+from pages import _widgets as ui
+from pages import _wizard as wiz
+
+user = deps.require_role("staff")
+st.title("Push Audiences")
+STEPS = ("Select audience", "Choose destination", "Review Pathway", "Summary")
+state = st.session_state
+step = int(state.get(deps.PUSH_STEP) or 1)
+ui.stepper(STEPS, step)
+
+audiences = wiz.audience_rows()
+connections = wiz.connection_rows()
+if not audiences:
+    st.info("No audiences yet. Upload a data set and define an audience on **Audiences** first.")
+    st.stop()
+if not connections:
+    st.info("No connections yet — an admin adds one on **Connections**.")
+    st.stop()
+pushed = wiz.pushed_pairs()
+aud_by_id = {a["id"]: a for a in audiences}
+conn_by_id = {c["id"]: c for c in connections}
+
+
+def go(n: int) -> None:
+    state[deps.PUSH_STEP] = n
+
+
+if step == 1:
+    st.subheader("1. Select audience")
+    ids = [a["id"] for a in audiences]
+    current = state.get(deps.PUSH_AUDIENCE_ID)
+
+    def label(aid: int) -> str:
+        a = aud_by_id[aid]
+        done = [conn_by_id[c]["name"] for (x, c) in pushed if x == aid and c in conn_by_id]
+        tag = f" · (Already Pushed) to {', '.join(done)}" if done else ""
+        return f"{a['name']} — {a['count']:,} records{' · modeled' if a['modeled'] else ''}{tag}"
+
+    choice = st.selectbox(
+        "Audience (type to search)",
+        ids,
+        index=ids.index(current) if current in ids else None,
+        format_func=label,
+        placeholder="Choose an audience",
+    )
+    st.dataframe(
+        [
+            {
+                "Audience": a["name"],
+                "Records": a["count"],
+                "Data set": a["dataset"],
+                "Modeled": "yes" if a["modeled"] else "",
+            }
+            for a in audiences
+        ],
+        hide_index=True,
+    )
+    if st.button("Next: choose destination", type="primary", disabled=choice is None):
+        state[deps.PUSH_AUDIENCE_ID] = choice
+        state[deps.PUSH_MAPPING] = None
+        state[deps.PUSH_SETTINGS] = {}
+        go(2)
+        st.rerun()
+
+elif step == 2:
+    aud = aud_by_id.get(state.get(deps.PUSH_AUDIENCE_ID))
+    if aud is None:
+        go(1)
+        st.rerun()
+    st.subheader("2. Choose destination")
+    st.caption(f"Audience: **{aud['name']}** ({aud['count']:,} records)")
+    ids = [c["id"] for c in connections]
+    current = state.get(deps.PUSH_CONNECTION_ID)
+    choice = st.radio(
+        "Marketing Cloud connection",
+        ids,
+        index=ids.index(current) if current in ids else 0,
+        format_func=lambda cid: (
+            conn_by_id[cid]["name"] + (" (Already Pushed)" if (aud["id"], cid) in pushed else "")
+        ),
+    )
+    blocked = aud["modeled"] and not conn_by_id[choice]["allow_modeled"]
+    if blocked:
+        st.error("You cannot push modeled audiences to this destination.", icon=":material/block:")
+        st.caption("An admin can allow modeled audiences on this connection (Connections page).")
+    elif (aud["id"], choice) in pushed:
+        st.info(
+            "This audience already has a pathway to this connection. Continuing re-syncs it with "
+            "its saved mapping; change the mapping on **Column Mapping**."
+        )
+    back, nxt = st.columns(2)
+    if back.button("Back"):
+        go(1)
+        st.rerun()
+    if nxt.button("Next: review pathway", type="primary", disabled=blocked):
+        if state.get(deps.PUSH_CONNECTION_ID) != choice:
+            state[deps.PUSH_MAPPING] = None
+            state[deps.PUSH_SETTINGS] = {}
+        state[deps.PUSH_CONNECTION_ID] = choice
+        go(3)
+        st.rerun()
+
+elif step == 3:
+    wiz.review_step(aud_by_id, conn_by_id, pushed, go)
+
+else:
+    wiz.summary_step(aud_by_id, conn_by_id, go, user)
