@@ -1,0 +1,302 @@
+"""Pure column transforms: suggest a mapping, convert source rows to SFMC values, hash and key rows.
+
+Nothing here does I/O. The engine builds a `RowConverter` once per run and calls it for every row,
+so the per-row path is a list of small precompiled functions rather than a chain of `if`s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sfmc import fieldrules
+from sfmc.types import DeField
+
+DE_NAME_TEMPLATE = "AVID - {audience}"
+DE_KEY_TEMPLATE = "avid_{clientId}_segment_{audienceId}"
+MAX_CUSTOMER_KEY = 36  # SFMC's CustomerKey limit (sfmc-api.md §4.1)
+TEXT_DEFAULT_LENGTH = 255
+_TEXT_STEPS = (255, 500, 1000, 2000, 4000)
+_KEY_SEP = "\x1f"
+
+# Inferred data-set column type -> SFMC field type.
+_TYPE_MAP = {
+    "text": "Text",
+    "integer": "Number",
+    "decimal": "Decimal",
+    "date": "Date",
+    "boolean": "Boolean",
+    "email": "EmailAddress",
+    "phone": "Phone",
+}
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """One mapped column: a source column of the audience and its Data Extension field."""
+
+    source_column: str
+    destination_field: str
+    field_type: str = "Text"
+    length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+    required: bool = False
+    is_primary_key: bool = False
+
+    def to_de_field(self) -> DeField:
+        """The DE field this mapping creates (a primary key is always required)."""
+        length = self.length
+        if self.field_type == "Text" and not length:
+            length = TEXT_DEFAULT_LENGTH
+        if self.field_type == "EmailAddress" and not length:
+            length = 254
+        return DeField(
+            name=self.destination_field,
+            field_type=self.field_type,
+            max_length=length if self.field_type in ("Text", "EmailAddress", "Phone") else None,
+            precision=self.precision if self.field_type == "Decimal" else None,
+            scale=self.scale if self.field_type == "Decimal" else None,
+            is_primary_key=self.is_primary_key,
+            is_required=self.required or self.is_primary_key,
+        )
+
+
+def title_case(name: str) -> str:
+    """`first_name` -> `First Name`; keeps existing capitals after the first letter (`ZIP`)."""
+    words = [w for w in re.split(r"[_\s]+", name.strip()) if w]
+    return " ".join(w[:1].upper() + w[1:] for w in words) or name
+
+
+def _clean_field_name(name: str) -> str:
+    # SFMC reserves names starting with "_" (sfmc-api.md §4.3).
+    cleaned = re.sub(r"\s+", " ", name.strip()).lstrip("_").strip()
+    return cleaned[: fieldrules.MAX_FIELD_NAME] or "Field"
+
+
+def _text_length(max_length: int | None) -> int:
+    needed = max_length or 0
+    for step in _TEXT_STEPS:
+        if needed <= step:
+            return step
+    return _TEXT_STEPS[-1]
+
+
+def suggest_mapping(
+    columns: Sequence[Mapping[str, Any]],
+    *,
+    title_case_names: bool = False,
+    primary_key: str | None = None,
+) -> list[FieldMap]:
+    """Suggest a mapping from a data set's inferred columns (`DataSet.columns`).
+
+    Args:
+        columns: dicts with `name` (safe column name), `original` (header), `type` and
+            `max_length`, as the importer infers them.
+        title_case_names: name DE fields in Title Case (`first_name` -> `First Name`).
+        primary_key: source column to use as the primary key; default: the first email column.
+
+    Returns:
+        One `FieldMap` per column. Text gets 255 characters, or more when the data needs it;
+        whole numbers with more than 9 digits become Decimal(18,0) because Number is 32-bit.
+    """
+    if primary_key is None:
+        primary_key = next(
+            (c["name"] for c in columns if c.get("type") == "email"),
+            next((c["name"] for c in columns if str(c["name"]).lower() == "email"), None),
+        )
+    result: list[FieldMap] = []
+    used: set[str] = set()
+    for col in columns:
+        source = str(col["name"])
+        original = str(col.get("original") or source)
+        dest = _clean_field_name(title_case(original) if title_case_names else original)
+        base, n = dest, 2
+        while dest.casefold() in used:
+            dest, n = f"{base} {n}", n + 1
+        used.add(dest.casefold())
+        kind = _TYPE_MAP.get(str(col.get("type") or "text"), "Text")
+        max_len = col.get("max_length")
+        fmap = FieldMap(source_column=source, destination_field=dest, field_type=kind)
+        if kind == "Text":
+            fmap = replace(fmap, length=_text_length(max_len))
+        elif kind == "EmailAddress":
+            fmap = replace(fmap, length=254)
+        elif kind == "Phone":
+            fmap = replace(fmap, length=50)
+        elif kind == "Decimal":
+            fmap = replace(fmap, precision=18, scale=2)
+        elif kind == "Number" and max_len and int(max_len) > 9:
+            fmap = replace(fmap, field_type="Decimal", precision=18, scale=0)
+        if source == primary_key:
+            fmap = replace(fmap, is_primary_key=True, required=True)
+        result.append(fmap)
+    return result
+
+
+def de_name_for(audience_name: str, template: str = DE_NAME_TEMPLATE) -> str:
+    """Default DE name for an audience: `AVID - <audience name>`."""
+    return template.format(audience=audience_name).strip()[:128]
+
+
+def de_key_for(client_id: str, audience_id: int, template: str = DE_KEY_TEMPLATE) -> str:
+    """Default DE external key, cut to SFMC's 36-character limit."""
+    key = template.format(clientId=client_id, audienceId=audience_id)
+    key = re.sub(r"[^A-Za-z0-9_\-]", "_", key)
+    return key[:MAX_CUSTOMER_KEY]
+
+
+# ---------------------------------------------------------------------------------------------
+# Value conversion: source value -> what the async DE API is sent.
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _to_text(value: object) -> object:
+    if _blank(value):
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _to_email(value: object) -> object:
+    return "" if _blank(value) else str(value).strip()
+
+
+def _to_date(value: object) -> object:
+    if _blank(value):
+        return ""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None, microsecond=0).isoformat()
+    if isinstance(value, date):
+        return f"{value.isoformat()}T00:00:00"
+    parsed = fieldrules.parse_date(value)
+    if parsed is None:
+        return value  # preflight rejects it with SFMC's InvalidDate, showing the original
+    return parsed.replace(microsecond=0).isoformat()
+
+
+def _to_bool(value: object) -> object:
+    if _blank(value):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float) and value in (0, 1):
+        return "true" if value else "false"
+    low = str(value).strip().lower()
+    if low in ("true", "1", "yes", "y", "t"):
+        return "true"
+    if low in ("false", "0", "no", "n", "f"):
+        return "false"
+    return value
+
+
+def _to_number(value: object) -> object:
+    if _blank(value):
+        return ""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    if text.endswith(".0") and text[:-2].lstrip("+-").isdigit():
+        return text[:-2]
+    return text
+
+
+def _to_decimal(value: object) -> object:
+    if _blank(value):
+        return ""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int | Decimal):
+        return str(value)
+    return (
+        str(value).strip().replace(",", "")
+        if re.fullmatch(r"[\d,.+-]+", str(value).strip())
+        else value
+    )
+
+
+_CONVERTERS: dict[str, Callable[[object], object]] = {
+    "Text": _to_text,
+    "Locale": _to_text,
+    "Phone": _to_text,
+    "EmailAddress": _to_email,
+    "Date": _to_date,
+    "Boolean": _to_bool,
+    "Number": _to_number,
+    "Decimal": _to_decimal,
+}
+
+
+def convert_value(field_type: str, value: object) -> object:
+    """Convert one source value to what SFMC is sent: ISO 8601 dates, true/false, plain numbers.
+
+    Blank values become "" (SFMC clears the field; `null` is refused by some tenants).
+    A value that cannot be converted is returned as is, so that preflight reports it.
+    """
+    return _CONVERTERS.get(field_type, _to_text)(value)
+
+
+class RowConverter:
+    """Maps one source row (dict of safe column names) to a dict of DE field -> SFMC value."""
+
+    def __init__(self, mapping: Sequence[FieldMap]) -> None:
+        self.mapping = tuple(mapping)
+        self._plan = [
+            (m.source_column, m.destination_field, _CONVERTERS.get(m.field_type, _to_text))
+            for m in self.mapping
+        ]
+        self.field_names = tuple(m.destination_field for m in self.mapping)
+
+    def __call__(self, row: Mapping[str, Any]) -> dict[str, object]:
+        get = row.get
+        return {dest: conv(get(src)) for src, dest, conv in self._plan}
+
+
+def row_hash(values: Mapping[str, object], field_names: Sequence[str]) -> str:
+    """A short stable hash of a converted row, for the incremental ledger."""
+    text = _KEY_SEP.join(f"{name}={values.get(name, '')}" for name in field_names)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def key_string(values: Mapping[str, object], key_fields: Sequence[DeField]) -> str:
+    """Identity of a row in its DE: the primary key values, case-insensitive like SFMC.
+
+    Returns "" when a key value is missing; values that do not fit their field are keyed by
+    their casefolded text so that they still collide with look-alikes.
+    """
+    parts = []
+    for field in key_fields:
+        value = values.get(field.name)
+        if fieldrules.is_blank(value):
+            return ""
+        try:
+            parts.append(fieldrules.key_part(field, value))
+        except ValueError:
+            parts.append(str(value).casefold())
+    return _KEY_SEP.join(parts)
+
+
+def key_display(values: Mapping[str, object], key_names: Sequence[str]) -> str:
+    """Human-readable primary key, e.g. `a@example.com` or `1|a@example.com`."""
+    return "|".join(str(values.get(name, "")) for name in key_names)
