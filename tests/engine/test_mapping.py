@@ -34,7 +34,8 @@ COLUMNS = [
 def test_suggest_mapping_types_lengths_and_email_primary_key():
     mapping = {m.source_column: m for m in suggest_mapping(COLUMNS, title_case_names=True)}
     assert mapping["email"].field_type == "EmailAddress"
-    assert mapping["email"].is_primary_key and mapping["email"].required
+    assert mapping["email"].is_primary_key
+    assert mapping["email"].required
     assert mapping["first_name"].destination_field == "First Name"
     assert (mapping["first_name"].field_type, mapping["first_name"].length) == ("Text", 255)
     assert mapping["bio"].length == 1000
@@ -105,7 +106,8 @@ def test_preflight_rejects_like_sfmc_and_catches_duplicate_keys():
     }
     assert pf.check(ok) is None
     dup = pf.check({**ok, "Email": "A@X.ORG"})
-    assert dup is not None and dup.error_type == "DuplicateKey"
+    assert dup is not None
+    assert dup.error_type == "DuplicateKey"
     cases = {
         "Name": ("toolongname", "MaxLengthExceeded"),
         "Score": ("3000000000", "InvalidNumber"),
@@ -119,6 +121,8 @@ def test_preflight_rejects_like_sfmc_and_catches_duplicate_keys():
         outcome = pf.check(row)
         assert outcome is not None, name
         assert (outcome.error_type, outcome.field) == (expected, name)
-        assert outcome.error_details and name in outcome.error_details
+        assert outcome.error_details
+        assert name in outcome.error_details
     missing = pf.check({**ok, "Email": ""})
-    assert missing is not None and missing.error_type == "NullValue"
+    assert missing is not None
+    assert missing.error_type == "NullValue"
