@@ -39,6 +39,9 @@ class SfmcError(Exception):
         status: HTTP status, when there was a response.
         request_id: SFMC's request id, when it sent one.
         body: a short excerpt of the response, scrubbed of tokens and secrets.
+        kind: a machine-readable cause when known ("invalid_client_id", "bad_secret", "dns",
+            "unreachable", "tls", "timeout", "throttled", "ip_not_allowed", "scope",
+            "token_expired", "not_found"...), used to explain a failed connection test.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class SfmcError(Exception):
         status: int | None = None,
         request_id: str | None = None,
         body: str | None = None,
+        kind: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -56,6 +60,7 @@ class SfmcError(Exception):
         self.status = status
         self.request_id = request_id
         self.body = scrub(body)
+        self.kind = kind
 
     def __str__(self) -> str:
         parts = [self.message]

@@ -75,6 +75,7 @@ class ScopeCheck:
     granted: bool
     needed_for: str
     breaks_without: str
+    required: bool = True  # False: an optional feature (folders picker, contacts, journeys)
 
 
 @dataclass(frozen=True)
@@ -93,3 +94,32 @@ class ConnectionReport:
     @property
     def missing_scopes(self) -> tuple[ScopeCheck, ...]:
         return tuple(s for s in self.scopes if not s.granted)
+
+    @property
+    def missing_required_scopes(self) -> tuple[ScopeCheck, ...]:
+        return tuple(s for s in self.scopes if s.required and not s.granted)
+
+    @property
+    def ready(self) -> bool:
+        """The connection works and has every scope the product needs."""
+        return self.ok and not self.missing_required_scopes
+
+
+@dataclass(frozen=True)
+class AsyncStatus:
+    """Status of an async Data Extension request (`GET /data/v1/async/{id}/status`)."""
+
+    request_id: str
+    request_status: str  # Pending | Executing | Complete | Error
+    result_status: str | None = None  # "OK" when no row failed
+    has_errors: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.request_status in ("Complete", "Error")
+
+    @property
+    def all_ok(self) -> bool:
+        return (
+            self.request_status == "Complete" and self.result_status == "OK" and not self.has_errors
+        )

@@ -1,0 +1,124 @@
+"""OAuth2 client-credentials tokens for SFMC (`POST /v2/token`), cached and refreshed early."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from sfmc.config import SfmcCredentials
+from sfmc.errors import SfmcAuthError
+
+# FuelSDK refreshes 300 s early; short-lived test tokens get a quarter of their life instead,
+# otherwise a 5 s token would never count as valid.
+REFRESH_MARGIN_S = 300.0
+
+
+@dataclass(frozen=True)
+class Token:
+    """An access token and what came with it."""
+
+    access_token: str = field(repr=False)
+    expires_at: float
+    lifetime: float
+    scopes: frozenset[str]
+    rest_url: str
+    soap_url: str
+
+
+def is_token_valid(token: Token | None, *, now: float, margin: float = REFRESH_MARGIN_S) -> bool:
+    """Whether `token` can still be used at `now`, keeping a safety margin before expiry."""
+    if token is None:
+        return False
+    return now + min(margin, token.lifetime / 4) < token.expires_at
+
+
+def _base(url: object, what: str) -> str:
+    text = str(url or "").strip()
+    if not text:
+        msg = (
+            f"The token response has no {what}: the Auth Base URI may not be an SFMC auth endpoint."
+        )
+        raise SfmcAuthError(msg, operation="get an access token")
+    if "://" not in text:  # the docs example shows bare hosts
+        text = "https://" + text
+    return text.rstrip("/") + "/"
+
+
+def token_from_response(payload: Mapping[str, object], *, now: float) -> Token:
+    """Build a `Token` from the JSON of a `/v2/token` response."""
+    access = payload.get("access_token")
+    if not isinstance(access, str) or not access:
+        msg = "The token response has no access_token: check the Auth Base URI."
+        raise SfmcAuthError(msg, operation="get an access token")
+    try:
+        lifetime = float(payload.get("expires_in") or 1079)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        lifetime = 1079.0
+    scopes = frozenset(str(payload.get("scope") or "").split())
+    return Token(
+        access_token=access,
+        expires_at=now + lifetime,
+        lifetime=lifetime,
+        scopes=scopes,
+        rest_url=_base(payload.get("rest_instance_url"), "rest_instance_url"),
+        soap_url=_base(payload.get("soap_instance_url"), "soap_instance_url"),
+    )
+
+
+class TokenProvider:
+    """Caches one token per client; thread-safe.
+
+    The HTTP call is injected (`fetch(body) -> json`) so that it goes through the client's single
+    choke point (timeouts, retries, error mapping, call counting).
+    """
+
+    def __init__(
+        self,
+        credentials: SfmcCredentials,
+        *,
+        fetch: Callable[[dict[str, str]], Mapping[str, object]],
+        clock: Callable[[], float] = time.time,
+        margin: float = REFRESH_MARGIN_S,
+    ) -> None:
+        self._credentials = credentials
+        self._fetch = fetch
+        self._clock = clock
+        self._margin = margin
+        self._lock = threading.Lock()
+        self._token: Token | None = None
+
+    def request_body(self) -> dict[str, str]:
+        """The JSON body of the token request."""
+        body = {
+            "grant_type": "client_credentials",
+            "client_id": self._credentials.client_id.strip(),
+            "client_secret": self._credentials.client_secret.strip(),
+        }
+        if self._credentials.account_id:
+            body["account_id"] = str(self._credentials.account_id).strip()
+        return body
+
+    def get(self, *, force: bool = False) -> Token:
+        """Return a valid token, fetching a new one when needed (or when `force`)."""
+        with self._lock:
+            if force or not is_token_valid(self._token, now=self._clock(), margin=self._margin):
+                payload = self._fetch(self.request_body())
+                self._token = token_from_response(payload, now=self._clock())
+            return self._token  # type: ignore[return-value]
+
+    def invalidate(self, access_token: str) -> None:
+        """Forget `access_token` if it is still the cached one (a 401 or Token Expired came back).
+
+        Comparing first means that when several threads see the same expired token, only one
+        refresh happens.
+        """
+        with self._lock:
+            if self._token is not None and self._token.access_token == access_token:
+                self._token = None
+
+    @property
+    def current(self) -> Token | None:
+        """The cached token, if any (no network)."""
+        return self._token
