@@ -181,3 +181,17 @@ class AuditEvent(SQLModel, table=True):
     who: str
     action: str
     detail: str = ""
+
+
+class AppUser(SQLModel, table=True):
+    """A person who can log in (streamlit-authenticator credentials live here, hashed)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True)
+    name: str
+    email: str = ""
+    # ["admin"] | ["staff"] | ["analyst"] (a list because streamlit-authenticator expects one).
+    roles: list[str] = _json([])
+    # bcrypt hash; the password itself is never stored.
+    password_hash: str = Field(repr=False)
+    created_at: datetime = Field(default_factory=utcnow)

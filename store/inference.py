@@ -1,0 +1,259 @@
+"""Column names and value types of imported data sets (pure functions, no database).
+
+Every cell is classified by one regular expression (one C call per cell keeps a 1,000,000-row
+import fast); a column's type is the first type that at least `FIT_SHARE` of its non-empty
+values fit, and the values that did not fit are kept as examples for the user.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+COLUMN_TYPES = ("text", "integer", "decimal", "date", "boolean", "email", "phone")
+FIT_SHARE = 0.9
+MAX_NAME_LENGTH = 60  # PostgreSQL cuts identifiers at 63 bytes; leave room for suffixes.
+MAX_EXAMPLES = 5
+
+_MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ]
+    )
+    for m in names
+}
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s?[AaPp][Mm])?(?:Z|[+-]\d{2}:?\d{2})?)?"
+
+# Order matters: the first alternative that matches the whole value names its class.
+_CELL = re.compile(
+    rf"""
+    (?P<integer>-?(?:0|[1-9]\d{{0,17}}))
+    |(?P<zero_padded>0\d+)
+    |(?P<decimal>-?(?:0|[1-9]\d*)?\.\d+)
+    |(?P<date_iso>(?P<iy>\d{{4}})-(?P<im>\d{{1,2}})-(?P<id>\d{{1,2}}){_TIME})
+    |(?P<date_ymd>(?P<yy>\d{{4}})[/.](?P<ym>\d{{1,2}})[/.](?P<yd>\d{{1,2}}){_TIME})
+    |(?P<date_num>(?P<n1>\d{{1,2}})(?P<sep>[/.-])(?P<n2>\d{{1,2}})(?P=sep)(?P<ny>\d{{4}}|\d{{2}}){_TIME})
+    |(?P<date_text>(?:(?P<td>\d{{1,2}})[\s-](?P<tm>(?i:{_MONTH_RE}))\.?[\s-],?\s?(?P<ty>\d{{4}})
+        |(?P<tm2>(?i:{_MONTH_RE}))\.?\s(?P<td2>\d{{1,2}})(?:st|nd|rd|th)?,?\s(?P<ty2>\d{{4}})){_TIME})
+    |(?P<boolean>(?i:true|false|yes|no|y|n|t|f))
+    |(?P<email>[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~-]+)*
+        @(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{{2,}})
+    |(?P<phone>\+?\(?\d[\d\s().-]{{5,22}}\d)
+    """,
+    re.VERBOSE,
+)
+_FITS: dict[str, frozenset[str]] = {
+    "boolean": frozenset({"boolean"}),
+    "integer": frozenset({"integer"}),
+    "decimal": frozenset({"integer", "decimal"}),
+    "date": frozenset({"date_iso", "date_ymd", "date_num", "date_text"}),
+    "email": frozenset({"email"}),
+    "phone": frozenset({"phone"}),
+}
+TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1"})
+FALSE_WORDS = frozenset({"false", "no", "n", "f", "0"})
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def classify(value: str) -> tuple[str, re.Match[str] | None]:
+    """The class of one non-empty cell: a `_CELL` group name, or "text"."""
+    m = _CELL.fullmatch(value)
+    if m is None:
+        return "text", None
+    cls = m.lastgroup or "text"
+    if cls.startswith("date_") and _date_from_match(m, dayfirst=False) is None:
+        if _date_from_match(m, dayfirst=True) is None:
+            return "text", None
+    elif cls == "phone" and not 7 <= sum(ch.isdigit() for ch in value) <= 15:
+        return "text", None
+    return cls, m
+
+
+def looks_like_formula(value: str) -> bool:
+    """Whether a spreadsheet would run this cell (it starts with = + - @ and is no number)."""
+    return value.startswith(_FORMULA_START) and _CELL.fullmatch(value) is None
+
+
+def _date_from_match(m: re.Match[str], *, dayfirst: bool) -> date | None:
+    g = m.group
+    try:
+        if g("date_iso"):
+            return date(int(g("iy")), int(g("im")), int(g("id")))
+        if g("date_ymd"):
+            return date(int(g("yy")), int(g("ym")), int(g("yd")))
+        if g("date_num"):
+            a, b, year = int(g("n1")), int(g("n2")), int(g("ny"))
+            if len(g("ny")) == 2:
+                year += 2000 if year < 70 else 1900
+            day, month = (a, b) if dayfirst else (b, a)
+            return date(year, month, day)
+        if g("date_text"):
+            if g("tm"):
+                return date(int(g("ty")), _MONTHS[g("tm").lower()], int(g("td")))
+            return date(int(g("ty2")), _MONTHS[g("tm2").lower()], int(g("td2")))
+    except ValueError:
+        return None
+    return None
+
+
+def parse_date(value: str | None, *, dayfirst: bool = False) -> str | None:
+    """ISO `YYYY-MM-DD` of a date in any format the import recognises, else None."""
+    if not value:
+        return None
+    m = _CELL.fullmatch(value.strip())
+    if m is None or not (m.lastgroup or "").startswith("date_"):
+        return None
+    parsed = _date_from_match(m, dayfirst=dayfirst)
+    return parsed.isoformat() if parsed else None
+
+
+def parse_number(value: str | None) -> float | None:
+    """The number in a cell of an integer/decimal column, else None."""
+    if not value:
+        return None
+    m = _CELL.fullmatch(value.strip())
+    if m is None or m.lastgroup not in ("integer", "decimal"):
+        return None
+    return float(value)
+
+
+def parse_boolean(value: object) -> bool | None:
+    """True/False for the usual words (true/yes/y/t/1, false/no/n/f/0), else None."""
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    return None
+
+
+@dataclass
+class ColumnStats:
+    """Running counts for one column while rows stream past."""
+
+    empty: int = 0
+    max_length: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    dayfirst_votes: int = 0
+    monthfirst_votes: int = 0
+    formulas: int = 0
+
+    def add(self, value: str) -> None:
+        """Count one non-empty value."""
+        if len(value) > self.max_length:
+            self.max_length = len(value)
+        m = _CELL.fullmatch(value)
+        cls = (m.lastgroup or "text") if m else "text"
+        if cls == "date_num" and m is not None:
+            a, b = int(m.group("n1")), int(m.group("n2"))
+            if a > 12 >= b:
+                self.dayfirst_votes += 1
+            elif b > 12 >= a:
+                self.monthfirst_votes += 1
+            if _date_from_match(m, dayfirst=a > 12) is None:
+                cls = "text"
+        elif cls in ("date_iso", "date_ymd", "date_text") and m is not None:
+            if _date_from_match(m, dayfirst=False) is None:
+                cls = "text"
+        elif cls == "phone" and not 7 <= sum(ch.isdigit() for ch in value) <= 15:
+            cls = "text"
+        elif cls == "text" and value[0] in "=+-@":
+            self.formulas += 1
+        n = self.counts.get(cls, 0) + 1
+        self.counts[cls] = n
+        if n <= MAX_EXAMPLES:
+            self.examples.setdefault(cls, []).append(value[:80])
+
+    def describe(self, name: str, original: str) -> dict[str, Any]:
+        """The column's entry in `DataSet.columns`."""
+        filled = sum(self.counts.values())
+        col_type = "text"
+        for candidate, fits in _FITS.items():
+            fit = sum(self.counts.get(c, 0) for c in fits)
+            if filled and fit >= FIT_SHARE * filled:
+                col_type = candidate
+                break
+        bad: list[str] = []
+        if col_type != "text":
+            for cls, values in self.examples.items():
+                if cls not in _FITS[col_type]:
+                    bad.extend(values)
+        info: dict[str, Any] = {
+            "name": name,
+            "original": original,
+            "type": col_type,
+            "max_length": self.max_length,
+            "empty": self.empty,
+            "bad_examples": bad[:MAX_EXAMPLES],
+            "bad_count": filled - sum(self.counts.get(c, 0) for c in _FITS.get(col_type, ())),
+        }
+        if col_type == "text":
+            info["bad_count"] = 0
+        if col_type == "date":
+            info["dayfirst"] = self.dayfirst_votes > self.monthfirst_votes
+            if self.dayfirst_votes and self.monthfirst_votes:
+                info["note"] = (
+                    f"{original!r} mixes day-first and month-first dates; read as "
+                    f"{'day' if info['dayfirst'] else 'month'}-first."
+                )
+        if self.counts.get("zero_padded"):
+            info["leading_zeros"] = self.counts["zero_padded"]
+        if self.formulas:
+            info["formulas"] = self.formulas
+        return info
+
+
+def safe_column_names(headers: Sequence[str | None]) -> tuple[list[str], list[str]]:
+    """Lowercase snake_case names, unique and non-empty, plus notes on what was renamed.
+
+    Names never start with "_" and never contain "__": those are reserved for the store's own
+    columns (`_row`, `<name>__n`, `<name>__d`).
+    """
+    names: list[str] = []
+    notes: list[str] = []
+    seen: set[str] = set()
+    originals_seen: dict[str, int] = {}
+    for index, header in enumerate(headers, start=1):
+        original = (header or "").strip()
+        ascii_text = unicodedata.normalize("NFKD", original).encode("ascii", "ignore").decode()
+        base = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")[:MAX_NAME_LENGTH]
+        base = base.strip("_")
+        if not original:
+            base = f"column_{index}"
+            notes.append(f"Column {index} has no name in the header; it is called {base!r}.")
+        elif not base:
+            base = f"column_{index}"
+        elif base[0].isdigit():
+            base = f"c_{base}"[:MAX_NAME_LENGTH]
+        name, n = base, 1
+        while name in seen:
+            n += 1
+            name = f"{base[: MAX_NAME_LENGTH - 4]}_{n}"
+        if original and original.lower() in originals_seen:
+            notes.append(
+                f"Two columns are called {original!r} (columns {originals_seen[original.lower()]}"
+                f" and {index}); the second one is called {name!r}."
+            )
+        originals_seen.setdefault(original.lower(), index)
+        seen.add(name)
+        names.append(name)
+    return names, notes
