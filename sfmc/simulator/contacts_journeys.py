@@ -22,13 +22,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
 from sfmc import fieldrules
+from sfmc.simulator.state import SimDE, Tenant
 from sfmc.types import DeField
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
+    from sfmc.simulator.app import Call, Router
 
 CONTACT_KEY_MAX = 254
 EVENT_BATCH_MAX = 100
@@ -242,6 +248,32 @@ class LocalDeStore:
 
     def event_de_create(self, name: str, customer_key: str, fields: Sequence[DeField]) -> None:
         self.fields.setdefault(customer_key.casefold(), tuple(fields))
+
+
+class TenantDeStore:
+    """`EventDeStore` over the simulator's tenant: event rows land in real simulated DEs."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def event_de_fields(self, customer_key: str) -> Sequence[DeField] | None:
+        with self.tenant.lock:
+            de = self.tenant.get_de(customer_key)
+            return None if de is None else tuple(de.fields)
+
+    def event_de_insert(self, customer_key: str, row: Mapping[str, str | None]) -> None:
+        with self.tenant.lock:
+            de = self.tenant.get_de(customer_key)
+            if de is not None:
+                # Entry-event DEs usually have no primary key (every event is a new row).
+                de.save_row(row, mode="upsert" if de.pk_indexes else "insert")
+
+    def event_de_create(self, name: str, customer_key: str, fields: Sequence[DeField]) -> None:
+        with self.tenant.lock:
+            if self.tenant.get_de(customer_key) is None:
+                self.tenant.add_de(
+                    SimDE(customer_key, name, self.tenant.root_folder_id, list(fields))
+                )
 
 
 @dataclass(frozen=True)
@@ -1091,3 +1123,61 @@ def demo_event_definitions() -> list[tuple[EventDefinition, list[DeField]]]:
         DeField("LifetimeGiving", "Decimal", precision=18, scale=2),
     ]
     return [(welcome, welcome_fields), (lapsed, lapsed_fields)]
+
+
+# ------------------------------------------------------------------- simulator extension hook
+
+EXTENSION_KEY = "contacts_journeys"
+
+
+def state_of(tenant: Tenant) -> ContactsJourneys:
+    """The Contacts/Journey state of a simulated tenant (installed by `register`)."""
+    return tenant.extensions[EXTENSION_KEY]
+
+
+def register(router: Router) -> None:
+    """Add the Contacts and Journey routes to a simulator (its extension point calls this).
+
+    SFMC routes get the simulator's whole pipeline (token, scope -> 403/20002, latency, rate
+    limit, fault injection); inspection routes (`/_sim/...`) skip it.
+    """
+    sim = router.sim
+
+    def install(tenant: Tenant) -> None:
+        tenant.extensions[EXTENSION_KEY] = ContactsJourneys(
+            de_store=TenantDeStore(tenant), seed=sim.config.seed
+        )
+
+    install(sim.state)
+    router.on_reset(install)
+    for rule in ROUTES.iter_rules():
+        endpoint = str(rule.endpoint)
+        methods = tuple(sorted(m for m in (rule.methods or ()) if m not in ("HEAD", "OPTIONS")))
+        router.add(
+            rule.rule,
+            _handler(endpoint),
+            methods=methods,
+            kind="sim" if is_inspection(endpoint) else "rest",
+            scope=ROUTE_SCOPES.get(endpoint),
+            scope_status=403,
+            endpoint=f"{'/'.join(methods)} {rule.rule}",
+        )
+
+
+def _handler(endpoint: str) -> Callable[[Call], Response]:
+    def handle(call: Call) -> Response:
+        cj = state_of(call.tenant)
+        request = call.request
+        answer = cj.dispatch(
+            endpoint,
+            request.method,
+            call.args,
+            dict(request.args.items()),
+            request.get_data(),
+            None,  # the pipeline has already checked the token's scope
+        )
+        from sfmc.simulator.app import json_response
+
+        return json_response(answer.body, answer.status, dict(answer.headers))
+
+    return handle
