@@ -12,7 +12,11 @@ from pages import _deps as deps
 st.set_page_config(page_title="Pathways", page_icon=":material/conversion_path:", layout="wide")
 deps.init_session_state()
 
-auth = deps.auth_config()
+try:
+    auth = deps.auth_config()
+except RuntimeError as exc:
+    st.error(str(exc), icon=":material/lock:")
+    st.stop()
 authenticator = stauth.Authenticate(
     copy.deepcopy(auth.credentials),
     cookie_name=auth.cookie_name,
@@ -30,6 +34,8 @@ def login_page() -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
         authenticator.login(location="main", fields={"Form name": "Sign in", "Login": "Sign in"})
+        if st.session_state.get("authentication_status"):
+            st.rerun()  # build the menu of the user who just signed in
         if st.session_state.get("authentication_status") is False:
             st.error("Username or password is incorrect. Check them and try again.")
     if auth.demo_users:

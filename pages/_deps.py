@@ -221,19 +221,10 @@ def get_engine() -> Engine:
 
 
 def client_for(connection: Any) -> Any:
-    """A new SfmcClient for a Connection row (used by the worker's client factory too)."""
-    from sfmc.client import SfmcClient
-    from sfmc.config import SfmcCredentials
-    from store import repo
+    """A new SfmcClient for a Connection row (local simulator URIs only in demo mode)."""
+    from sfmc.worker import default_client_factory
 
-    secret = repo.connection_secret(connection)
-    credentials = SfmcCredentials(
-        auth_base_uri=connection.auth_base_uri,
-        client_id=connection.client_id,
-        client_secret=secret,
-        account_id=connection.account_id or None,
-    )
-    return SfmcClient(credentials=credentials, allow_local=is_demo_mode())
+    return default_client_factory(connection)
 
 
 def session() -> Any:

@@ -48,7 +48,9 @@ with st.expander("Upload a data set (CSV or Excel)", expanded=False):
             st.toast(repo_note, icon=":material/check:")
     rep = state.get(deps.AUD_IMPORT_REPORT)
     if rep:
-        st.success(f"{rep['rows']:,} rows imported.")
+        st.success(rep["summary"], icon=":material/check:")
+        for note in rep["notes"]:
+            st.caption(note)
         if rep["problems"]:
             st.warning(
                 f"{len(rep['problems']):,} row(s) could not be imported. Fix them in the "
@@ -94,7 +96,11 @@ with tab_cols:
         st.warning(f"{len(ds.problems):,} row(s) of the file could not be imported:")
         ui.paginated(ds.problems, key="aud_ds_problems", page_size=20)
 with tab_rows:
-    ui.paginated(saud.preview_dataset(engine, ds_id, limit=500), key="aud_rows_page", page_size=25)
+    ui.paginated(
+        saud.preview_matching(engine, ds, [], limit=500).reset_index(),
+        key="aud_rows_page",
+        page_size=25,
+    )
 
 with tab_aud:
     with deps.session() as session:
@@ -122,7 +128,7 @@ with tab_aud:
     with st.form("aud_filter_add", clear_on_submit=True, border=False):
         f1, f2, f3, f4 = st.columns([3, 2, 3, 1], vertical_alignment="bottom")
         column = f1.selectbox("Column", names)
-        op = f2.selectbox("Operator", saud.OPERATORS)
+        op = f2.selectbox("Operator", saud.OPS, format_func=saud.OP_LABELS.get)
         value = f3.text_input(
             "Value",
             help="For 'in', separate values with commas; for "
@@ -136,7 +142,7 @@ with tab_aud:
         if b.button("Remove", key=f"aud_rm_{i}"):
             filters.pop(i)
             st.rerun()
-    ok, count = ui.guard(saud.count_matching, engine, ds_id, filters)
+    ok, count = ui.guard(saud.count_matching, engine, ds, filters)
     if ok:
         st.metric("Matching records", f"{count:,}")
     with st.form("aud_save"):
