@@ -392,7 +392,7 @@ def ledger_lookup(engine: Engine, pathway_id: int, keys: Sequence[str]) -> dict[
                     _LEDGER.c.pathway_id == pathway_id, _LEDGER.c.row_key.in_(part)
                 )
             )
-            found.update(dict(rows.tuples()))
+            found.update((k, h) for k, h in rows)
     return found
 
 

@@ -1,0 +1,134 @@
+"""Fixtures for engine tests: a real in-process simulator and a real temporary SQLite store."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+from sqlmodel import Session
+
+from sfmc.mapping import FieldMap
+from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig, start_simulator
+from store import repo
+from store.datasets import import_file
+from store.db import create_db_and_tables, make_engine
+
+ROOT_FOLDER = 1000
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATHWAYS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PATHWAYS_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("PATHWAYS_DEMO", "1")
+    return tmp_path
+
+
+@pytest.fixture
+def engine(env):
+    eng = make_engine(f"sqlite:///{env / 'store.db'}")
+    create_db_and_tables(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sim() -> Iterator[Any]:
+    config = SimulatorConfig(
+        latency_ms=0, soap_latency_ms=0, async_rows_per_s=1e7, rate_limit=0, random_seed=7
+    )
+    with start_simulator(config) as running:
+        yield running
+
+
+def sim_rows(sim: Any, key: str) -> list[dict[str, Any]]:
+    resp = requests.get(f"{sim.base_url}/_sim/dataextensions/{key}/rows?limit=100000", timeout=10)
+    resp.raise_for_status()
+    return resp.json()["items"]
+
+
+def set_faults(sim: Any, **knobs: Any) -> None:
+    requests.post(f"{sim.base_url}/_sim/faults", json=knobs, timeout=10).raise_for_status()
+
+
+def csv_bytes(rows: Sequence[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def text_mapping(columns: Sequence[str], pk: str = "email", **types: str) -> list[dict[str, Any]]:
+    mapping = []
+    for i, col in enumerate(columns):
+        ftype = types.get(col, "EmailAddress" if col == pk else "Text")
+        mapping.append(
+            {
+                "ordinal": i,
+                "source_column": col,
+                "destination_field": col.title(),
+                "field_type": ftype,
+                "length": 254 if ftype == "EmailAddress" else (20 if ftype == "Text" else None),
+                "precision": 10 if ftype == "Decimal" else None,
+                "scale": 2 if ftype == "Decimal" else None,
+                "required": col == pk,
+                "is_primary_key": col == pk,
+            }
+        )
+    return mapping
+
+
+@pytest.fixture
+def make_pathway(engine, sim) -> Callable[..., int]:
+    """Create data set + audience + connection + pathway (+ mapping); returns the pathway id."""
+
+    def make(
+        rows: Sequence[dict[str, Any]],
+        *,
+        method: str = "upsert",
+        mapping: list[dict[str, Any]] | None = None,
+        types: dict[str, str] | None = None,
+        guard: float = 0.5,
+        key: str | None = None,
+    ) -> int:
+        tag = uuid.uuid4().hex[:8]
+        report = import_file(engine, csv_bytes(rows), name=f"ds_{tag}", filename=f"{tag}.csv")
+        with Session(engine) as session:
+            ds = repo.get_dataset_by_name(f"ds_{tag}", session=session)
+            assert ds is not None, report
+            audience = repo.create_audience(f"aud_{tag}", ds.id, session=session)
+            conn = repo.create_connection(
+                f"conn_{tag}", sim.auth_uri, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, session=session
+            )
+            pathway = repo.create_pathway(
+                audience.id,
+                conn.id,
+                f"AVID - {tag}",
+                key or f"avid_test_{tag}",
+                session=session,
+                method=method,
+                category_id=ROOT_FOLDER,
+                primary_keys=["Email"],
+                delete_guard_share=guard,
+            )
+            columns = [c["name"] for c in ds.columns]
+            repo.set_mapping(
+                pathway.id, mapping or text_mapping(columns, **(types or {})), session=session
+            )
+            return pathway.id
+
+    return make
+
+
+def fieldmaps(mapping: Sequence[dict[str, Any]]) -> list[FieldMap]:
+    return [
+        FieldMap(**{k: v for k, v in m.items() if k != "ordinal"})  # type: ignore[arg-type]
+        for m in mapping
+    ]

@@ -1,0 +1,165 @@
+"""Run lifecycle in a real SQLite store: queue, claim, stale takeover, cancel, CSV, status."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from store import runs
+from store.models import SyncRun
+from tests.engine.test_push_e2e import people
+
+
+@pytest.fixture
+def pathway_id(make_pathway):
+    return make_pathway(people(3))
+
+
+def test_one_active_run_per_pathway_and_atomic_claims(engine, pathway_id):
+    first = runs.enqueue_run(engine, pathway_id, "manual", created_by="ann")
+    assert first.state == "queued"
+    with pytest.raises(runs.RunConflictError, match="already has a queued sync"):
+        runs.enqueue_run(engine, pathway_id, "manual")
+    claimed = runs.claim_next_run(engine, "w1")
+    assert claimed is not None
+    assert (claimed.id, claimed.state, claimed.worker_id) == (first.id, "running", "w1")
+    assert runs.claim_next_run(engine, "w2") is None
+    assert runs.heartbeat(engine, first.id, "w1")
+    assert not runs.heartbeat(engine, first.id, "w2")
+
+
+def test_stale_running_run_is_taken_over(engine, pathway_id):
+    run = runs.enqueue_run(engine, pathway_id)
+    runs.claim_next_run(engine, "dead-worker")
+    old = datetime.now(UTC) - timedelta(minutes=5)
+    with engine.begin() as conn:
+        conn.execute(
+            update(SyncRun.__table__)
+            .where(SyncRun.__table__.c.id == run.id)
+            .values(heartbeat_at=old)
+        )
+    assert runs.claim_next_run(engine, "fresh", stale_after=600) is None
+    taken = runs.claim_next_run(engine, "fresh", stale_after=60)
+    assert taken is not None
+    assert (taken.id, taken.worker_id, taken.state) == (run.id, "fresh", "running")
+
+
+def test_cancel_queued_run_at_once_and_running_run_by_flag(engine, pathway_id):
+    run = runs.enqueue_run(engine, pathway_id)
+    assert runs.request_cancel(engine, run.id) == "cancelled"
+    second = runs.enqueue_run(engine, pathway_id)
+    runs.claim_next_run(engine, "w")
+    assert runs.request_cancel(engine, second.id) == "running"
+    assert runs.cancel_requested(engine, second.id)
+
+
+def test_checkpoint_commit_and_rejected_rows_csv_escapes_formulas(engine, pathway_id):
+    run = runs.enqueue_run(engine, pathway_id)
+    bad = [
+        {
+            "row_values": {"email": '=HYPERLINK("x")', "name": "+1", "city": "-3"},
+            "error_type": "InvalidEmailAddress",
+            "error_details": "not valid",
+            "field": "Email",
+            "retryable": False,
+            "primary_key": "=x",
+        },
+        {
+            "row_values": {"email": "@SUM(A1)", "name": "\tTab", "city": "ok"},
+            "error_type": "UnexpectedError",
+            "error_details": "Rerun the transaction.",
+            "field": None,
+            "retryable": True,
+            "primary_key": "@",
+        },
+    ]
+    runs.commit_checkpoint(
+        engine,
+        run.id,
+        pathway_id=pathway_id,
+        checkpoint_row=2,
+        counters={"rows_read": 2, "rows_failed": 2},
+        rejected=bad,
+        ledger_upserts=[("k1", "h1"), ("k2", "h2")],
+    )
+    runs.commit_checkpoint(
+        engine,
+        run.id,
+        pathway_id=pathway_id,
+        checkpoint_row=None,
+        counters={"rows_read": 2},
+        ledger_upserts=[("k1", "h9")],
+        ledger_deletes=["k2"],
+    )
+    assert runs.ledger_lookup(engine, pathway_id, ["k1", "k2", "k3"]) == {"k1": "h9"}
+    stored = runs.get_run(engine, run.id)
+    assert stored.checkpoint["row"] == 2
+    assert stored.rows_failed == 2
+    data = runs.rejected_rows_csv(engine, run.id)
+    assert data.startswith("\ufeff".encode())
+    table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert table[0] == [
+        "email",
+        "name",
+        "city",
+        "validationErrorType",
+        "validationErrorDetails",
+        "field",
+        "retryable",
+    ]
+    assert table[1] == [
+        '\'=HYPERLINK("x")',
+        "'+1",
+        "'-3",
+        "InvalidEmailAddress",
+        "not valid",
+        "Email",
+        "false",
+    ]
+    assert table[2] == [
+        "'@SUM(A1)",
+        "'\tTab",
+        "ok",
+        "UnexpectedError",
+        "Rerun the transaction.",
+        "",
+        "true",
+    ]
+
+
+def test_pathway_status_and_schedules(engine, pathway_id, make_pathway):
+    status = runs.pathway_status(engine, pathway_id)
+    assert (status.status, status.last_synced) == ("Inactive", None)
+    run = runs.enqueue_run(engine, pathway_id)
+    assert runs.pathway_status(engine, pathway_id).status == "Syncing"
+    runs.finish_run(engine, run.id, "failed", error="bad credentials")
+    status = runs.pathway_status(engine, pathway_id)
+    assert (status.status, status.message) == ("Error", "bad credentials")
+    ok = runs.enqueue_run(engine, pathway_id)
+    runs.finish_run(engine, ok.id, "succeeded", counters={"rows_succeeded": 3, "rows_failed": 1})
+    status = runs.pathway_status(engine, pathway_id)
+    assert (status.status, status.last_successes, status.last_failures) == ("Active", 3, 1)
+    assert status.last_synced is not None
+    assert status.next_run is None  # manual
+
+    hourly = make_pathway(people(2))
+    with engine.begin() as conn:
+        from store.models import Pathway
+
+        conn.execute(
+            update(Pathway.__table__)
+            .where(Pathway.__table__.c.id == hourly)
+            .values(schedule="hourly")
+        )
+    now = datetime.now(UTC)
+    assert runs.enqueue_due_runs(engine, now) != []
+    assert runs.enqueue_due_runs(engine, now) == []  # already queued / not due again
+    assert runs.pathway_status(engine, hourly, now=now).status == "Syncing"
+    first = runs.active_run(engine, hourly)
+    runs.finish_run(engine, first.id, "succeeded")
+    assert runs.enqueue_due_runs(engine, now + timedelta(minutes=30)) == []
+    assert len(runs.enqueue_due_runs(engine, now + timedelta(minutes=61))) == 1
