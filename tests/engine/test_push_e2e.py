@@ -34,7 +34,7 @@ def de_key(engine, pathway_id: int) -> str:
 
 
 def table(sim, key: str) -> dict[str, dict[str, str]]:
-    return {r["Email"].lower(): {k: v for k, v in r.items()} for r in sim_rows(sim, key)}
+    return {r["Email"].lower(): dict(r) for r in sim_rows(sim, key)}
 
 
 def rejected(engine, run_id: int) -> list[RejectedRow]:
