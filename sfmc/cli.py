@@ -116,3 +116,32 @@ register(
         run=_run_check,
     )
 )
+
+
+# --- push (the sync engine, sfmc/worker.py) ----------------------------------------------------
+
+
+def _configure_push(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pathway", type=int, required=True, help="pathway id")
+    parser.add_argument("--dry-run", action="store_true", help="report the plan, write nothing")
+    parser.add_argument("--full", action="store_true", help="re-send every row (ignore the ledger)")
+    parser.add_argument(
+        "--confirm-deletes", action="store_true", help="let Mirror delete past the guard"
+    )
+    parser.add_argument("--database-url", default=None, help="default: DATABASE_URL or ./data")
+
+
+def _run_push(args: argparse.Namespace) -> int:
+    from sfmc.worker import run_push_command
+
+    return run_push_command(args)
+
+
+register(
+    Command(
+        name="push",
+        help="Sync one pathway now, printing progress and a summary (exit 0 only on success).",
+        configure=_configure_push,
+        run=_run_push,
+    )
+)

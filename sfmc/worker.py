@@ -12,7 +12,9 @@ import argparse
 import logging
 import os
 import socket
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -180,3 +182,65 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _say(text: str) -> None:
+    # CLI output (ruff T20 keeps print() out of library code).
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def run_push_command(args: Any) -> int:
+    """`python -m sfmc push`: queue a run of one pathway and execute it in this process.
+
+    Returns:
+        0 succeeded, 1 failed or cancelled, 2 the pathway is busy or unknown, 3 needs confirm.
+    """
+    from store import runs
+    from store.db import create_db_and_tables, make_engine
+
+    engine = make_engine(args.database_url)
+    create_db_and_tables(engine)
+    try:
+        run = runs.enqueue_run(
+            engine,
+            args.pathway,
+            "cli",
+            dry_run=args.dry_run,
+            full_resend=args.full,
+            confirm_deletes=args.confirm_deletes,
+            created_by="cli",
+        )
+    except (runs.RunConflictError, LookupError) as exc:
+        _say(f"error: {exc}")
+        return 2
+    assert run.id is not None
+    _say(f"Run {run.id}: pathway {args.pathway}{' (dry run)' if args.dry_run else ''}")
+    last = [0.0]
+
+    def show(p: Any) -> None:
+        now = time.monotonic()
+        if now - last[0] < 1.0 and p.phase != "done":
+            return
+        last[0] = now
+        eta = f", ETA {p.eta_s:.0f} s" if p.eta_s else ""
+        _say(
+            f"  {p.phase}: {p.rows_done:,}/{p.rows_total:,} rows, {p.rows_per_s:,.0f} rows/s"
+            f"{eta}, {p.counters.api_calls} API calls"
+        )
+
+    run_pathway(
+        engine, run.id, client_factory=default_client_factory, worker_id="cli", on_progress=show
+    )
+    done = runs.get_run(engine, run.id)
+    assert done is not None
+    _say(f"State: {done.state}")
+    _say(done.message or done.error or "")
+    if done.dry_run and done.plan:
+        for item in done.plan.get("rejects", [])[:10]:
+            _say(
+                f"  reject row {item['row']} ({item['key']}): {item['error_type']} {item['error_details']}"
+            )
+    if done.rows_failed and not done.dry_run:
+        _say(f"Rejected rows: {done.rows_failed:,} (download them from the Manage Pathways page).")
+    return {"succeeded": 0, "needs_confirm": 3}.get(done.state, 1)
