@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sfmc.config import SfmcCredentials
 from sfmc.errors import SfmcAuthError
 
-# FuelSDK refreshes 300 s early; short-lived test tokens get a quarter of their life instead,
+# FuelSDK refreshes 300 s early; short-lived test tokens keep half of their life as margin instead,
 # otherwise a 5 s token would never count as valid.
 REFRESH_MARGIN_S = 300.0
 
@@ -31,7 +31,7 @@ def is_token_valid(token: Token | None, *, now: float, margin: float = REFRESH_M
     """Whether `token` can still be used at `now`, keeping a safety margin before expiry."""
     if token is None:
         return False
-    return now + min(margin, token.lifetime / 4) < token.expires_at
+    return now + min(margin, token.lifetime / 2) < token.expires_at
 
 
 def _base(url: object, what: str) -> str:

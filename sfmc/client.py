@@ -390,7 +390,9 @@ class SfmcClient:
         )
         if fault is not None:
             cls, kind = _FAULT_TABLE.get(fault.message.lower(), (cls, kind))
-            if fault.api_code == 17:
+            if any(w in fault.message.lower() for w in ("privilege", "permission")):
+                cls, kind = SfmcAuthError, "scope"
+            elif fault.api_code == 17:
                 cls, kind = SfmcRetriableError, "throttled"
             elif kind == "server_error" and "client" in fault.code.lower():
                 cls, kind = SfmcFatalError, "bad_request"
