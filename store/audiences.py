@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, Table, and_, func, not_, or_, select, true
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -71,6 +71,7 @@ def normalize_filters(ds: DataSet, filters: Sequence[Mapping[str, Any]]) -> list
     """
     by_name = _columns_by_name(ds)
     by_original = {str(c.get("original", "")).lower(): c for c in ds.columns}
+    table = dataset_table(ds)
     result: list[dict[str, Any]] = []
     for number, raw in enumerate(filters, start=1):
         column_name = str(raw.get("column", ""))
@@ -102,7 +103,7 @@ def normalize_filters(ds: DataSet, filters: Sequence[Mapping[str, Any]]) -> list
         else:
             value = str(value).strip() if not isinstance(value, bool) else value
         entry = {"column": column["name"], "op": op, "value": value}
-        _clause(ds, column, entry, number)  # validate values now, not at push time
+        _clause(table, column, entry, number)  # validate values now, not at push time
         result.append(entry)
     return result
 
@@ -123,9 +124,8 @@ def _ordered_value(column: dict[str, Any], value: Any, number: int) -> Any:
 
 
 def _clause(
-    ds: DataSet, column: dict[str, Any], f: Mapping[str, Any], number: int
+    table: Table, column: dict[str, Any], f: Mapping[str, Any], number: int
 ) -> ColumnElement[bool]:
-    table = dataset_table(ds)
     text_col = table.c[column["name"]]
     op, value = f["op"], f["value"]
     if op == "is_empty":
@@ -177,15 +177,23 @@ def _clause(
     raise AudienceFilterError(msg)
 
 
-def compile_filters(ds: DataSet, filters: Sequence[Mapping[str, Any]]) -> ColumnElement[bool]:
+def compile_filters(
+    ds: DataSet, filters: Sequence[Mapping[str, Any]], table: Table | None = None
+) -> ColumnElement[bool]:
     """One WHERE expression (AND of all filters; TRUE when there are none).
+
+    Args:
+        ds: the data set the filters apply to.
+        filters: `[{"column", "op", "value"}]`.
+        table: the `dataset_table(ds)` the statement selects from (made when not given).
 
     Raises:
         AudienceFilterError: see `normalize_filters`.
     """
     clean = normalize_filters(ds, filters)
     by_name = _columns_by_name(ds)
-    clauses = [_clause(ds, by_name[f["column"]], f, n) for n, f in enumerate(clean, start=1)]
+    table = dataset_table(ds) if table is None else table
+    clauses = [_clause(table, by_name[f["column"]], f, n) for n, f in enumerate(clean, start=1)]
     return and_(true(), *clauses) if clauses else true()
 
 
@@ -207,7 +215,7 @@ def count_matching(engine: Engine, ds: DataSet, filters: Sequence[Mapping[str, A
     if not filters:
         return ds.row_count
     table = dataset_table(ds)
-    stmt = select(func.count()).select_from(table).where(compile_filters(ds, filters))
+    stmt = select(func.count()).select_from(table).where(compile_filters(ds, filters, table))
     with engine.connect() as conn:
         return int(conn.execute(stmt).scalar_one())
 
@@ -232,7 +240,7 @@ def preview_matching(
     names = [c["name"] for c in ds.columns]
     stmt = (
         select(table.c[ROW_COLUMN], *(table.c[n] for n in names))
-        .where(compile_filters(ds, filters))
+        .where(compile_filters(ds, filters, table))
         .order_by(table.c[ROW_COLUMN])
         .limit(limit)
     )
@@ -285,7 +293,7 @@ def iter_rows(
             msg = f"{ds.name!r} has no column(s) {', '.join(unknown)}."
             raise AudienceFilterError(msg)
         names = [c for c in columns if c != ROW_COLUMN]
-    where = compile_filters(ds, audience.filters)
+    where = compile_filters(ds, audience.filters, table)
     row_col = table.c[ROW_COLUMN]
     base = select(row_col, *(table.c[n] for n in names)).where(where)
     keys = [ROW_COLUMN, *names]

@@ -159,8 +159,18 @@ class ColumnStats:
 
     def add(self, value: str) -> None:
         """Count one non-empty value."""
-        if len(value) > self.max_length:
-            self.max_length = len(value)
+        length = len(value)
+        if length > self.max_length:
+            self.max_length = length
+        # Fast path for plain words and long text: no class but email/boolean/month-date could
+        # match, so skip the big expression (most cells of name/city/notes columns).
+        if "@" not in value and (length > 40 or (value[0].isalpha() and length > 5)):
+            if length > 40 or value[:3].lower() not in _MONTHS:
+                n = self.counts.get("text", 0) + 1
+                self.counts["text"] = n
+                if n <= MAX_EXAMPLES:
+                    self.examples.setdefault("text", []).append(value[:80])
+                return
         m = _CELL.fullmatch(value)
         cls = (m.lastgroup or "text") if m else "text"
         if cls == "date_num" and m is not None:
