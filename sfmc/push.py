@@ -1033,16 +1033,20 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             ctx["connection"].client_id, audience.id
         )
         name = pathway.de_name or de_name_for(audience.name)
-        ensured = ensure_data_extension(
-            client,
-            name=name,
-            customer_key=customer_key,
-            category_id=pathway.category_id,
-            mapping=ctx["mapping"],
-            previous_fields=[field_from_dict(f) for f in pathway.remote_fields or []],
-            dry_run=run.dry_run,
-        )
-        if not run.dry_run:
+        # Other destination kinds (membership flag, contacts, journey events): sfmc.destinations.
+        other_kind = (pathway.destination_kind or "data_extension") != "data_extension"
+        ensured = None
+        if not other_kind:
+            ensured = ensure_data_extension(
+                client,
+                name=name,
+                customer_key=customer_key,
+                category_id=pathway.category_id,
+                mapping=ctx["mapping"],
+                previous_fields=[field_from_dict(f) for f in pathway.remote_fields or []],
+                dry_run=run.dry_run,
+            )
+        if ensured is not None and not run.dry_run:
             _remember_de(engine, pathway.id, ensured, customer_key, name)
             if ensured.created:
                 runs.clear_ledger(engine, pathway.id)
@@ -1050,7 +1054,7 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
         resume_row = int(checkpoint.get("row", 0) or 0)
         counters = Counters.from_dict(checkpoint.get("counters"))
         rows_total = audiences.count_rows(engine, audience.id)
-        notes = " ".join(ensured.notes)
+        notes = " ".join(ensured.notes) if ensured is not None else ""
         runs.write_progress(
             engine,
             run_id,
@@ -1064,12 +1068,6 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             incremental=not run.full_resend,
             confirm_deletes=run.confirm_deletes,
             delete_guard_share=pathway.delete_guard_share,
-        )
-        target = PushTarget(
-            customer_key=customer_key,
-            fields=ensured.fields,
-            primary_keys=tuple(f.name for f in ensured.fields if f.is_primary_key),
-            method=pathway.method,
         )
         last_write = [0.0]
         last_cancel = [0.0, False]
@@ -1112,6 +1110,39 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
         def chunks(after: int) -> Iterator[list[dict[str, Any]]]:
             return audiences.iter_rows(engine, audience.id, chunk_size=chunk_size, after_row=after)
 
+        if ensured is None:
+            from sfmc.destinations import DestinationSettings, ledger_keys, push_destination
+
+            result = push_destination(
+                DestinationSettings.from_pathway(pathway),
+                chunks,
+                mapping=ctx["mapping"],
+                client=client,
+                options=opts,
+                rows_total=rows_total,
+                ledger_lookup=(lambda keys: runs.ledger_lookup(engine, pathway.id, keys)),
+                ledger_keys=lambda: ledger_keys(engine, pathway.id),
+                resume_row=resume_row,
+                resume_counters=counters,
+                on_progress=progress,
+                on_commit=commit,
+                should_cancel=cancelled,
+            )
+            runs.finish_run(
+                engine,
+                run_id,
+                result.state,
+                message=result.message or _summary(result, notes),
+                plan=result.plan or None,
+                counters={**result.counters.as_dict(), "eta_s": 0.0},
+            )
+            return result
+        target = PushTarget(
+            customer_key=customer_key,
+            fields=ensured.fields,
+            primary_keys=tuple(f.name for f in ensured.fields if f.is_primary_key),
+            method=pathway.method,
+        )
         result = push_rows(
             chunks,
             target=target,
