@@ -41,6 +41,8 @@ from sfmc.push import (
 from sfmc.types import DeField, RowOutcome
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from sfmc.client import SfmcClient
 
 DATA_EXTENSION = "data_extension"
@@ -171,10 +173,11 @@ def _call(
         method,
         path,
         operation=operation,
-        json_body=json,
+        json=json,
         params=params,
         scope=scope,
         return_on=return_on,
+        raw=True,
     )
     try:
         body = resp.json() if resp.content else {}
@@ -1144,3 +1147,15 @@ def _push_membership(
     left.plan["left"] = left.counters.rows_succeeded - result.counters.rows_succeeded
     left.rejected_sample = result.rejected_sample + left.rejected_sample
     return left
+
+
+def ledger_keys(engine: Engine, pathway_id: int) -> list[str]:
+    """Every key in a pathway's ledger (the members SFMC accepted on earlier runs)."""
+    from sqlmodel import Session, select
+
+    from store.models import RowLedger
+
+    with Session(engine) as session:
+        return list(
+            session.exec(select(RowLedger.row_key).where(RowLedger.pathway_id == pathway_id)).all()
+        )
