@@ -102,7 +102,7 @@ def _client(rec: dict[str, str], props: set[str]) -> str:
 
 
 def _pick(rec: dict[str, str], props: set[str], names: Iterable[str]) -> str:
-    return "".join(tag(n, rec.get(n, "")) for n in names if n in props)
+    return "".join(tag(n, rec.get(n)) for n in names if n in props)
 
 
 def render_folder(rec: dict[str, str], props: set[str]) -> str:
