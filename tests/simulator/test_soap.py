@@ -137,7 +137,8 @@ def test_retrieve_rows_paged_with_continue_request(sim):
                 "DataExtensionObject[all_donors_master]</ObjectType>"
                 f"<ContinueRequest>{rid}</ContinueRequest></RetrieveRequest></RetrieveRequestMsg>")  # fmt: skip
         resp = sim.soap("Retrieve", body)
-    assert seen == total and pages == 3
+    assert seen == total
+    assert pages == 3
 
 
 def test_retrieve_errors_are_overall_status(sim):
@@ -204,7 +205,8 @@ def test_security_faults(make_sim):
     sim.faults(expire_tokens=True)
     resp = sim.soap("Retrieve", body, token=token)
     assert fault_string(resp) == "Token Expired"
-    assert 'xmlns:q0="http://docs.oasis-open.org/wss' in resp.text and "q0:Security" in resp.text
+    assert 'xmlns:q0="http://docs.oasis-open.org/wss' in resp.text
+    assert "q0:Security" in resp.text
 
 
 def test_soap_scope_and_throttle(make_sim):
