@@ -504,9 +504,8 @@ def _import_records(
         session.refresh(ds)
     table = dataset_table(ds, with_shadows=False)
     try:
-        table.create(engine)
-        imported = _stream_rows(
-            engine, src, fh, collector, table, stats, first_data, header_line, bytes_total,
+        imported, made = _stream_rows(
+            engine, src, fh, collector, ds, stats, first_data, header_line, bytes_total,
             on_progress,
         )  # fmt: skip
         if imported == 0:
@@ -518,7 +517,7 @@ def _import_records(
             raise DataSetError(msg)
         columns = [s.describe(n, o) for s, n, o in zip(stats, names, originals, strict=True)]
         ds.columns = columns
-        _fill_shadows(engine, ds)
+        _fill_shadows(engine, ds, made)
         ds.row_count = imported
         notes = src.notes + name_notes + [c["note"] for c in columns if "note" in c]
         formulas = sum(c.get("formulas", 0) for c in columns)
@@ -572,28 +571,77 @@ def _insert_sql(conn: SAConnection, table: Table) -> str:
     return f"INSERT INTO {quote(table.name)} ({cols}) VALUES ({marks})"  # noqa: S608
 
 
+def _shadow_specs(stats: list[ColumnStats], names: list[str]) -> dict[str, tuple[int, str, bool]]:
+    """Shadow column name -> (column index, "n" or "d", day-first) for the types seen so far."""
+    specs: dict[str, tuple[int, str, bool]] = {}
+    for i, (stat, name) in enumerate(zip(stats, names, strict=True)):
+        info = stat.describe(name, name)
+        shadow = shadow_name(info)
+        if shadow:
+            specs[shadow] = (i, shadow[-1], bool(info.get("dayfirst")))
+    return specs
+
+
+def _shadow_value(value: str | None, cls: str | None, kind: str, dayfirst: bool) -> Any:
+    if value is None:
+        return None
+    if kind == "n":
+        if cls is None:
+            return parse_number(value)
+        return float(value) if cls in ("integer", "decimal") else None
+    if cls is not None and not cls.startswith("date_"):
+        return None
+    return parse_date(value, dayfirst=dayfirst)
+
+
 def _stream_rows(
     engine: Engine,
     src: _Source,
     fh: IO[bytes],
     collector: _Collector,
-    table: Table,
+    ds: DataSet,
     stats: list[ColumnStats],
     first_data: list[Any] | None,
     header_line: int,
     bytes_total: int | None,
     on_progress: Callable[[ImportProgress], None] | None,
-) -> int:
+) -> tuple[int, dict[str, tuple[int, str, bool]]]:
+    """Insert the rows; return how many and the typed companions the table was created with.
+
+    The table is created after the first batch, with companion columns for the types that
+    batch suggests, so most files need no second pass over their rows.
+    """
     width = len(stats)
+    names = [c["name"] for c in ds.columns]
     imported = 0
     since_commit = 0
-    batch: list[tuple[Any, ...]] = []
+    batch: list[list[Any]] = []
+    specs: dict[str, tuple[int, str, bool]] | None = None
+    shadow_plan: list[tuple[int, str, bool]] = []
+    sql = ""
     records: Iterator[tuple[int, int, list[Any]]] = src.records
     if first_data is not None:
         records = _chain_first((header_line, header_line, first_data), records)
     conn = engine.connect()
+
+    def flush() -> None:
+        nonlocal specs, shadow_plan, sql
+        if specs is None:
+            specs = _shadow_specs(stats, names)
+            shadow_plan = list(specs.values())
+            table = dataset_table(ds, with_shadows=False)
+            for shadow, (_i, kind, _d) in specs.items():
+                table.append_column(Column(shadow, Float if kind == "n" else String(10)))
+            table.create(conn)
+            sql = _insert_sql(conn, table)
+            for row in batch:  # rows read before the types were known
+                row.extend(
+                    _shadow_value(row[i + 1], None, kind, dayfirst)
+                    for i, kind, dayfirst in shadow_plan
+                )
+        conn.exec_driver_sql(sql, [tuple(r) for r in batch])
+
     try:
-        sql = _insert_sql(conn, table)
         trans = conn.begin()
         for start, _end, values in records:
             n = len(values)
@@ -614,16 +662,23 @@ def _stream_rows(
                     continue
             imported += 1
             row: list[Any] = [imported]
+            classes: list[str | None] = []
             for i, value in enumerate(values):
                 if value is None or value == "":
                     stats[i].empty += 1
                     row.append(None)
+                    classes.append(None)
                 else:
-                    stats[i].add(value)
+                    classes.append(stats[i].add(value))
                     row.append(value)
-            batch.append(tuple(row))
+            if specs is not None:
+                row.extend(
+                    _shadow_value(row[i + 1], classes[i], kind, dayfirst)
+                    for i, kind, dayfirst in shadow_plan
+                )
+            batch.append(row)
             if len(batch) >= BATCH_ROWS:
-                conn.exec_driver_sql(sql, batch)
+                flush()
                 since_commit += len(batch)
                 batch = []
                 if since_commit >= COMMIT_EVERY_ROWS:
@@ -632,14 +687,14 @@ def _stream_rows(
                     since_commit = 0
                 if on_progress:
                     on_progress(_progress(imported, collector, fh, bytes_total))
-        if batch:
-            conn.exec_driver_sql(sql, batch)
+        if batch or specs is None:
+            flush()
         trans.commit()
     finally:
         conn.close()
     if on_progress:
         on_progress(_progress(imported, collector, fh, bytes_total))
-    return imported
+    return imported, specs or {}
 
 
 def _chain_first(
@@ -659,33 +714,41 @@ def _progress(
     return ImportProgress(imported, collector.refused, position, total)
 
 
-def _fill_shadows(engine: Engine, ds: DataSet, chunk: int = 20_000) -> None:
-    """Add typed companions of number and date columns, so filters compare values, not text."""
-    typed = [c for c in ds.columns if shadow_name(c)]
-    if not typed:
+def _fill_shadows(
+    engine: Engine, ds: DataSet, made: dict[str, tuple[int, str, bool]], chunk: int = 20_000
+) -> None:
+    """Second pass, only for typed companions the first batch did not predict correctly.
+
+    Number and date columns get companions so that filters compare values, not text.
+    """
+    todo: list[tuple[dict[str, Any], str, bool]] = []  # (column, shadow name, must add it)
+    for c in ds.columns:
+        shadow = shadow_name(c)
+        if not shadow:
+            continue
+        wanted = (shadow[-1], bool(c.get("dayfirst")))
+        if shadow not in made:
+            todo.append((c, shadow, True))
+        elif made[shadow][1:] != wanted:
+            todo.append((c, shadow, False))
+    if not todo:
         return
     table = dataset_table(ds)
     quote = engine.dialect.identifier_preparer.quote
     with engine.begin() as conn:
-        for c in typed:
-            shadow = table.c[shadow_name(c)]  # type: ignore[index]
-            kind = shadow.type.compile(dialect=engine.dialect)
-            conn.exec_driver_sql(
-                f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(shadow.name)} {kind}"
-            )
+        for _c, shadow, must_add in todo:
+            if must_add:
+                kind = table.c[shadow].type.compile(dialect=engine.dialect)
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(shadow)} {kind}"
+                )
     marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-    assignments = ", ".join(f"{quote(shadow_name(c) or '')} = {marker}" for c in typed)
+    assignments = ", ".join(f"{quote(shadow)} = {marker}" for _c, shadow, _m in todo)
     update_sql = (
         f"UPDATE {quote(table.name)} SET {assignments} WHERE {quote(ROW_COLUMN)} = {marker}"  # noqa: S608
     )
-    converters: list[Callable[[str | None], Any]] = []
-    for c in typed:
-        if c["type"] == "date":
-            dayfirst = bool(c.get("dayfirst"))
-            converters.append(lambda v, d=dayfirst: parse_date(v, dayfirst=d))
-        else:
-            converters.append(parse_number)
-    source_cols = [table.c[ROW_COLUMN]] + [table.c[c["name"]] for c in typed]
+    plan = [(shadow[-1], bool(c.get("dayfirst"))) for c, shadow, _m in todo]
+    source_cols = [table.c[ROW_COLUMN]] + [table.c[c["name"]] for c, _s, _m in todo]
     last = 0
     while True:
         with engine.begin() as conn:
@@ -698,7 +761,13 @@ def _fill_shadows(engine: Engine, ds: DataSet, chunk: int = 20_000) -> None:
             if not rows:
                 return
             params = [
-                (*(conv(v) for conv, v in zip(converters, row[1:], strict=True)), row[0])
+                (
+                    *(
+                        _shadow_value(v, None, kind, dayfirst)
+                        for (kind, dayfirst), v in zip(plan, row[1:], strict=True)
+                    ),
+                    row[0],
+                )
                 for row in rows
             ]
             conn.exec_driver_sql(update_sql, params)

@@ -7,6 +7,7 @@ values fit, and the values that did not fit are kept as examples for the user.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -82,7 +83,7 @@ def classify(value: str) -> tuple[str, re.Match[str] | None]:
     if cls.startswith("date_") and _date_from_match(m, dayfirst=False) is None:
         if _date_from_match(m, dayfirst=True) is None:
             return "text", None
-    elif cls == "phone" and not 7 <= sum(ch.isdigit() for ch in value) <= 15:
+    elif cls == "phone" and not 7 <= sum(map(str.isdigit, value)) <= 15:
         return "text", None
     return cls, m
 
@@ -114,15 +115,20 @@ def _date_from_match(m: re.Match[str], *, dayfirst: bool) -> date | None:
     return None
 
 
-def parse_date(value: str | None, *, dayfirst: bool = False) -> str | None:
-    """ISO `YYYY-MM-DD` of a date in any format the import recognises, else None."""
-    if not value:
-        return None
+@functools.lru_cache(maxsize=65_536)
+def _parse_date_cached(value: str, dayfirst: bool) -> str | None:
     m = _CELL.fullmatch(value.strip())
     if m is None or not (m.lastgroup or "").startswith("date_"):
         return None
     parsed = _date_from_match(m, dayfirst=dayfirst)
     return parsed.isoformat() if parsed else None
+
+
+def parse_date(value: str | None, *, dayfirst: bool = False) -> str | None:
+    """ISO `YYYY-MM-DD` of a date in any format the import recognises, else None."""
+    if not value:
+        return None
+    return _parse_date_cached(value.strip(), dayfirst)
 
 
 def parse_number(value: str | None) -> float | None:
@@ -145,6 +151,35 @@ def parse_boolean(value: object) -> bool | None:
     return None
 
 
+_CACHE_SIZE = 4096
+
+
+def _classify_for_stats(value: str) -> tuple[str, int]:
+    """(class, day-first vote: +1 day-first, -1 month-first, 0 none) of one non-empty value."""
+    length = len(value)
+    # Fast path for plain words and long text: only email/boolean/month-date could match those,
+    # so skip the big expression (most cells of name/city/notes columns).
+    if "@" not in value and (length > 40 or (value[0].isalpha() and length > 5)):
+        if length > 40 or value[:3].lower() not in _MONTHS:
+            return "text", 0
+    m = _CELL.fullmatch(value)
+    if m is None:
+        return "text", 0
+    cls = m.lastgroup or "text"
+    if cls == "date_num":
+        a, b = int(m.group("n1")), int(m.group("n2"))
+        vote = 1 if a > 12 >= b else (-1 if b > 12 >= a else 0)
+        if _date_from_match(m, dayfirst=a > 12) is None:
+            return "text", 0
+        return cls, vote
+    if cls in ("date_iso", "date_ymd", "date_text"):
+        if _date_from_match(m, dayfirst=False) is None:
+            return "text", 0
+    elif cls == "phone" and not 7 <= sum(map(str.isdigit, value)) <= 15:
+        return "text", 0
+    return cls, 0
+
+
 @dataclass
 class ColumnStats:
     """Running counts for one column while rows stream past."""
@@ -156,42 +191,32 @@ class ColumnStats:
     dayfirst_votes: int = 0
     monthfirst_votes: int = 0
     formulas: int = 0
+    # Most columns repeat values (countries, flags, dates): classify each distinct value once.
+    _cache: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False)
 
-    def add(self, value: str) -> None:
-        """Count one non-empty value."""
+    def add(self, value: str) -> str:
+        """Count one non-empty value and return its class."""
         length = len(value)
         if length > self.max_length:
             self.max_length = length
-        # Fast path for plain words and long text: no class but email/boolean/month-date could
-        # match, so skip the big expression (most cells of name/city/notes columns).
-        if "@" not in value and (length > 40 or (value[0].isalpha() and length > 5)):
-            if length > 40 or value[:3].lower() not in _MONTHS:
-                n = self.counts.get("text", 0) + 1
-                self.counts["text"] = n
-                if n <= MAX_EXAMPLES:
-                    self.examples.setdefault("text", []).append(value[:80])
-                return
-        m = _CELL.fullmatch(value)
-        cls = (m.lastgroup or "text") if m else "text"
-        if cls == "date_num" and m is not None:
-            a, b = int(m.group("n1")), int(m.group("n2"))
-            if a > 12 >= b:
+        cached = self._cache.get(value)
+        if cached is None:
+            cached = _classify_for_stats(value)
+            if len(self._cache) < _CACHE_SIZE:
+                self._cache[value] = cached
+        cls, vote = cached
+        if vote:
+            if vote > 0:
                 self.dayfirst_votes += 1
-            elif b > 12 >= a:
+            else:
                 self.monthfirst_votes += 1
-            if _date_from_match(m, dayfirst=a > 12) is None:
-                cls = "text"
-        elif cls in ("date_iso", "date_ymd", "date_text") and m is not None:
-            if _date_from_match(m, dayfirst=False) is None:
-                cls = "text"
-        elif cls == "phone" and not 7 <= sum(ch.isdigit() for ch in value) <= 15:
-            cls = "text"
         elif cls == "text" and value[0] in "=+-@":
             self.formulas += 1
         n = self.counts.get(cls, 0) + 1
         self.counts[cls] = n
         if n <= MAX_EXAMPLES:
             self.examples.setdefault(cls, []).append(value[:80])
+        return cls
 
     def describe(self, name: str, original: str) -> dict[str, Any]:
         """The column's entry in `DataSet.columns`."""
