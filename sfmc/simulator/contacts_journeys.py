@@ -986,7 +986,19 @@ class ContactsJourneys:
     def _h_sim_events(self, *, query: Mapping[str, str], **_: Any) -> SimResponse:
         key = (query.get("eventDefinitionKey") or "").casefold()
         items = [
-            asdict(e) for e in self.events if not key or e.event_definition_key.casefold() == key
+            {
+                "eventInstanceId": e.event_instance_id,
+                "eventDefinitionKey": e.event_definition_key,
+                "contactKey": e.contact_key,
+                "data": e.data,
+                "source": e.source,
+                "requestId": e.request_id,
+                "status": e.status,
+                "errorcode": e.errorcode,
+                "message": e.message,
+            }
+            for e in self.events
+            if not key or e.event_definition_key.casefold() == key
         ]
         return SimResponse(200, {"count": len(items), "items": items})
 
