@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -1159,3 +1160,29 @@ def ledger_keys(engine: Engine, pathway_id: int) -> list[str]:
         return list(
             session.exec(select(RowLedger.row_key).where(RowLedger.pathway_id == pathway_id)).all()
         )
+
+
+# ------------------------------------------------------------------ DE push key options
+
+GENERATED_KEY_COLUMN = "_pathways_uuid"
+
+
+def with_generated_keys(
+    read_chunks: Callable[[int], Iterable[Sequence[Mapping[str, Any]]]],
+    *,
+    namespace: str,
+    column: str = GENERATED_KEY_COLUMN,
+) -> Callable[[int], Iterator[list[dict[str, Any]]]]:
+    """Add a generated UUID key to every row, for append-only event tables.
+
+    The UUID is derived from `namespace` (e.g. "pathway:7:run:42") and the row's `_row`, so a
+    resumed run sends the same keys again (no duplicates) while a new run appends new rows. Map
+    `column` to a Text(36) primary key field of the DE.
+    """
+    base = uuid.uuid5(uuid.NAMESPACE_URL, f"pathways:{namespace}")
+
+    def chunks(after: int) -> Iterator[list[dict[str, Any]]]:
+        for chunk in read_chunks(after):
+            yield [{**row, column: str(uuid.uuid5(base, str(row["_row"])))} for row in chunk]
+
+    return chunks
