@@ -207,6 +207,7 @@ class _Collector:
     problems: list[dict[str, Any]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     refused: int = 0
+    blank_rows: int = 0
 
     def refuse(self, line: int, kind: str, problem: str) -> None:
         self.refused += 1
@@ -553,7 +554,7 @@ def _import_records(
         has_header=src.has_header,
         rows_imported=imported,
         rows_refused=collector.refused,
-        blank_lines=blank,
+        blank_lines=blank + collector.blank_rows,
         columns=columns,
         problems=collector.problems,
         problem_counts=dict(collector.counts),
@@ -613,7 +614,7 @@ def _stream_rows(
     """
     width = len(stats)
     names = [c["name"] for c in ds.columns]
-    imported = 0
+    imported = blank = 0
     since_commit = 0
     batch: list[list[Any]] = []
     specs: dict[str, tuple[int, str, bool]] | None = None
@@ -639,17 +640,19 @@ def _stream_rows(
                     _shadow_value(row[i + 1], None, kind, dayfirst)
                     for i, kind, dayfirst in shadow_plan
                 )
-        conn.exec_driver_sql(sql, [tuple(r) for r in batch])
+        if batch:
+            conn.exec_driver_sql(sql, [tuple(r) for r in batch])
 
     try:
         trans = conn.begin()
         for start, _end, values in records:
             n = len(values)
+            if (not values or values[0] is None or values[0] == "") and _is_blank(values):
+                blank += 1
+                continue
             if n != width:
                 if n > width and _is_blank(values[width:]):
                     values = values[:width]
-                elif _is_blank(values):
-                    continue
                 elif n < width and src.pad_short_rows:
                     values = list(values) + [None] * (width - n)
                 else:
@@ -694,6 +697,7 @@ def _stream_rows(
         conn.close()
     if on_progress:
         on_progress(_progress(imported, collector, fh, bytes_total))
+    collector.blank_rows = blank
     return imported, specs or {}
 
 
