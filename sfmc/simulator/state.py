@@ -72,16 +72,23 @@ class SimDE:
             self.field_ids.append(str(uuid.uuid4()))
 
     # ----- fields
+    def _index(self) -> tuple[dict[str, int], list[int]]:
+        # Cached per field list (rebuilt when fields change): rows are validated in hot loops.
+        sig = (id(self.fields), len(self.fields))
+        cache = self.__dict__.get("_cache")
+        if cache is None or cache[0] != sig:
+            names = {f.name.casefold(): i for i, f in enumerate(self.fields)}
+            pks = [i for i, f in enumerate(self.fields) if f.is_primary_key]
+            cache = (sig, names, pks)
+            self.__dict__["_cache"] = cache
+        return cache[1], cache[2]
+
     def index_of(self, name: str) -> int | None:
-        folded = name.casefold()
-        for i, f in enumerate(self.fields):
-            if f.name.casefold() == folded:
-                return i
-        return None
+        return self._index()[0].get(name.casefold())
 
     @property
     def pk_indexes(self) -> list[int]:
-        return [i for i, f in enumerate(self.fields) if f.is_primary_key]
+        return self._index()[1]
 
     def add_field(self, new: DeField) -> None:
         self.fields.append(new)
@@ -92,10 +99,12 @@ class SimDE:
 
     def replace_field(self, index: int, new: DeField) -> None:
         self.fields[index] = new
+        self.__dict__.pop("_cache", None)
 
     def drop_field(self, index: int) -> None:
         del self.fields[index]
         del self.field_ids[index]
+        self.__dict__.pop("_cache", None)
         self.rows = {k: v[:index] + v[index + 1 :] for k, v in self.rows.items()}
 
     @staticmethod
