@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sfmc import fieldrules
@@ -159,11 +159,14 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+# Each converter starts with the common case (a str from the store) so the per-row cost stays low.
+
+
 def _to_text(value: object) -> object:
-    if _blank(value):
-        return ""
-    if isinstance(value, str):
+    if value.__class__ is str:
         return value
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -174,66 +177,91 @@ def _to_text(value: object) -> object:
 
 
 def _to_email(value: object) -> object:
-    return "" if _blank(value) else str(value).strip()
+    if value.__class__ is str:
+        return value.strip()
+    return "" if value is None else str(value).strip()
+
+
+@lru_cache(maxsize=32_768)
+def _date_text(text: str) -> str | None:
+    # Dates repeat a lot in real audiences (join dates, birthdays): parse each distinct text once.
+    parsed = fieldrules.parse_date(text)
+    return None if parsed is None else parsed.replace(microsecond=0).isoformat()
 
 
 def _to_date(value: object) -> object:
-    if _blank(value):
+    if value.__class__ is str:
+        if not value.strip():
+            return ""
+        iso = _date_text(value)
+        return value if iso is None else iso  # preflight reports the original if unparsable
+    if value is None:
         return ""
     if isinstance(value, datetime):
         return value.replace(tzinfo=None, microsecond=0).isoformat()
     if isinstance(value, date):
         return f"{value.isoformat()}T00:00:00"
-    parsed = fieldrules.parse_date(value)
-    if parsed is None:
-        return value  # preflight rejects it with SFMC's InvalidDate, showing the original
-    return parsed.replace(microsecond=0).isoformat()
-
-
-def _to_bool(value: object) -> object:
-    if _blank(value):
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float) and value in (0, 1):
-        return "true" if value else "false"
-    low = str(value).strip().lower()
-    if low in ("true", "1", "yes", "y", "t"):
-        return "true"
-    if low in ("false", "0", "no", "n", "f"):
-        return "false"
     return value
 
 
+_BOOL_TEXT = {
+    **dict.fromkeys(("true", "1", "yes", "y", "t"), "true"),
+    **dict.fromkeys(("false", "0", "no", "n", "f"), "false"),
+}
+
+
+def _to_bool(value: object) -> object:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and value in (0, 1):
+        return "true" if value else "false"
+    low = str(value).strip().lower()
+    if not low:
+        return ""
+    return _BOOL_TEXT.get(low, value)
+
+
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_DEC_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
 def _to_number(value: object) -> object:
-    if _blank(value):
+    if value.__class__ is int:
+        return str(value)
+    if value.__class__ is str:
+        text = value.strip()
+        if _INT_TEXT.fullmatch(text):
+            return text
+        if text.endswith(".0") and _INT_TEXT.fullmatch(text[:-2]):
+            return text[:-2]
+        return text
+    if value is None:
         return ""
     if isinstance(value, bool):
         return value
-    if isinstance(value, int):
-        return str(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    text = str(value).strip()
-    if text.endswith(".0") and text[:-2].lstrip("+-").isdigit():
-        return text[:-2]
-    return text
+    return str(value)
 
 
 def _to_decimal(value: object) -> object:
-    if _blank(value):
+    if value.__class__ is str:
+        text = value.strip()
+        if _DEC_TEXT.fullmatch(text):
+            return text
+        cleaned = text.replace(",", "")
+        return cleaned if _DEC_TEXT.fullmatch(cleaned) else value
+    if value is None:
         return ""
     if isinstance(value, bool):
         return value
     if isinstance(value, float):
         return repr(value)
-    if isinstance(value, int | Decimal):
-        return str(value)
-    return (
-        str(value).strip().replace(",", "")
-        if re.fullmatch(r"[\d,.+-]+", str(value).strip())
-        else value
-    )
+    return str(value)
 
 
 _CONVERTERS: dict[str, Callable[[object], object]] = {
@@ -258,25 +286,51 @@ def convert_value(field_type: str, value: object) -> object:
 
 
 class RowConverter:
-    """Maps one source row (dict of safe column names) to a dict of DE field -> SFMC value."""
+    """Maps one source row (dict of safe column names) to a dict of DE field -> SFMC value.
+
+    The per-row function is generated once per mapping (a dict literal calling one converter per
+    field): it runs for every row of every push, so it avoids loops and lookups per field.
+    """
 
     def __init__(self, mapping: Sequence[FieldMap]) -> None:
         self.mapping = tuple(mapping)
-        self._plan = [
-            (m.source_column, m.destination_field, _CONVERTERS.get(m.field_type, _to_text))
-            for m in self.mapping
-        ]
         self.field_names = tuple(m.destination_field for m in self.mapping)
+        env: dict[str, Any] = {}
+        parts = []
+        for i, m in enumerate(self.mapping):
+            env[f"_c{i}"] = _CONVERTERS.get(m.field_type, _to_text)
+            parts.append(f"{m.destination_field!r}: _c{i}(g({m.source_column!r}))")
+        code = "def convert(row):\n    g = row.get\n    return {" + ", ".join(parts) + "}\n"
+        exec(compile(code, "<row-converter>", "exec"), env)  # noqa: S102 - generated from repr()s
+        self._convert: Callable[[Mapping[str, Any]], dict[str, object]] = env["convert"]
 
     def __call__(self, row: Mapping[str, Any]) -> dict[str, object]:
-        get = row.get
-        return {dest: conv(get(src)) for src, dest, conv in self._plan}
+        return self._convert(row)
+
+
+class RowHasher:
+    """Hash (for the ledger) and byte size (for batching) of converted rows, in one pass."""
+
+    def __init__(self, field_names: Sequence[str]) -> None:
+        signature = _KEY_SEP.join(field_names).encode("utf-8")
+        self._base = hashlib.blake2b(signature, digest_size=12)
+        # JSON overhead per row: quotes, colons, commas and the field names.
+        self.overhead = sum(len(n.encode("utf-8")) + 6 for n in field_names) + 2
+
+    def __call__(self, values: Mapping[str, object]) -> tuple[str, int]:
+        payload = _KEY_SEP.join([v if v.__class__ is str else str(v) for v in values.values()])
+        data = payload.encode("utf-8")
+        hasher = self._base.copy()
+        hasher.update(data)
+        return hasher.hexdigest(), len(data) + self.overhead
 
 
 def row_hash(values: Mapping[str, object], field_names: Sequence[str]) -> str:
     """A short stable hash of a converted row, for the incremental ledger."""
-    text = _KEY_SEP.join(f"{name}={values.get(name, '')}" for name in field_names)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+    return RowHasher(field_names)({n: values.get(n, "") for n in field_names})[0]
+
+
+_TEXT_LIKE = frozenset({"Text", "EmailAddress", "Phone", "Locale"})
 
 
 def key_string(values: Mapping[str, object], key_fields: Sequence[DeField]) -> str:
@@ -288,6 +342,11 @@ def key_string(values: Mapping[str, object], key_fields: Sequence[DeField]) -> s
     parts = []
     for field in key_fields:
         value = values.get(field.name)
+        if value.__class__ is str and field.field_type in _TEXT_LIKE:
+            if not value:
+                return ""
+            parts.append(value.casefold())
+            continue
         if fieldrules.is_blank(value):
             return ""
         try:

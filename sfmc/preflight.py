@@ -6,11 +6,79 @@ results would give (`sfmc.fieldrules`), so the rejected-rows file reads the same
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 
 from sfmc import fieldrules
 from sfmc.mapping import key_string
 from sfmc.types import DeField, RowOutcome
+
+_INT_RE = re.compile(r"[+-]?[0-9]{1,9}")
+_ISO_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
+
+
+@lru_cache(maxsize=32_768)
+def _date_ok(text: str) -> bool:
+    return fieldrules.parse_date(text) is not None
+
+
+def _quick_expr(field: DeField, var: str) -> str | None:
+    """Source of a quick "surely valid" test of one value for the common case, or None.
+
+    It never accepts a value `check_value` would refuse; it only spares the full check for the
+    usual well-formed value. False means: run `check_value`.
+    """
+    needs_value = field.is_primary_key or (field.is_required and field.default_value is None)
+    blank_ok = "" if needs_value else f'{var} == "" or '
+    ftype = field.field_type
+    limit = fieldrules.max_length(field)
+    is_str = f"{var}.__class__ is str"
+    if ftype == "EmailAddress":
+        return f"({is_str} and ({blank_ok}(len({var}) <= {limit or 254} and _email({var}))))"
+    if ftype == "Text":
+        nonempty = f' and {var} != ""' if needs_value else ""
+        return f"({is_str} and len({var}) <= {limit or 50}{nonempty})"
+    if ftype == "Number":
+        return f"({is_str} and ({blank_ok}_int({var})))"
+    if ftype == "Boolean":
+        choices = '("true", "false")' if needs_value else '("true", "false", "")'
+        return f"({is_str} and {var} in {choices})"
+    if ftype == "Date":
+        return f"({is_str} and ({blank_ok}(_iso({var}) and _date_ok({var}))))"
+    if ftype == "Decimal":
+        precision, scale = fieldrules.decimal_shape(field)
+        return f"({is_str} and ({blank_ok}(_dec({var}) and _int_digits({var}) <= {precision - scale})))"
+    return None
+
+
+_DEC_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def _int_digits(text: str) -> int:
+    return len(text.split(".", 1)[0].lstrip("+-").lstrip("0"))
+
+
+def _compile_quick(fields: Sequence[DeField]) -> Callable[[Mapping[str, object]], bool]:
+    env: dict[str, object] = {
+        "_email": fieldrules._EMAIL_RE.match,  # noqa: SLF001 - the very same rule, reused
+        "_int": _INT_RE.fullmatch,
+        "_iso": _ISO_RE.fullmatch,
+        "_dec": _DEC_RE.fullmatch,
+        "_date_ok": _date_ok,
+        "_int_digits": _int_digits,
+    }
+    lines = ["def quick(values):", "    g = values.get"]
+    tests = []
+    for i, field in enumerate(fields):
+        expr = _quick_expr(field, f"v{i}")
+        if expr is None:
+            return lambda _values: False
+        lines.append(f"    v{i} = g({field.name!r})")
+        tests.append(expr)
+    lines.append("    return bool(" + (" and ".join(tests) or "True") + ")")
+    exec(compile("\n".join(lines) + "\n", "<preflight>", "exec"), env)  # noqa: S102
+    return env["quick"]  # type: ignore[return-value]
 
 
 def violation_outcome(violation: fieldrules.Violation) -> RowOutcome:
@@ -39,6 +107,7 @@ class Preflight:
             by_name[k.casefold()] for k in primary_keys if k.casefold() in by_name
         )
         self._checks = [(f.name, f) for f in fields]
+        self._quick = _compile_quick(self.fields)
         self.seen: set[int] = set()
 
     def key_of(self, values: Mapping[str, object]) -> str:
@@ -79,6 +148,8 @@ class Preflight:
                     field=name,
                 )
             self.seen.add(hashed)
+        if self._quick(values):
+            return None
         get = values.get
         check_value = fieldrules.check_value
         for name, field in self._checks:

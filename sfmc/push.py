@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from sfmc import fieldrules
 from sfmc.errors import SfmcConfigError, SfmcError
-from sfmc.mapping import FieldMap, RowConverter, de_key_for, de_name_for, key_display, row_hash
+from sfmc.mapping import (
+    FieldMap,
+    RowConverter,
+    RowHasher,
+    de_key_for,
+    de_name_for,
+    key_display,
+)
 from sfmc.preflight import Preflight
 from sfmc.types import DataExtension, DeField, RowOutcome
 
@@ -282,11 +289,6 @@ class _Sender:
         return batch
 
 
-def _row_bytes(values: Mapping[str, object]) -> int:
-    # JSON size estimate: quotes, colon, comma per pair plus names and values.
-    return sum(len(str(v)) + len(k) + 6 for k, v in values.items()) + 2
-
-
 def _original(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "_row"}
 
@@ -359,6 +361,7 @@ def push_rows(  # noqa: C901, PLR0912, PLR0915 - the run loop reads best in one 
         raise SfmcConfigError(msg)
     converter = RowConverter(mapping)
     field_names = converter.field_names
+    hasher = RowHasher(field_names)
     preflight = Preflight(target.fields, target.primary_keys)
     counters = replace(resume_counters) if resume_counters else Counters()
     start_calls = getattr(client, "api_calls", 0)
@@ -435,7 +438,7 @@ def push_rows(  # noqa: C901, PLR0912, PLR0915 - the run loop reads best in one 
             remote=remote,
             to_delete=to_delete,
             ledger_lookup=ledger_lookup if options.incremental else None,
-            field_names=field_names,
+            hasher=hasher,
             counters=counters,
             calls=calls,
         )
@@ -557,7 +560,7 @@ def push_rows(  # noqa: C901, PLR0912, PLR0915 - the run loop reads best in one 
                 if method == "append" and hash(key) in remote:
                     batch.skipped += 1
                     continue
-                digest = row_hash(values, field_names)
+                digest, size = hasher(values)
                 if (
                     known
                     and known.get(key) == digest
@@ -567,7 +570,7 @@ def push_rows(  # noqa: C901, PLR0912, PLR0915 - the run loop reads best in one 
                     continue
                 batch.items.append(values)
                 batch.meta.append((row_no, key, digest, row))
-                batch.bytes += _row_bytes(values)
+                batch.bytes += size
                 if len(batch.items) >= cap_for(batch.seq) or batch.bytes >= options.max_bytes:
                     close_batch()
                     if should_cancel():
@@ -635,7 +638,7 @@ def _dry_run(
     remote: dict[int, dict[str, str]],
     to_delete: list[dict[str, str]],
     ledger_lookup: Callable[[Sequence[str]], Mapping[str, str]] | None,
-    field_names: Sequence[str],
+    hasher: RowHasher,
     counters: Counters,
     calls: Callable[[], int],
 ) -> PushResult:
@@ -681,7 +684,7 @@ def _dry_run(
             if method == "append" and exists:
                 plan["skip"] += 1
                 continue
-            if known and known.get(key) == row_hash(values, field_names) and exists:
+            if known and known.get(key) == hasher(values)[0] and exists:
                 plan["unchanged"] += 1
                 continue
             plan["update" if exists else "create"] += 1
