@@ -328,6 +328,7 @@ def push_rows(  # noqa: C901, PLR0912, PLR0915 - the run loop reads best in one 
     on_progress: Callable[[Progress], None] = _noop,
     on_commit: Callable[[Commit], None] = _noop,
     should_cancel: Callable[[], bool] = lambda: False,
+    de_exists: bool = True,
 ) -> PushResult:
     """Push audience rows into a Data Extension (which must exist; see `ensure_data_extension`).
 
@@ -346,6 +347,7 @@ def push_rows(  # noqa: C901, PLR0912, PLR0915 - the run loop reads best in one 
         on_progress: called with a `Progress` now and then.
         on_commit: called with each fully acknowledged prefix; persist it atomically.
         should_cancel: polled between batches; True stops the run after in-flight batches land.
+        de_exists: False when the DE does not exist yet (dry run before creation): no keys to read.
 
     Returns:
         A `PushResult`. Rows SFMC or preflight refused are in the commits (and a sample here).
@@ -383,7 +385,7 @@ def push_rows(  # noqa: C901, PLR0912, PLR0915 - the run loop reads best in one 
 
     need_remote = options.dry_run or method in ("mirror", "append", "update_only")
     remote: dict[int, dict[str, str]] = {}
-    if need_remote:
+    if need_remote and de_exists:
         progress("reading keys")
         remote = read_remote_keys(client, target.customer_key, preflight.key_fields)
 
@@ -498,6 +500,7 @@ def push_rows(  # noqa: C901, PLR0912, PLR0915 - the run loop reads best in one 
 
     def collect(block: bool) -> None:
         if not futures:
+            commit_ready()
             return
         done, _ = wait(futures, timeout=None if block else 0, return_when=FIRST_COMPLETED)
         for fut in done:
@@ -1073,7 +1076,6 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             delete_guard_share=pathway.delete_guard_share,
         )
         last_write = [0.0]
-        last_cancel = [0.0, False]
 
         def progress(p: Progress) -> None:
             on_progress(p)
@@ -1104,11 +1106,8 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             )
 
         def cancelled() -> bool:
-            now = time.monotonic()
-            if now - last_cancel[0] >= 0.3:
-                last_cancel[0] = now
-                last_cancel[1] = beat.lost or runs.cancel_requested(engine, run_id)
-            return bool(last_cancel[1])
+            # Called per chunk and per batch: one indexed read, cheap next to a batch.
+            return beat.lost or runs.cancel_requested(engine, run_id)
 
         def chunks(after: int) -> Iterator[list[dict[str, Any]]]:
             return audiences.iter_rows(engine, audience.id, chunk_size=chunk_size, after_row=after)
@@ -1159,6 +1158,7 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             on_progress=progress,
             on_commit=commit,
             should_cancel=cancelled,
+            de_exists=not (run.dry_run and ensured.created),
         )
         if run.dry_run:
             result.plan.update(

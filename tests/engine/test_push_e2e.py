@@ -83,3 +83,168 @@ def test_upsert_records_rows_the_simulator_rejects(engine, sim, make_pathway):
     got = table(sim, de_key(engine, pid))
     assert set(got) == {r["email"] for r in rows} - failed
     assert done.rows_succeeded + done.rows_failed == 40
+
+
+def test_mirror_deletes_rows_not_in_audience_and_guard_needs_confirm(engine, sim, make_pathway):
+    pid = make_pathway(people(20), method="mirror")
+    first, _ = run(engine, pid)
+    assert first.state == "succeeded", first.error
+    key = de_key(engine, pid)
+    assert len(table(sim, key)) == 20
+    # Shrink the audience to 12 rows (8 leave = 40% of the DE: under the 50% guard).
+    with Session(engine) as session:
+        p = session.get(Pathway, pid)
+        aud = p.audience_id
+    from store import repo
+
+    with Session(engine) as session:
+        repo.update_audience(
+            aud,
+            filters=[
+                {
+                    "column": "email",
+                    "op": "not_in",
+                    "value": [f"user{i}@example.org" for i in range(12, 20)],
+                }
+            ],
+            session=session,
+        )
+    second, _ = run(engine, pid)
+    assert second.state == "succeeded", second.error
+    assert second.rows_deleted == 8
+    assert set(table(sim, key)) == {f"user{i}@example.org" for i in range(12)}
+    # Now keep only 3: deleting 9 of 12 (75%) is over the guard.
+    with Session(engine) as session:
+        repo.update_audience(
+            aud,
+            filters=[
+                {"column": "email", "op": "in", "value": [f"user{i}@example.org" for i in range(3)]}
+            ],
+            session=session,
+        )
+    third, _ = run(engine, pid)
+    assert third.state == "needs_confirm"
+    assert third.plan["delete"] == 9
+    assert "9 of the 12" in third.message
+    assert len(table(sim, key)) == 12  # nothing changed
+    assert runs.pathway_status(engine, pid).status == "Error"
+    fourth, _ = run(engine, pid, confirm_deletes=True)
+    assert fourth.state == "succeeded", fourth.error
+    assert set(table(sim, key)) == {f"user{i}@example.org" for i in range(3)}
+
+
+def test_append_inserts_only_new_keys_and_skips_existing(engine, sim, make_pathway):
+    pid = make_pathway(people(10, tag="old"), method="append")
+    first, _ = run(engine, pid)
+    assert first.state == "succeeded", first.error
+    key = de_key(engine, pid)
+    # A new data set version: 10 known rows with changed names + 5 new rows.
+    new_rows = people(15, tag="new")
+    pid2 = _same_de_pathway(engine, make_pathway, new_rows, key, "append")
+    second, _ = run(engine, pid2)
+    assert second.state == "succeeded", second.error
+    got = table(sim, key)
+    assert {e: r["Name"] for e, r in got.items()} == {
+        f"user{i}@example.org": (f"old-{i}" if i < 10 else f"new-{i}") for i in range(15)
+    }
+    assert (second.rows_succeeded, second.rows_skipped, second.rows_failed) == (5, 10, 0)
+
+
+def _same_de_pathway(engine, make_pathway, rows, key, method):
+    return make_pathway(rows, method=method, key=key)
+
+
+def test_update_only_updates_existing_and_reports_not_found(engine, sim, make_pathway):
+    pid = make_pathway(people(6, tag="old"))
+    first, _ = run(engine, pid)
+    key = de_key(engine, pid)
+    pid2 = _same_de_pathway(engine, make_pathway, people(9, tag="new"), key, "update_only")
+    second, _ = run(engine, pid2)
+    assert second.state == "succeeded", second.error
+    got = table(sim, key)
+    assert {e: r["Name"] for e, r in got.items()} == {
+        f"user{i}@example.org": f"new-{i}" for i in range(6)
+    }
+    rej = rejected(engine, second.id)
+    assert sorted(r.row_values["email"] for r in rej) == [f"user{i}@example.org" for i in (6, 7, 8)]
+    assert {r.error_type for r in rej} == {"NotFound"}
+    assert (second.rows_succeeded, second.rows_failed) == (6, 3)
+
+
+def test_dry_run_reports_plan_and_writes_nothing(engine, sim, make_pathway):
+    pid = make_pathway(people(8))
+    first, _ = run(engine, pid)
+    key = de_key(engine, pid)
+    rows = people(12, tag="v2")
+    rows[11]["email"] = "broken"
+    pid2 = _same_de_pathway(engine, make_pathway, rows, key, "mirror")
+    before = table(sim, key)
+    dry, _ = run(engine, pid2, dry_run=True)
+    assert dry.state == "succeeded", dry.error
+    assert table(sim, key) == before
+    plan = dry.plan
+    assert (plan["create"], plan["update"], plan["delete"], plan["reject"]) == (3, 8, 0, 1)
+    assert plan["rejects"][0]["error_type"] == "InvalidEmailAddress"
+    assert plan["de_exists"] is True
+    # A dry run on a pathway whose DE does not exist yet creates nothing either.
+    pid3 = make_pathway(people(4))
+    dry3, _ = run(engine, pid3, dry_run=True)
+    assert dry3.plan["create"] == 4
+    assert dry3.plan["de_exists"] is False
+    assert sim.state.get_de(de_key(engine, pid3)) is None
+
+
+def test_incremental_resync_sends_only_changed_rows(engine, sim, make_pathway):
+    pid = make_pathway(people(10))
+    first, _ = run(engine, pid)
+    assert first.rows_succeeded == 10
+    again, _ = run(engine, pid)
+    assert (again.rows_sent, again.rows_skipped) == (0, 10)
+    # Change two rows in the data set behind the audience.
+    with Session(engine) as session:
+        from store.models import Audience, DataSet
+
+        ds = session.get(
+            DataSet, session.get(Audience, session.get(Pathway, pid).audience_id).dataset_id
+        )
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"UPDATE \"{ds.table_name}\" SET name = 'changed' WHERE email IN ('user1@example.org', 'user2@example.org')"
+            )
+        )
+    third, _ = run(engine, pid)
+    assert (third.rows_sent, third.rows_skipped) == (2, 8)
+    got = table(sim, de_key(engine, pid))
+    assert got["user1@example.org"]["Name"] == "changed"
+    full, _ = run(engine, pid, full_resend=True)
+    assert full.rows_sent == 10
+
+
+def test_cancel_stops_between_batches(engine, sim, make_pathway):
+    pid = make_pathway(people(60))
+    queued = runs.enqueue_run(engine, pid)
+    runs.claim_next_run(engine, "w")
+    seen = []
+
+    def stop_after_first(progress):
+        seen.append(progress)
+        if len(seen) == 1:
+            runs.request_cancel(engine, queued.id)
+
+    run_pathway(
+        engine,
+        queued.id,
+        client_factory=default_client_factory,
+        worker_id="w",
+        options=SMALL,
+        chunk_size=10,
+        on_progress=stop_after_first,
+    )
+    done = runs.get_run(engine, queued.id)
+    assert done.state == "cancelled"
+    stored = len(sim_rows(sim, de_key(engine, pid)))
+    assert 0 < stored < 60
+    assert done.rows_succeeded == stored
