@@ -214,9 +214,10 @@ def get_engine() -> Engine:
     if is_demo_mode():
         sim = get_simulator()
         if sim is not None:
-            from store.demo import ensure_demo_workspace
+            from store.demo import DEMO_ROWS, ensure_demo_workspace
 
-            ensure_demo_workspace(engine, simulator_auth_uri=sim.auth_uri)
+            rows = int(_int_env("PATHWAYS_DEMO_ROWS", DEMO_ROWS))  # tests use fewer rows
+            ensure_demo_workspace(engine, simulator_auth_uri=sim.auth_uri, rows=rows)
     return engine
 
 

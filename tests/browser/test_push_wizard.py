@@ -1,0 +1,207 @@
+"""Real browser: log in as staff, run the whole push wizard, download the rejected rows.
+
+Starts `streamlit run app.py` in demo mode (fresh data dir, simulator with low latency) and
+drives Debian's chromium through Playwright. Screenshots go to a temp dir, and also to
+`$PATHWAYS_SCREENSHOTS` when it is set.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited early with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "_stcore/health", timeout=2) as resp:  # noqa: S310
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"streamlit did not answer on {url} within {timeout}s")
+
+
+@pytest.fixture
+def app_url(tmp_path):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PATHWAYS_DEMO": "1",
+        "PATHWAYS_DATA_DIR": str(tmp_path / "data"),
+        "PATHWAYS_DEMO_ROWS": "3000",
+        "PATHWAYS_SIM_PORT": "0",
+        "PATHWAYS_SIM_LATENCY_MS": "2",
+        "PATHWAYS_SIM_SOAP_LATENCY_MS": "2",
+        "PATHWAYS_SIM_ROWSET_MS": "0",
+        "PATHWAYS_SIM_ASYNC_ROWS_PER_S": "1000000",
+        "PATHWAYS_SIM_RATE_LIMIT": "0",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("PATHWAYS_SECRET_KEY", None)
+    log = (tmp_path / "streamlit.log").open("w")
+    proc = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_http(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        text = (tmp_path / "streamlit.log").read_text(errors="replace")
+        assert "Traceback" not in text, text[-4000:]
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = tmp_path / "screenshots"
+    folder.mkdir()
+    yield folder
+    extra = os.environ.get("PATHWAYS_SCREENSHOTS")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        for png in folder.glob("*.png"):
+            shutil.copy(png, Path(extra) / png.name)
+
+
+def test_staff_pushes_an_audience_and_downloads_rejected_rows(app_url, shots, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    def shot(page, name: str) -> None:
+        page.wait_for_timeout(400)  # let the last delta paint
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page.set_default_timeout(30_000)
+        expect.set_options(timeout=30_000)
+        page.goto(app_url)
+
+        # Login, with the demo users listed on the page.
+        page.get_by_label("Username").wait_for(timeout=60_000)
+        expect(page.get_by_text("Password for all of them")).to_be_visible()
+        shot(page, "01_login")
+        page.get_by_label("Username").fill("staff")
+        page.get_by_label("Password", exact=True).fill("pathways-demo")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Audiences", exact=True)).to_be_visible()
+        expect(page.get_by_role("link", name="Connections")).to_have_count(0)  # admin only
+        shot(page, "02_audiences")
+
+        # Step 1: select audience.
+        page.get_by_role("link", name="Push Audiences").click()
+        expect(page.get_by_role("heading", name="1. Select audience")).to_be_visible()
+        page.get_by_label("Audience (type to search)").click()
+        page.keyboard.type("Monthly")
+        page.keyboard.press("Enter")
+        shot(page, "03_step1_audience")
+        page.get_by_role("button", name="Next: choose destination").click()
+
+        # Step 2: destination.
+        expect(page.get_by_role("heading", name="2. Choose destination")).to_be_visible()
+        shot(page, "04_step2_destination")
+        page.get_by_role("button", name="Next: review pathway").click()
+
+        # Step 3: review (connection verified first), Advanced Settings.
+        expect(page.get_by_text(re.compile(r"Connection .* verified"))).to_be_visible()
+        expect(page.get_by_text("Update or Create (recommended)")).to_be_visible()
+        expect(page.get_by_label("Data Extension name")).to_have_value("AVID - Monthly givers")
+        shot(page, "05_step3_information")
+        page.get_by_role("tab", name="Column Mapping").click()
+        page.get_by_label("Category (Data Extension folder) — required").click()
+        page.get_by_role("option").first.click()
+        shot(page, "06_step3_mapping")
+        page.get_by_role("button", name="Next: summary").click()
+
+        # Step 4: summary, dry run, confirm.
+        expect(page.get_by_role("heading", name="4. Summary")).to_be_visible()
+        expect(page.get_by_text("Estimated records")).to_be_visible()
+        page.get_by_role("button", name="Dry run preview").click()
+        expect(page.get_by_text("To create")).to_be_visible(timeout=60_000)
+        shot(page, "07_step4_dry_run")
+        page.get_by_role("button", name="Confirm and push").click()
+        expect(page.get_by_text("Processing").first).to_be_visible()
+        shot(page, "08_processing")
+        expect(page.get_by_text("Finished:")).to_be_visible(timeout=90_000)
+        shot(page, "09_finished")
+
+        # Manage Pathways: status, history, rejected rows download.
+        page.get_by_role("link", name="Manage Pathways").first.click()
+        expect(page.get_by_role("heading", name="Manage Pathways")).to_be_visible()
+        expect(page.get_by_text("Sync Status")).to_be_visible()
+        shot(page, "10_manage")
+        page.get_by_text("Run history and rejected rows").first.click()
+        button = page.get_by_role("button", name="rejected rows (CSV)").first
+        expect(button).to_be_visible()
+        shot(page, "11_history")
+        with page.expect_download() as info:
+            button.click()
+        target = tmp_path / "rejected.csv"
+        info.value.save_as(target)
+        browser.close()
+
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
+    assert rows, "the rejected-rows file is empty"
+    assert {"validationErrorType", "validationErrorDetails", "field", "retryable"} <= set(rows[0])
+    assert "email" in rows[0]
+    assert all(r["validationErrorType"] for r in rows)
+    # Spreadsheet formulas are escaped in every cell.
+    assert not any(v.startswith(("=", "+", "@")) for r in rows for v in r.values() if v)
