@@ -1054,7 +1054,9 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             )
         if ensured is not None and not run.dry_run:
             _remember_de(engine, pathway.id, ensured, customer_key, name)
-            if ensured.created:
+            if ensured.created or ensured.added:
+                # A new DE, or fields added to one (e.g. a field removed in SFMC and put back):
+                # rows in the DE lack those values, so every row must be sent again.
                 runs.clear_ledger(engine, pathway.id)
         checkpoint = run.checkpoint or {}
         resume_row = int(checkpoint.get("row", 0) or 0)
