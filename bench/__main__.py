@@ -1,9 +1,10 @@
 """`python -m bench ...`: throughput, memory and re-sync benchmarks (not tests).
 
-Subcommands live in their own modules. Each module exposes
+Subcommands live in their own modules. Each module exposes EITHER
 ``register(subparsers) -> None`` which adds one subparser and sets ``func`` (a callable taking the
-parsed ``argparse.Namespace`` and returning an exit status) with ``parser.set_defaults(func=...)``.
-To add a subcommand (e.g. helper F's ``chaos``), create ``bench/<name>.py`` with ``register`` and
+parsed ``argparse.Namespace`` and returning an exit status) with ``parser.set_defaults(func=...)``,
+OR ``add_arguments(parser)`` + ``run(args) -> int`` (the subcommand is then named after the
+module and its help is the module docstring's first line). To add a subcommand (e.g. helper F's ``chaos``), create ``bench/<name>.py`` with ``register`` and
 add ``"<name>"`` to ``SUBCOMMAND_MODULES`` below. A listed module that does not exist yet is skipped,
 so a registration can land before its module does.
 """
@@ -29,7 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != f"bench.{name}":
                 raise
             continue  # registered ahead of its module (see the module docstring)
-        module.register(subparsers)
+        if hasattr(module, "register"):
+            module.register(subparsers)
+        elif hasattr(module, "add_arguments") and hasattr(module, "run"):
+            doc = (module.__doc__ or name).strip().splitlines()[0]
+            sub = subparsers.add_parser(name, help=doc, description=module.__doc__)
+            module.add_arguments(sub)
+            sub.set_defaults(func=module.run)
     return parser
 
 

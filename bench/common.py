@@ -1,0 +1,571 @@
+"""Shared parts of the benchmarks: simulator process, deterministic audience, store, read-back.
+
+Everything here is sized for millions of rows: the audience is written to a CSV file row by row,
+the expected DE row of audience row `i` is recomputed from `i` (never held in a dict), and the
+read-back pages through the simulator's inspection API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+ROOT_FOLDER_NAME = "Data Extensions"
+READ_PAGE = 25_000
+SOAP_PAGE = 2_500  # rows per SOAP Retrieve page (sfmc-api.md; the simulator's PAGE_SIZE)
+
+# ---------------------------------------------------------------------------------------------
+# Simulator in its own process
+
+
+@dataclass
+class SimSettings:
+    """The simulator's processing model; defaults are DESIGN.md §5's (keep them comparable)."""
+
+    latency_ms: int = 120
+    soap_latency_ms: int = 250
+    rowset_ms_per_row: float = 4
+    async_rows_per_s: float = 10_000
+    rate_limit: float = 40
+    token_ttl: int = 1079
+
+    def flags(self) -> list[str]:
+        return [
+            f"--latency-ms={self.latency_ms}",
+            f"--soap-latency-ms={self.soap_latency_ms}",
+            f"--rowset-ms-per-row={self.rowset_ms_per_row}",
+            f"--async-rows-per-s={self.async_rows_per_s}",
+            f"--rate-limit={self.rate_limit}",
+            f"--token-ttl={self.token_ttl}",
+        ]
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> SimSettings:
+        return cls(
+            latency_ms=args.sim_latency_ms,
+            soap_latency_ms=args.sim_soap_latency_ms,
+            rowset_ms_per_row=args.sim_rowset_ms_per_row,
+            async_rows_per_s=args.sim_async_rows_per_s,
+            rate_limit=args.sim_rate_limit,
+            token_ttl=args.sim_token_ttl,
+        )
+
+    def is_default(self) -> bool:
+        return self == SimSettings()
+
+
+def add_sim_args(parser: argparse.ArgumentParser) -> None:
+    """Simulator flags (defaults = DESIGN.md §5); the smoke test shrinks them."""
+    d = SimSettings()
+    group = parser.add_argument_group("simulator (defaults: DESIGN.md §5 processing model)")
+    group.add_argument("--sim-latency-ms", type=int, default=d.latency_ms)
+    group.add_argument("--sim-soap-latency-ms", type=int, default=d.soap_latency_ms)
+    group.add_argument("--sim-rowset-ms-per-row", type=float, default=d.rowset_ms_per_row)
+    group.add_argument("--sim-async-rows-per-s", type=float, default=d.async_rows_per_s)
+    group.add_argument("--sim-rate-limit", type=float, default=d.rate_limit)
+    group.add_argument("--sim-token-ttl", type=int, default=d.token_ttl)
+
+
+class SimProcess:
+    """`python -m sfmc.simulator --port 0 ...` in a child process (its CPU and memory apart)."""
+
+    def __init__(self, settings: SimSettings) -> None:
+        self.settings = settings
+        cmd = [sys.executable, "-m", "sfmc.simulator", "--port", "0", *settings.flags()]
+        self.proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=_child_env(),
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()  # "SFMC simulator on http://127.0.0.1:PORT/ ..."
+        found = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
+        if not found:
+            self.proc.kill()
+            msg = f"The simulator did not start (first line: {line!r}); run python -m sfmc.simulator to see why."
+            raise RuntimeError(msg)
+        self.base_url = found.group(1)
+        self.auth_uri = self.base_url + "/"
+        self.http = requests.Session()
+
+    def stats(self) -> dict[str, Any]:
+        return self.http.get(self.base_url + "/_sim/stats", timeout=60).json()
+
+    def de_exists(self, key: str) -> bool:
+        return self.http.get(f"{self.base_url}/_sim/dataextensions/{key}", timeout=60).ok
+
+    def iter_rows(self, key: str, page: int = READ_PAGE) -> Iterator[dict[str, Any]]:
+        """Every row of a DE, paged (values as SFMC stores them)."""
+        offset = 0
+        while True:
+            resp = self.http.get(
+                f"{self.base_url}/_sim/dataextensions/{key}/rows",
+                params={"offset": offset, "limit": page},
+                timeout=300,
+            )
+            resp.raise_for_status()
+            items = resp.json()["items"]
+            yield from items
+            if len(items) < page:
+                return
+            offset += page
+
+    def put_rows(self, key: str, items: list[dict[str, Any]]) -> None:
+        resp = self.http.post(
+            f"{self.base_url}/_sim/dataextensions/{key}/rows", json={"items": items}, timeout=300
+        )
+        resp.raise_for_status()
+        errors = resp.json().get("errors")
+        if errors:
+            msg = f"Seeding {key} failed for {len(errors)} rows, e.g. {errors[0]}"
+            raise RuntimeError(msg)
+
+    def stop(self) -> None:
+        self.http.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> SimProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# The deterministic audience
+
+COLUMNS = ("email", "first_name", "last_name", "city", "gifts", "total", "joined", "opted_in")
+# source column, DE field, type, length, precision, scale, primary key
+_MAP = (
+    ("email", "Email", "EmailAddress", 254, None, None, True),
+    ("first_name", "FirstName", "Text", 50, None, None, False),
+    ("last_name", "LastName", "Text", 50, None, None, False),
+    ("city", "City", "Text", 50, None, None, False),
+    ("gifts", "Gifts", "Number", None, None, None, False),
+    ("total", "Total", "Decimal", None, 18, 2, False),
+    ("joined", "Joined", "Date", None, None, None, False),
+    ("opted_in", "OptedIn", "Boolean", None, None, None, False),
+)
+MAPPING: list[dict[str, Any]] = [
+    {
+        "source_column": src,
+        "destination_field": dest,
+        "field_type": ftype,
+        "length": length,
+        "precision": precision,
+        "scale": scale,
+        "required": pk,
+        "is_primary_key": pk,
+    }
+    for src, dest, ftype, length, precision, scale, pk in _MAP
+]
+FIELD_OF = {src: dest for src, dest, *_ in _MAP}
+_CITIES = ("Zürich", "São Paulo", "Montréal", "Oslo", "Kraków", "", "Dublin", "Łódź", "Cork")
+_FIRST = ("Ana", "José", "Zoë", "Siobhán", "Ólafur", "Chloé", "Mei", "Aarav", "O'Neil", "Jürgen")
+
+# Invalid rows, by kind (checked in this order; "a few percent" in total, about 3.5%).
+INVALID_KINDS = (
+    (101, 7, "InvalidEmailAddress"),
+    (127, 11, "MaxLengthExceeded"),
+    (149, 13, "InvalidNumber"),
+    (173, 17, "DuplicateKey"),
+    (199, 19, "InvalidDate"),
+)
+EMAIL_INDEX = re.compile(r"donor(\d+)", re.IGNORECASE)
+
+
+def invalid_kind(i: int) -> str | None:
+    """Why audience row `i` (0-based) must be rejected, or None for a valid row."""
+    for every, at, kind in INVALID_KINDS:
+        if i % every == at:
+            if kind == "DuplicateKey" and invalid_kind(i - 1) is not None:
+                continue  # duplicate only of a valid row: the first one wins, unambiguously
+            return kind
+    return None
+
+
+def email_of(i: int) -> str:
+    if i % 13 == 0:
+        return f"Donor{i}@Example.ORG"  # SFMC keeps the case it is given
+    if i % 7 == 0:
+        return f"donor{i}+news@example.org"
+    return f"donor{i}@example.org"
+
+
+def source_row(i: int, *, old: bool = False) -> dict[str, str]:
+    """Audience row `i` as CSV text (the awkward cases real exports have included)."""
+    row = {
+        "email": email_of(i),
+        "first_name": f"{_FIRST[i % len(_FIRST)]} {i}",
+        "last_name": f"Ní Bhriain-{i % 977}" if i % 11 == 0 else f"Last{i % 977}",
+        "city": _CITIES[i % len(_CITIES)],
+        "gifts": f"{i % 40}" if i % 29 else f"0{i % 40}",
+        "total": f"{(i % 1000) * 1.25:.2f}",
+        "joined": f"20{10 + i % 14}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+        "opted_in": ("true", "false", "True", "0", "1")[i % 5],
+    }
+    if old:
+        row["first_name"] = f"Old {i}"
+        row["total"] = "1.00"
+    kind = invalid_kind(i)
+    if kind == "InvalidEmailAddress":
+        row["email"] = f"donor{i}.example.org"
+    elif kind == "MaxLengthExceeded":
+        row["first_name"] = f"{i} " + "x" * 60
+    elif kind == "InvalidNumber":
+        row["gifts"] = "12x"
+    elif kind == "DuplicateKey":
+        row["email"] = email_of(i - 1).upper()
+    elif kind == "InvalidDate":
+        row["joined"] = "2020-13-45"
+    return row
+
+
+def write_csv(path: Path, rows: int) -> None:
+    """The audience's CSV, streamed row by row."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        _write_rows(out, rows)
+
+
+def _write_rows(out: IO[str], rows: int) -> None:
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    writer.writeheader()
+    for i in range(rows):
+        writer.writerow(source_row(i))
+
+
+def _de_fields() -> dict[str, Any]:
+    from sfmc.mapping import FieldMap
+
+    return {
+        src: FieldMap(**m).to_de_field()
+        for src, m in zip((s for s, *_ in _MAP), MAPPING, strict=True)
+    }
+
+
+_FIELDS: dict[str, Any] = {}
+
+
+def de_row(source: Mapping[str, str]) -> dict[str, str | None]:
+    """The DE row SFMC stores for a valid source row (its own canonical forms, sfmc.fieldrules)."""
+    from sfmc import fieldrules
+
+    if not _FIELDS:
+        _FIELDS.update(_de_fields())
+    return {
+        FIELD_OF[col]: fieldrules.canonical(_FIELDS[col], value) for col, value in source.items()
+    }
+
+
+def index_of(email: str) -> int:
+    """Audience row number encoded in a generated email (-1 for a foreign row)."""
+    found = EMAIL_INDEX.search(email or "")
+    return int(found.group(1)) if found else -1
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison
+
+
+@dataclass
+class Comparison:
+    """Result of reading a DE back and comparing it row by row with the expected rows."""
+
+    rows_in_de: int = 0
+    mismatched_rows: int = 0
+    missing_rows: int = 0
+    unexpected_rows: int = 0
+    wrong_values: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        self.mismatched_rows += 1
+        if len(self.examples) < 5:
+            self.examples.append(text)
+
+
+def compare(
+    sim: SimProcess,
+    key: str,
+    rows: int,
+    expected: Callable[[int], dict[str, str | None] | None],
+    *,
+    extra_expected: Callable[[str], dict[str, str | None] | None] = lambda _email: None,
+) -> Comparison:
+    """Read DE `key` back and compare with `expected(i)` for i in range(rows) (None = absent).
+
+    `extra_expected(email)` gives the expected row of DE rows outside the audience (seeded
+    rows that must survive), None when such a row must not be there.
+    """
+    result = Comparison()
+    seen = bytearray(rows)
+    casefold_fields = ("Email",)
+    for item in sim.iter_rows(key):
+        result.rows_in_de += 1
+        email = item.get("Email") or ""
+        i = index_of(email)
+        want = (expected(i) if 0 <= i < rows else None) or extra_expected(email)
+        if want is None:
+            result.unexpected_rows += 1
+            result.note(f"unexpected row in the DE: {item}")
+            continue
+        if 0 <= i < rows:
+            if seen[i]:
+                result.unexpected_rows += 1
+                result.note(f"row {i} is in the DE twice: {item}")
+                continue
+            seen[i] = 1
+        got = {k: item.get(k) for k in want}
+        if got != want:
+            diff = {
+                k: (got[k], want[k])
+                for k in want
+                if got[k] != want[k]
+                and not (k in casefold_fields and (got[k] or "").casefold() == want[k].casefold())
+            }
+            if diff:
+                result.wrong_values += 1
+                result.note(f"row {i} differs (got, expected): {diff}")
+    for i in range(rows):
+        if not seen[i] and expected(i) is not None:
+            result.missing_rows += 1
+            result.note(f"row {i} ({email_of(i)}) is missing from the DE")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# A temporary store with the audience and a pathway
+
+
+@dataclass
+class BenchStore:
+    """A fresh SQLite store in a temp dir holding the audience's data set, audience, connection."""
+
+    directory: Path
+    database_url: str
+    engine: Any
+    dataset_id: int
+    audience_id: int
+    connection_id: int
+    table_name: str
+    import_seconds: float
+
+    def add_pathway(self, method: str, key: str, category_id: int) -> int:
+        from sqlmodel import Session
+
+        from store import repo
+
+        method = method.replace("-", "_")
+        with Session(self.engine) as session:
+            pathway = repo.create_pathway(
+                self.audience_id,
+                self.connection_id,
+                f"Bench {key}",
+                key,
+                session=session,
+                method=method,
+                category_id=category_id,
+                primary_keys=["Email"],
+                delete_guard_share=0.5,
+            )
+            repo.set_mapping(pathway.id, MAPPING, session=session)
+            return int(pathway.id)
+
+
+def root_folder_id(sim: SimProcess) -> int:
+    """The simulator's top Data Extension folder (where the bench's DEs are created)."""
+    items = sim.http.get(sim.base_url + "/_sim/folders", timeout=60).json()["items"]
+    for folder in items:
+        if folder.get("contentType") == "dataextension" and not folder.get("parentId"):
+            return int(folder["id"])
+    msg = f"The simulator has no top Data Extension folder: {items}"
+    raise RuntimeError(msg)
+
+
+def prepare_environment(directory: Path) -> None:
+    """Env of the bench and its children: a throwaway store, a fresh secret key, demo mode."""
+    from cryptography.fernet import Fernet
+
+    os.environ["PATHWAYS_DATA_DIR"] = str(directory)
+    os.environ["PATHWAYS_SECRET_KEY"] = Fernet.generate_key().decode()
+    os.environ["PATHWAYS_DEMO"] = "1"  # the simulator is a local URI: allowed in demo mode only
+    os.environ.pop("DATABASE_URL", None)
+
+
+def make_store(
+    directory: Path, rows: int, sim: SimProcess, say: Callable[[str], None]
+) -> BenchStore:
+    """Write the audience CSV, import it (the product's importer), add audience and connection."""
+    from sqlmodel import Session
+
+    from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from store import repo
+    from store.datasets import import_file
+    from store.db import create_db_and_tables, make_engine
+
+    url = f"sqlite:///{directory / 'bench.db'}"
+    engine = make_engine(url)
+    create_db_and_tables(engine)
+    csv_path = directory / "audience.csv"
+    started = time.perf_counter()
+    write_csv(csv_path, rows)
+    say(f"audience: {rows:,} rows written to CSV in {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    report = import_file(engine, csv_path, name="bench audience", filename="audience.csv")
+    import_seconds = time.perf_counter() - started
+    csv_path.unlink()
+    if report.rows_imported != rows:
+        msg = f"Import kept {report.rows_imported} of {rows} rows: {report.problems[:3]}"
+        raise RuntimeError(msg)
+    say(f"audience: imported into the store in {import_seconds:.1f} s")
+    with Session(engine) as session:
+        audience = repo.create_audience("bench audience", report.dataset_id, session=session)
+        conn = repo.create_connection(
+            "bench simulator", sim.auth_uri, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, session=session
+        )
+        audience_id, connection_id = int(audience.id), int(conn.id)
+    return BenchStore(
+        directory=directory,
+        database_url=url,
+        engine=engine,
+        dataset_id=report.dataset_id,
+        audience_id=audience_id,
+        connection_id=connection_id,
+        table_name=report.table_name,
+        import_seconds=import_seconds,
+    )
+
+
+def new_de_key(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def temp_dir() -> tempfile.TemporaryDirectory[str]:
+    return tempfile.TemporaryDirectory(prefix="pathways-bench-")
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a sync the way the worker does, in a child process
+
+
+def run_worker_child(store: BenchStore, pathway_id: int, **enqueue: Any) -> dict[str, Any]:
+    """Queue a run of `pathway_id` and execute it with `sfmc.worker.Worker.run_once` in a child.
+
+    The child's figures: seconds (run_once alone, no interpreter start-up) and peak_rss_mb
+    (ru_maxrss of the child: the product side only, the simulator is another process).
+    """
+    from store import runs
+
+    run = runs.enqueue_run(store.engine, pathway_id, "manual", **enqueue)
+    done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "bench.child", "--database-url", store.database_url],
+        cwd=ROOT,
+        env=_child_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        msg = f"The worker child failed ({done.returncode}):\n{done.stderr[-3000:]}"
+        raise RuntimeError(msg)
+    child = json.loads(done.stdout.strip().splitlines()[-1])
+    if child.get("run_id") != run.id:
+        msg = f"The worker child ran {child.get('run_id')}, expected run {run.id}."
+        raise RuntimeError(msg)
+    return {**child, "run": runs.get_run(store.engine, run.id)}
+
+
+def count_rejected(store: BenchStore, run_id: int) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from store.models import RejectedRow
+
+    table = RejectedRow.__table__  # type: ignore[attr-defined]
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.error_type, func.count())
+            .where(table.c.run_id == run_id)
+            .group_by(table.c.error_type)
+        ).all()
+    return {str(k): int(v) for k, v in rows}
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The floor
+
+
+def floor_seconds(
+    settings: SimSettings,
+    *,
+    rows_to_write: int,
+    de_created: bool,
+    remote_rows: int = 0,
+    deletes: int = 0,
+) -> float:
+    """The least time the simulator's own limits allow for a push (see bench/README.md).
+
+    rows_to_write / async rate
+    + REST latency x 4 (token, first submit, last status poll, results page)
+    + SOAP latency x (1 DE lookup + 1 if the DE is created
+                      + ceil(remote_rows / 2,500) key-read pages when the method reads keys
+                      + 1 if rows are deleted)
+    """
+    rest = settings.latency_ms / 1000
+    soap = settings.soap_latency_ms / 1000
+    trips_rest = 4 if rows_to_write else 1
+    trips_soap = 1 + int(de_created) + -(-remote_rows // SOAP_PAGE) + int(deletes > 0)
+    return rows_to_write / settings.async_rows_per_s + rest * trips_rest + soap * trips_soap
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = "unknown"
+    return {"nproc": os.cpu_count(), "python": sys.version.split()[0], "cpu": cpu}
+
+
+def emit(result: Mapping[str, Any], as_json: bool, human: list[str]) -> None:
+    """Human summary, then (with --json) exactly one JSON line at the end."""
+    for line in human:
+        print(line, flush=True)
+    if as_json:
+        print(json.dumps(result, sort_keys=False), flush=True)

@@ -1,0 +1,320 @@
+"""`python -m bench push`: the engine end to end against a simulator in its own process.
+
+Steps: start `python -m sfmc.simulator` (DESIGN.md §5 processing model unless flags say
+otherwise), write a deterministic N-row audience (about 3.5% invalid rows) to CSV and import it
+into a fresh store, pre-seed the DE when the method needs existing rows, run the sync with the
+worker's code path (`Worker.run_once` in a child process: its `ru_maxrss` is the product side's
+peak RSS), read the DE back through `/_sim/dataextensions/<key>/rows` and compare it row by row
+with the expected result. `--baseline naive` then does the same work with the hub rowset (50 rows
+per request, one request at a time) and reports the speed-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import common
+from bench.common import SimProcess, SimSettings
+
+METHODS = ("upsert", "mirror", "append", "update-only")
+NAIVE_BATCH = 50  # rows per hub rowset request (client.ROWSET_BATCH)
+NAIVE_BUDGET_S = 120.0  # above this the naive run is sampled and extrapolated
+NAIVE_SAMPLE_ROWS = 5_000
+SEED_PAGE = 10_000
+
+
+@dataclass
+class Plan:
+    """What the DE holds before the run and what it must hold after it."""
+
+    method: str
+    rows: int
+    seeded: Callable[[int], bool]  # audience rows present (with old values) before the run
+    stale: int  # seeded rows outside the audience (Mirror must delete them)
+    valid: int
+    seeded_count: int
+
+    def expected(self, i: int) -> dict[str, str | None] | None:
+        valid = common.invalid_kind(i) is None
+        if self.method == "append" and self.seeded(i):
+            return common.de_row(common.source_row(i, old=True))
+        if self.method == "update_only" and not self.seeded(i):
+            return None
+        return common.de_row(common.source_row(i)) if valid else None
+
+    def rows_to_write(self) -> int:
+        if self.method == "append":
+            return self.valid - self.seeded_count
+        if self.method == "update_only":
+            return self.seeded_count
+        return self.valid
+
+    def expected_rejects(self) -> int:
+        invalid = self.rows - self.valid
+        if self.method == "update_only":
+            return invalid + self.valid - self.seeded_count  # NotFound for the unseeded rows
+        return invalid
+
+
+def stale_email(j: int) -> str:
+    return f"stale{j}@example.org"
+
+
+def make_plan(method: str, rows: int) -> Plan:
+    method = method.replace("-", "_")
+    every = {"mirror": 10, "append": 10, "update_only": 2}.get(method)
+
+    def seeded(i: int) -> bool:
+        return every is not None and i % every == 0 and common.invalid_kind(i) is None
+
+    valid = sum(1 for i in range(rows) if common.invalid_kind(i) is None)
+    seeded_count = sum(1 for i in range(rows) if seeded(i))
+    stale = rows // 20 if method == "mirror" else 0
+    return Plan(method, rows, seeded, stale, valid, seeded_count)
+
+
+def seed_de(sim: SimProcess, plan: Plan, key: str, category_id: int) -> None:
+    """Create the DE and put the rows that exist before the run (old values, stale rows)."""
+    from sfmc.types import DataExtension
+
+    client = naive_client(sim)
+    fields = tuple(common._de_fields().values())
+    client.create_data_extension(
+        DataExtension(name=key, customer_key=key, category_id=category_id, fields=fields)
+    )
+    page: list[dict[str, Any]] = []
+    for i in range(plan.rows):
+        if plan.seeded(i):
+            page.append(common.de_row(common.source_row(i, old=True)))
+        if len(page) >= SEED_PAGE:
+            sim.put_rows(key, page)
+            page = []
+    j = 0
+    made = 0
+    while made < plan.stale:
+        if common.invalid_kind(j) is None:
+            page.append(common.de_row({**common.source_row(j, old=True), "email": stale_email(j)}))
+            made += 1
+            if len(page) >= SEED_PAGE:
+                sim.put_rows(key, page)
+                page = []
+        j += 1
+    if page:
+        sim.put_rows(key, page)
+
+
+def naive_client(sim: SimProcess) -> Any:
+    from sfmc.client import SfmcClient
+    from sfmc.config import SfmcCredentials
+    from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+
+    return SfmcClient(
+        credentials=SfmcCredentials(sim.auth_uri, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
+        allow_local=True,
+    )
+
+
+def run_naive(
+    store: common.BenchStore,
+    sim: SimProcess,
+    rows: int,
+    category_id: int,
+    say: Callable[[str], None],
+    *,
+    budget_s: float = NAIVE_BUDGET_S,
+    sample_rows: int = NAIVE_SAMPLE_ROWS,
+) -> dict[str, Any]:
+    """The same work the naive way: hub rowset, 50 rows per request, one request at a time.
+
+    Rows go as they are in the store (no preflight; SFMC's rowset refuses bad rows). When the
+    projected time exceeds `budget_s`, only the first `sample_rows` rows are sent and the time
+    is extrapolated linearly (each request costs the same: latency + per-row time).
+    """
+    from sfmc.types import DataExtension
+    from store import audiences
+
+    key = common.new_de_key("naive")
+    started = time.perf_counter()
+    client = naive_client(sim)
+    fields = tuple(common._de_fields().values())
+    client.create_data_extension(
+        DataExtension(name=key, customer_key=key, category_id=category_id, fields=fields)
+    )
+    setup_s = time.perf_counter() - started
+    rows_started = time.perf_counter()
+    sent = ok = 0
+    limit = rows
+    decided = False
+    for chunk in audiences.iter_rows(store.engine, store.audience_id, chunk_size=5_000):
+        payload = [{common.FIELD_OF[c]: r.get(c) for c in common.COLUMNS} for r in chunk]
+        for start in range(0, len(payload), NAIVE_BATCH):
+            part = payload[start : start + NAIVE_BATCH][: limit - sent]
+            outcomes = client.upsert_rowset(key, part, ["Email"])
+            ok += sum(1 for o in outcomes if o.ok)
+            sent += len(part)
+            if not decided and sent >= min(1_000, rows):
+                decided = True
+                projected = setup_s + (time.perf_counter() - rows_started) / sent * rows
+                if projected > budget_s and rows > sample_rows:
+                    limit = sample_rows
+                    say(
+                        f"naive: projected {projected:,.0f} s > {budget_s:.0f} s; sampling the "
+                        f"first {sample_rows:,} rows and extrapolating"
+                    )
+            if sent >= limit:
+                break
+        if sent >= limit:
+            break
+    row_s = time.perf_counter() - rows_started
+    extrapolated = sent < rows
+    naive_seconds = setup_s + row_s * rows / max(sent, 1)
+    result: dict[str, Any] = {
+        "naive_seconds": round(naive_seconds, 2),
+        "naive_extrapolated": extrapolated,
+        "naive_rows_sent": sent,
+        "naive_rows_ok": ok,
+        "naive_api_calls": client.api_calls,
+    }
+    if extrapolated:
+        result["naive_note"] = (
+            f"naive run sampled: {sent:,} of {rows:,} rows sent in {setup_s + row_s:.1f} s "
+            f"(setup {setup_s:.2f} s + {row_s:.1f} s of rowset requests), time extrapolated "
+            "linearly to all rows"
+        )
+    return result
+
+
+def run_push(
+    rows: int,
+    method: str,
+    settings: SimSettings,
+    *,
+    baseline: str | None = None,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run the push benchmark; returns the figures (the JSON line's content)."""
+    method = method.replace("-", "_")
+    with common.temp_dir() as tmp, SimProcess(settings) as sim:
+        directory = Path(tmp)
+        common.prepare_environment(directory)
+        say(f"simulator: {sim.base_url} ({' '.join(settings.flags())})")
+        store = common.make_store(directory, rows, sim, say)
+        category_id = common.root_folder_id(sim)
+        plan = make_plan(method, rows)
+        key = common.new_de_key("bench")
+        if plan.seeded_count or plan.stale:
+            started = time.perf_counter()
+            seed_de(sim, plan, key, category_id)
+            say(
+                f"seeded the DE with {plan.seeded_count:,} audience rows (old values) and "
+                f"{plan.stale:,} stale rows in {time.perf_counter() - started:.1f} s"
+            )
+        pathway_id = store.add_pathway(method, key, category_id)
+        calls_before = sim.stats()
+        say(f"push: {method} of {rows:,} rows ...")
+        child = common.run_worker_child(store, pathway_id)
+        run = child["run"]
+        if run.state != "succeeded":
+            msg = f"The run ended {run.state}: {run.error or run.message}"
+            raise RuntimeError(msg)
+        seconds = child["seconds"]
+        rejects = common.count_rejected(store, run.id)
+        started = time.perf_counter()
+        comparison = common.compare(sim, key, rows, plan.expected)
+        say(
+            f"read-back: {comparison.rows_in_de:,} rows compared in {time.perf_counter() - started:.1f} s"
+        )
+        floor = common.floor_seconds(
+            settings,
+            rows_to_write=plan.rows_to_write(),
+            de_created=not (plan.seeded_count or plan.stale),
+            remote_rows=(plan.seeded_count + plan.stale) if method != "upsert" else 0,
+            deletes=plan.stale,
+        )
+        result: dict[str, Any] = {
+            "rows": rows,
+            "method": method,
+            "seconds": round(seconds, 2),
+            "floor_seconds": round(floor, 2),
+            "ratio_to_floor": round(seconds / floor, 3),
+            "rows_per_s": round(rows / seconds),
+            "rows_in_de": comparison.rows_in_de,
+            "rejected_rows": sum(rejects.values()),
+            "expected_rejected_rows": plan.expected_rejects(),
+            "rejected_by_type": rejects,
+            "mismatched_rows": comparison.mismatched_rows,
+            "rows_sent": run.rows_sent,
+            "rows_succeeded": run.rows_succeeded,
+            "rows_skipped": run.rows_skipped,
+            "rows_deleted": run.rows_deleted,
+            "api_calls": run.api_calls,
+            "sim_requests": _requests_between(calls_before, sim.stats()),
+            "peak_rss_mb": child["peak_rss_mb"],
+            "import_seconds": round(store.import_seconds, 2),
+            "default_sim_settings": settings.is_default(),
+            **common.machine(),
+        }
+        if comparison.examples:
+            result["mismatch_examples"] = comparison.examples
+        if baseline == "naive":
+            say(f"naive: hub rowset, {NAIVE_BATCH} rows per request, one at a time ...")
+            naive = run_naive(store, sim, rows, category_id, say)
+            result.update(naive)
+            result["speedup_vs_naive"] = round(naive["naive_seconds"] / seconds, 1)
+        store.engine.dispose()
+    return result
+
+
+def _requests_between(before: dict[str, Any], after: dict[str, Any]) -> Any:
+    b, a = before.get("requests"), after.get("requests")
+    if isinstance(a, int) and isinstance(b, int):
+        return a - b
+    return a
+
+
+def human(result: dict[str, Any]) -> list[str]:
+    lines = [
+        f"push {result['method']} {result['rows']:,} rows: {result['seconds']:.2f} s "
+        f"({result['rows_per_s']:,} rows/s), floor {result['floor_seconds']:.2f} s, "
+        f"ratio {result['ratio_to_floor']:.2f}",
+        f"  DE rows {result['rows_in_de']:,}, rejected {result['rejected_rows']:,} "
+        f"(expected {result['expected_rejected_rows']:,}), mismatched {result['mismatched_rows']:,}, "
+        f"API calls {result['api_calls']:,}, peak RSS {result['peak_rss_mb']:.0f} MB",
+    ]
+    for example in result.get("mismatch_examples", []):
+        lines.append(f"  mismatch: {example}")
+    if "naive_seconds" in result:
+        lines.append(
+            f"  naive (hub rowset, 50/request): {result['naive_seconds']:,.1f} s"
+            f"{' (extrapolated)' if result['naive_extrapolated'] else ''}; "
+            f"speed-up {result['speedup_vs_naive']:.1f}x"
+        )
+        if result.get("naive_note"):
+            lines.append(f"  note: {result['naive_note']}")
+    if not result["default_sim_settings"]:
+        lines.append("  note: simulator settings differ from DESIGN.md §5 (not comparable)")
+    return lines
+
+
+def _main(args: argparse.Namespace) -> int:
+    result = run_push(
+        args.rows, args.method, SimSettings.from_args(args), baseline=args.baseline, say=print
+    )
+    common.emit(result, args.json, human(result))
+    return 0 if result["mismatched_rows"] == 0 else 1
+
+
+def register(subparsers: Any) -> None:
+    """Add `push` to `python -m bench`."""
+    parser = subparsers.add_parser("push", help="engine throughput, floor ratio, read-back check")
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--method", choices=METHODS, default="upsert")
+    parser.add_argument("--baseline", choices=("naive",), default=None)
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    common.add_sim_args(parser)
+    parser.set_defaults(func=_main)
