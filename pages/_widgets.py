@@ -92,7 +92,7 @@ def stepper(steps: Sequence[str], current: int) -> None:
     cols = st.columns(len(steps))
     for i, (col, label) in enumerate(zip(cols, steps, strict=True), start=1):
         if i < current:
-            col.markdown(f":green[:material/check_circle:] ~~{i}.~~ {label}")
+            col.markdown(f":green[:material/check_circle: {i}. {label}]")
         elif i == current:
             col.markdown(f":blue[:material/radio_button_checked:] **{i}. {label}**")
         else:
@@ -134,17 +134,35 @@ def fmt_when(value: Any) -> str:
     return value.strftime("%d %b %Y %H:%M UTC") if hasattr(value, "strftime") else str(value)
 
 
+def fmt_ago(value: Any) -> str:
+    """Relative time ("5m ago"), for metrics that have little room."""
+    if value is None:
+        return "Never"
+    from datetime import UTC, datetime
+
+    when = value if value.tzinfo else value.replace(tzinfo=UTC)
+    secs = (datetime.now(UTC) - when).total_seconds()
+    if secs < 0:
+        return "in " + fmt_duration(-secs)
+    if secs < 60:
+        return "just now"
+    if secs < 86400:
+        return fmt_duration(secs).split(" ")[0] + " ago"
+    return value.strftime("%d %b %Y")
+
+
 ACTIVE_STATES = ("queued", "running")
 
 
 def run_progress(run: Any) -> None:
-    """Progress bar and figures of one SyncRun row (rows, rate, ETA)."""
+    """Progress bar and figures of one SyncRun row (rows, rate, ETA), then its outcome."""
     total = max(run.rows_total or 0, 1)
     done = (run.rows_succeeded or 0) + (run.rows_failed or 0) + (run.rows_skipped or 0)
     done = max(done, run.rows_sent or 0)
     frac = min(done / total, 1.0)
+    what = "Dry run" if run.dry_run else "Sync"
     if run.state == "queued":
-        st.progress(0.0, text="Queued: waiting for the worker to pick it up…")
+        st.progress(0.0, text=f"{what} queued: waiting for the worker to pick it up…")
         return
     if run.state == "running":
         text = (
@@ -155,11 +173,17 @@ def run_progress(run: Any) -> None:
         if run.message:
             st.caption(run.message)
         return
+    if run.dry_run:
+        if run.state == "failed":
+            st.error(f"The dry run failed: {run.error or run.message}", icon=":material/error:")
+        else:
+            st.markdown(":green[:material/preview:] **Dry run finished — nothing was written.**")
+        return
     label = {
-        "succeeded": ":green[Finished]",
-        "failed": ":red[Failed]",
-        "needs_confirm": ":orange[Waiting for confirmation]",
-        "cancelled": ":gray[Cancelled]",
+        "succeeded": ":green[:material/check_circle: **Finished**]",
+        "failed": ":red[:material/error: **Failed**]",
+        "needs_confirm": ":orange[:material/warning: **Waiting for confirmation**]",
+        "cancelled": ":gray[**Cancelled**]",
     }.get(run.state, run.state)
     st.markdown(
         f"{label}: {run.rows_succeeded:,} succeeded, {run.rows_failed:,} failed, "
@@ -167,11 +191,40 @@ def run_progress(run: Any) -> None:
         f"({run.api_calls:,} API calls)."
     )
     if run.state == "failed" and run.error:
-        st.error(run.error, icon=":material/error:")
+        st.error(error_help(RuntimeError(run.error)), icon=":material/error:")
     if run.state == "needs_confirm" and run.message:
         st.warning(run.message)
     if run.rows_failed:
         st.info(REJECTED_FIX, icon=":material/download:")
+        rejected_download(run, key_prefix="live")
+
+
+def rejected_download(run: Any, *, key_prefix: str) -> bytes:
+    """Download buttons for a run's rejected rows (and Update Only's unmatched rows)."""
+    from pages import _deps as deps
+    from store import runs
+
+    data = runs.rejected_rows_csv(deps.get_engine(), run.id)
+    c1, c2 = st.columns(2)
+    c1.download_button(
+        f"Run {run.id}: {run.rows_failed:,} rejected rows (CSV)",
+        data=data,
+        file_name=f"pathway{run.pathway_id}_run{run.id}_rejected.csv",
+        mime="text/csv",
+        key=f"{key_prefix}_dl_{run.id}",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    if run.method == "update_only":
+        c2.download_button(
+            f"Run {run.id}: unmatched rows (CSV)",
+            data=csv_rows_of_type(data, "NotFound"),
+            file_name=f"pathway{run.pathway_id}_run{run.id}_unmatched.csv",
+            mime="text/csv",
+            key=f"{key_prefix}_dl_nf_{run.id}",
+            on_click="ignore",
+        )
+    return data
 
 
 def rejected_help(error_types: dict[str, int]) -> list[str]:
@@ -245,5 +298,14 @@ def show_plan(plan: dict[str, Any]) -> None:
         col.metric(f"To {name}", f"{int(plan.get(name, 0) or 0):,}")
     first = plan.get("first_rejects") or plan.get("rejects") or []
     if first:
-        st.caption("First rejected rows and why:")
+        counts: dict[str, int] = {}
+        for r in first:
+            counts[r.get("error_type") or "Unknown"] = (
+                counts.get(r.get("error_type") or "Unknown", 0) + 1
+            )
+        st.markdown("**Why rows would be rejected** (from the first rejects):")
+        for line in rejected_help(counts):
+            st.markdown(f"- {line}")
         st.dataframe(first, hide_index=True)
+    for note in plan.get("notes") or []:
+        st.caption(note)

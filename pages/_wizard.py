@@ -137,9 +137,6 @@ def review_step(aud_by_id: dict, conn_by_id: dict, pushed: dict, go: Callable[[i
         go(1)
         st.rerun()
     st.subheader("3. Review Pathway")
-    if st.button("Back", key="review_back"):
-        go(2)
-        st.rerun()
     if state.get(PUSH_CHECKED) != conn["id"]:
         with st.spinner("Checking the connection with Marketing Cloud…"):
             ok, client = ui.guard(deps.client_for_connection_id, conn["id"])
@@ -237,6 +234,9 @@ def review_step(aud_by_id: dict, conn_by_id: dict, pushed: dict, go: Callable[[i
                     },
                 )
         submitted = st.form_submit_button("Next: summary", type="primary")
+    if st.button("Back", key="review_back"):
+        go(2)
+        st.rerun()
     if submitted:
         rows = frame_to_mapping(edited, pks)
         problems = mapping_problems(rows, pks)
@@ -294,7 +294,7 @@ def summary_step(aud_by_id: dict, conn_by_id: dict, go: Callable[[int], None], u
         b.markdown(f"**Method of Sync**  \n{METHODS[s.get('method', 'upsert')][0]}")
         b.markdown(f"**Primary key**  \n{', '.join(s.get('primary_keys') or []) or '—'}")
         b.markdown(f"**Mapped columns**  \n{len(s.get('mapping') or [])}")
-        b.metric("Estimated records", f"{aud['count']:,}")
+        b.markdown(f"**Estimated record count**  \n{aud['count']:,}")
     run_id = state.get(deps.PUSH_RUN_ID)
     if run_id:
         st.markdown("#### Processing")
@@ -317,7 +317,7 @@ def summary_step(aud_by_id: dict, conn_by_id: dict, go: Callable[[int], None], u
             "pages/manage_pathways.py", label="Open Manage Pathways", icon=":material/sync:"
         )
         return
-    back, dry, confirm = st.columns(3)
+    back, dry, confirm, _ = st.columns([1, 2, 2, 3])
     if back.button("Back"):
         go(3)
         st.rerun()

@@ -91,33 +91,14 @@ def history(p: object) -> None:
     if len(chart):
         st.bar_chart(chart, color=["#0b6e4f", "#c0392b"], height=220, x_label="Run", y_label="Rows")
     ui.paginated(frame, key=f"pw_hist_page_{p.id}", page_size=10)
-    failed = [r for r in runs if r.rows_failed]
+    failed = [r for r in runs if r.rows_failed and not r.dry_run]
     if failed:
         st.markdown("**Rejected rows** — " + ui.REJECTED_FIX)
         for n, r in enumerate(failed[:10]):
-            data = sruns.rejected_rows_csv(engine, r.id)
-            c1, c2 = st.columns([1, 3])
-            c1.download_button(
-                f"Run {r.id}: {r.rows_failed:,} rejected rows (CSV)",
-                data=data,
-                file_name=f"pathway{p.id}_run{r.id}_rejected.csv",
-                mime="text/csv",
-                key=f"pw_dl_{r.id}",
-                on_click="ignore",
-                icon=":material/download:",
-            )
-            if r.method == "update_only":
-                c2.download_button(
-                    f"Run {r.id}: unmatched rows (CSV)",
-                    data=ui.csv_rows_of_type(data, "NotFound"),
-                    file_name=f"pathway{p.id}_run{r.id}_unmatched.csv",
-                    mime="text/csv",
-                    key=f"pw_dl_nf_{r.id}",
-                    on_click="ignore",
-                )
-            if n < 3:
+            data = ui.rejected_download(r, key_prefix=f"pw{p.id}")
+            if n == 0:
                 for line in ui.rejected_help(ui.error_type_counts(data)):
-                    c2.markdown(line)
+                    st.markdown(f"- {line}")
 
 
 by_conn: dict[int, list] = {}
@@ -136,10 +117,14 @@ for conn_id, items in by_conn.items():
                 m[0].metric("Sync Status", "Paused" if p.paused else status.status)
                 m[1].metric("Last Sync Successes", f"{status.last_successes or 0:,}")
                 m[2].metric("Last Sync Failures", f"{status.last_failures or 0:,}")
-                m[3].metric("Last synced", ui.fmt_when(status.last_synced))
+                m[3].metric(
+                    "Last synced",
+                    ui.fmt_ago(status.last_synced),
+                    help=ui.fmt_when(status.last_synced),
+                )
                 m[4].metric(
                     "Next run",
-                    ui.fmt_when(status.next_run) if status.next_run else p.schedule.title(),
+                    ui.fmt_ago(status.next_run) if status.next_run else p.schedule.title(),
                 )
                 if can_act:
                     actions(p, label, status)

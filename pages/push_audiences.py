@@ -54,8 +54,11 @@ if step == 1:
         [
             {
                 "Audience": a["name"],
-                "Records": a["count"],
+                "Records": f"{a['count']:,}",
                 "Data set": a["dataset"],
+                "Already pushed to": ", ".join(
+                    conn_by_id[c]["name"] for (x, c) in pushed if x == a["id"] and c in conn_by_id
+                ),
                 "Modeled": "yes" if a["modeled"] else "",
             }
             for a in audiences
@@ -95,7 +98,7 @@ elif step == 2:
             "This audience already has a pathway to this connection. Continuing re-syncs it with "
             "its saved mapping; change the mapping on **Column Mapping**."
         )
-    back, nxt = st.columns(2)
+    back, nxt, _ = st.columns([1, 2, 5])
     if back.button("Back"):
         go(1)
         st.rerun()

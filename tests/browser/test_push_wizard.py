@@ -173,14 +173,16 @@ def test_staff_pushes_an_audience_and_downloads_rejected_rows(app_url, shots, tm
 
         # Step 4: summary, dry run, confirm.
         expect(page.get_by_role("heading", name="4. Summary")).to_be_visible()
-        expect(page.get_by_text("Estimated records")).to_be_visible()
+        expect(page.get_by_text("Estimated record count")).to_be_visible()
         page.get_by_role("button", name="Dry run preview").click()
         expect(page.get_by_text("To create")).to_be_visible(timeout=60_000)
         shot(page, "07_step4_dry_run")
         page.get_by_role("button", name="Confirm and push").click()
         expect(page.get_by_text("Processing").first).to_be_visible()
         shot(page, "08_processing")
-        expect(page.get_by_text("Finished:")).to_be_visible(timeout=90_000)
+        expect(page.get_by_text(re.compile(r"succeeded, [\d,]+ failed"))).to_be_visible(
+            timeout=90_000
+        )
         shot(page, "09_finished")
 
         # Manage Pathways: status, history, rejected rows download.
