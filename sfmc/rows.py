@@ -1,0 +1,250 @@
+"""Rows of a Data Extension: the async row API, batching, SOAP row reads and deletes, hub rowsets.
+
+Functions take the client (any `SfmcTransport`) first; `SfmcClient` exposes each as a method.
+Per-row verdicts are mapped in `sfmc.outcomes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from sfmc import soap
+from sfmc.errors import SfmcConfigError, SfmcFatalError, SfmcRetriableError
+from sfmc.outcomes import (
+    async_outcome,
+    pad_outcomes,
+    rowset_outcome,
+    soap_row_outcome,
+    unexpected,
+)
+from sfmc.responses import json_object
+from sfmc.transport import READ, WRITE, dumps
+from sfmc.types import AsyncStatus, RowOutcome
+
+if TYPE_CHECKING:
+    from sfmc.transport import SfmcTransport
+
+ASYNC_MAX_ROWS = 32_000
+ASYNC_MAX_BYTES = 4_000_000
+ROWSET_BATCH = 50
+DELETE_BATCH = 500
+POLL_INITIAL = 0.25
+POLL_MAX = 5.0
+RESULTS_PAGE_SIZE = 2_500
+
+
+def row_bytes(row: Mapping[str, object]) -> int:
+    """Bytes `row` adds to an async request's JSON body."""
+    return len(dumps(row).encode("utf-8")) + 1
+
+
+def batches(
+    rows: Iterable[Mapping[str, object]],
+    *,
+    max_rows: int = ASYNC_MAX_ROWS,
+    max_bytes: int = ASYNC_MAX_BYTES,
+) -> Iterator[list[dict[str, object]]]:
+    """Split rows into batches of at most `max_rows` rows and about `max_bytes` of JSON.
+
+    A single row bigger than `max_bytes` travels alone (SFMC will judge it).
+    """
+    batch: list[dict[str, object]] = []
+    size = 0
+    for row in rows:
+        row_size = row_bytes(row)
+        if batch and (len(batch) >= max_rows or size + row_size > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(dict(row))
+        size += row_size
+    if batch:
+        yield batch
+
+
+def submit_rows(
+    client: SfmcTransport, customer_key: str, rows: Sequence[Mapping[str, object]], *, mode: str
+) -> str:
+    """Queue rows through the async DE API; returns SFMC's requestId.
+
+    Args:
+        client: the client to send through.
+        customer_key: the DE's external key.
+        rows: flat `{field: value}` rows (at most 32,000 and the byte cap; see `batches`).
+        mode: "upsert" (PUT) or "insert" (POST; existing keys come back as row errors).
+    """
+    method = {"upsert": "PUT", "insert": "POST"}.get(mode)
+    if method is None:
+        msg = f"mode must be 'upsert' or 'insert' (got {mode!r})."
+        raise SfmcConfigError(msg, operation="submit rows")
+    size = sum(row_bytes(r) for r in rows)
+    if len(rows) > ASYNC_MAX_ROWS or size > ASYNC_MAX_BYTES + 64:
+        msg = (
+            f"{len(rows)} rows / {size} bytes exceed one async request: split them with batches()."
+        )
+        raise SfmcConfigError(msg, operation="submit rows")
+    resp = client._send(
+        method,
+        f"data/v1/async/dataextensions/key:{customer_key}/rows",
+        json={"items": list(rows)},
+        operation=f"{mode} {len(rows)} rows into {customer_key}",
+        scope=WRITE,
+    )
+    request_id = json_object(resp).get("requestId")
+    if not request_id:
+        msg = "SFMC accepted the rows but sent no requestId."
+        raise SfmcFatalError(msg, operation="submit rows", status=resp.status_code, body=resp.text)
+    return str(request_id)
+
+
+def async_status(client: SfmcTransport, request_id: str) -> AsyncStatus | None:
+    """Status of an async request; None while SFMC does not know the request yet."""
+    resp = client._send(
+        "GET",
+        f"data/v1/async/{request_id}/status",
+        operation="check async status",
+        scope=READ,
+        return_on=frozenset({400, 404}),
+    )
+    data = json_object(resp)
+    status = data.get("status")
+    if isinstance(status, dict) and status.get("requestStatus"):
+        return AsyncStatus(
+            request_id=str(status.get("requestId") or request_id),
+            request_status=str(status["requestStatus"]),
+            result_status=status.get("resultStatus"),
+            has_errors=bool(status.get("hasErrors")),
+        )
+    codes = {
+        str(m.get("resultCode")) for m in data.get("resultMessages") or [] if isinstance(m, dict)
+    }
+    if "AsyncRequestStatusNotFound" in codes or resp.status_code == 404:
+        return None
+    client._raise_for_response(resp, operation="check async status", api="rest", scope=READ)
+    msg = "SFMC sent an async status without requestStatus."
+    raise SfmcFatalError(msg, operation="check async status", body=resp.text)
+
+
+def async_results(client: SfmcTransport, request_id: str) -> list[RowOutcome]:
+    """Per-row outcomes of an async request, all pages, in submission order."""
+    outcomes: list[RowOutcome] = []
+    page = 1
+    while True:
+        resp = client._send(
+            "GET",
+            f"data/v1/async/{request_id}/results",
+            params={"$page": page, "$pageSize": RESULTS_PAGE_SIZE},
+            operation="read async results",
+            scope=READ,
+        )
+        data = json_object(resp)
+        items = data.get("items") or []
+        outcomes.extend(async_outcome(i) for i in items if isinstance(i, dict))
+        if not items or len(outcomes) >= int(data.get("count") or 0):
+            return outcomes
+        page += 1
+
+
+def wait_for_rows(
+    client: SfmcTransport, request_id: str, n_rows: int, *, timeout: float = 900.0
+) -> list[RowOutcome]:
+    """Poll until the async request finishes, then return one outcome per submitted row.
+
+    Results are read only when the status reports errors.
+    """
+    waited, delay = 0.0, POLL_INITIAL
+    while True:
+        status = client.async_status(request_id)
+        if status is not None and status.done:
+            break
+        if waited >= timeout:
+            msg = f"SFMC was still processing async request {request_id} after {waited:.0f} s."
+            raise SfmcRetriableError(msg, operation="wait for rows", kind="timeout")
+        client._sleep(delay)
+        waited += delay
+        delay = min(delay * 2, POLL_MAX)
+    if status.all_ok:
+        return [RowOutcome(ok=True)] * n_rows
+    outcomes = client.async_results(request_id)
+    if status.request_status == "Error" and not outcomes:
+        failed = unexpected("SFMC reported the whole async request as failed.")
+        return [failed] * n_rows
+    return pad_outcomes(outcomes, n_rows)
+
+
+def iter_rows(
+    client: SfmcTransport, customer_key: str, fields: Sequence[str]
+) -> Iterator[dict[str, str]]:
+    """Stream a DE's rows (only `fields`), one SOAP page (2,500 rows) in memory at a time."""
+    if not fields:
+        msg = "Name at least one field to read."
+        raise SfmcConfigError(msg, operation="read rows")
+    for result in client._retrieve(
+        f"DataExtensionObject[{customer_key}]", fields, operation=f"read rows of {customer_key}"
+    ):
+        yield soap.row_properties(result)
+
+
+def delete_rows(
+    client: SfmcTransport,
+    customer_key: str,
+    keys: Sequence[Mapping[str, object]],
+    *,
+    batch_size: int = DELETE_BATCH,
+) -> list[RowOutcome]:
+    """Delete rows by primary key (all PK fields per row), in batches; one outcome per key."""
+    outcomes: list[RowOutcome] = []
+    for start in range(0, len(keys), batch_size):
+        chunk = keys[start : start + batch_size]
+        parsed = client._soap(
+            "Delete",
+            soap.delete_rows(customer_key, chunk),
+            operation=f"delete rows of {customer_key}",
+            scope=WRITE,
+        )
+        ordered = sorted(parsed.results, key=lambda r: r.ordinal if r.ordinal is not None else 0)
+        outcomes.extend(pad_outcomes([soap_row_outcome(r) for r in ordered], len(chunk)))
+    return outcomes
+
+
+def clear_data(client: SfmcTransport, customer_key: str) -> None:
+    """Remove every row of a DE (SOAP Perform ClearData)."""
+    client._soap_single(
+        "Perform",
+        soap.clear_data(customer_key),
+        operation=f"clear Data Extension {customer_key}",
+    )
+
+
+def upsert_rowset(
+    client: SfmcTransport,
+    customer_key: str,
+    rows: Sequence[Mapping[str, object]],
+    primary_keys: Sequence[str],
+    *,
+    batch_size: int = ROWSET_BATCH,
+) -> list[RowOutcome]:
+    """Synchronous hub upsert in batches of 50; a failed batch gives all its rows the error."""
+    outcomes: list[RowOutcome] = []
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        payload = [
+            {
+                "keys": {k: r.get(k) for k in primary_keys},
+                "values": {k: v for k, v in r.items() if k not in primary_keys},
+            }
+            for r in chunk
+        ]
+        resp = client._send(
+            "POST",
+            f"hub/v1/dataevents/key:{customer_key}/rowset",
+            json=payload,
+            operation=f"upsert rows into {customer_key}",
+            scope=WRITE,
+            return_on=frozenset({400}),
+        )
+        if resp.status_code < 400:
+            outcomes.extend(RowOutcome(ok=True) for _ in chunk)
+        else:
+            outcomes.extend([rowset_outcome(json_object(resp))] * len(chunk))
+    return outcomes
