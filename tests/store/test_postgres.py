@@ -8,9 +8,11 @@ xdist worker); each test gets a fresh database, so tests stay independent and fa
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from store.db import create_db_and_tables, make_engine
 
@@ -48,22 +50,38 @@ _counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
+def pg_server():
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    # Not under tmp_path_factory: as root, pgserver runs initdb as an unprivileged user, who
+    # cannot traverse pytest's 0700 /tmp/pytest-of-root; a directory of its own works.
+    pgdata = tempfile.mkdtemp(prefix="pathways-pg-")
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
     yield server
     server.cleanup()
+    shutil.rmtree(pgdata, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_uri(pg_server):
+    return pg_server.get_uri()
 
 
 @pytest.fixture
-def engine(pg_server):
-    name = f"t{next(_counter)}"
-    admin = make_engine(pg_server.get_uri())
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    engine = make_engine(pg_server.get_uri(name))
+def engine(pg_uri):
+    """A fresh schema per test (much faster than a database per test)."""
+    schema = f"t{next(_counter)}"
+    engine = make_engine(pg_uri)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+
+    @event.listens_for(engine, "connect")
+    def _use_schema(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET search_path TO {schema}")
+        dbapi_connection.commit()
+
+    engine.dispose()  # drop the pooled connection made before the listener
     create_db_and_tables(engine)
     yield engine
     engine.dispose()
@@ -73,3 +91,4 @@ def test_engine_is_really_postgres(engine):
     assert engine.dialect.name == "postgresql"
     with engine.connect() as conn:
         assert "PostgreSQL 16" in conn.execute(text("select version()")).scalar_one()
+        assert conn.execute(text("select current_schema()")).scalar_one().startswith("t")
