@@ -8,7 +8,9 @@ read, engine, client; the simulator is yet another process). Prints one JSON lin
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import os
 import resource
 import sys
 import time
@@ -24,15 +26,65 @@ def main(argv: list[str] | None = None) -> int:
     from store.db import make_engine
 
     engine = make_engine(args.database_url)
+    # A long-lived worker has these loaded already; keep first-import time out of the figure.
+    import sfmc.client  # noqa: F401
+    import store.audiences  # noqa: F401
+    import store.runs  # noqa: F401
+
+    trace = _install_trace() if os.environ.get("PATHWAYS_BENCH_TRACE") else None
     worker = Worker(engine, worker_id="bench", schedules=False)
+    profile_to = os.environ.get("PATHWAYS_BENCH_PROFILE")  # bench --profile: cProfile stats file
+    profiler = cProfile.Profile() if profile_to else None
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = before.ru_utime + before.ru_stime
     started = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
     run_id = worker.run_once()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(
-        json.dumps({"run_id": run_id, "seconds": seconds, "peak_rss_mb": round(peak_kb / 1024, 1)})
-    )
+    if trace is not None:
+        with open(os.environ["PATHWAYS_BENCH_TRACE"], "w", encoding="utf-8") as out:
+            for line in trace:
+                out.write(line + "\n")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    figures = {
+        "run_id": run_id,
+        "seconds": seconds,
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime - cpu_before, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # ru_maxrss is KiB on Linux
+    }
+    print(json.dumps(figures))
     return 0
+
+
+def _install_trace() -> list[str]:
+    """Log every SFMC request (start, duration, operation) relative to now: timing analysis."""
+    import threading
+
+    from sfmc.client import SfmcClient
+
+    lines: list[str] = []
+    lock = threading.Lock()
+    t0 = time.perf_counter()
+    original = SfmcClient._request
+
+    def traced(self, method, path="", **kwargs):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        try:
+            return original(self, method, path, **kwargs)
+        finally:
+            end = time.perf_counter()
+            with lock:
+                lines.append(
+                    f"{start - t0:8.3f} {end - start:7.3f} {threading.current_thread().name:>12} "
+                    f"{method} {kwargs.get('operation', '')[:60]}"
+                )
+
+    SfmcClient._request = traced  # type: ignore[method-assign]
+    return lines
 
 
 if __name__ == "__main__":

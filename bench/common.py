@@ -82,6 +82,24 @@ def add_sim_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sim-token-ttl", type=int, default=d.token_ttl)
 
 
+def add_profile_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="cProfile the worker child's run into PATH (read with python -m pstats PATH)",
+    )
+    parser.add_argument(
+        "--trace", metavar="PATH", help="write a timeline of every SFMC request of the run to PATH"
+    )
+
+
+def apply_profile_arg(args: argparse.Namespace) -> None:
+    if getattr(args, "profile", None):
+        os.environ["PATHWAYS_BENCH_PROFILE"] = str(Path(args.profile).resolve())
+    if getattr(args, "trace", None):
+        os.environ["PATHWAYS_BENCH_TRACE"] = str(Path(args.trace).resolve())
+
+
 class SimProcess:
     """`python -m sfmc.simulator --port 0 ...` in a child process (its CPU and memory apart)."""
 
@@ -109,6 +127,15 @@ class SimProcess:
 
     def stats(self) -> dict[str, Any]:
         return self.http.get(self.base_url + "/_sim/stats", timeout=60).json()
+
+    def cpu_seconds(self) -> float:
+        """CPU time the simulator process has used so far (user + system, from /proc)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14, 15)
 
     def de_exists(self, key: str) -> bool:
         return self.http.get(f"{self.base_url}/_sim/dataextensions/{key}", timeout=60).ok

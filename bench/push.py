@@ -12,6 +12,7 @@ per request, one request at a time) and reports the speed-up.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -203,6 +204,7 @@ def run_push(
         directory = Path(tmp)
         common.prepare_environment(directory)
         say(f"simulator: {sim.base_url} ({' '.join(settings.flags())})")
+        load_before = os.getloadavg()[0]
         store = common.make_store(directory, rows, sim, say)
         category_id = common.root_folder_id(sim)
         plan = make_plan(method, rows)
@@ -216,6 +218,7 @@ def run_push(
             )
         pathway_id = store.add_pathway(method, key, category_id)
         calls_before = sim.stats()
+        sim_cpu = sim.cpu_seconds()
         say(f"push: {method} of {rows:,} rows ...")
         child = common.run_worker_child(store, pathway_id)
         run = child["run"]
@@ -223,6 +226,7 @@ def run_push(
             msg = f"The run ended {run.state}: {run.error or run.message}"
             raise RuntimeError(msg)
         seconds = child["seconds"]
+        sim_cpu = sim.cpu_seconds() - sim_cpu
         rejects = common.count_rejected(store, run.id)
         started = time.perf_counter()
         comparison = common.compare(sim, key, rows, plan.expected)
@@ -255,8 +259,11 @@ def run_push(
             "api_calls": run.api_calls,
             "sim_requests": _requests_between(calls_before, sim.stats()),
             "peak_rss_mb": child["peak_rss_mb"],
+            "engine_cpu_seconds": child["cpu_seconds"],
+            "sim_cpu_seconds": round(sim_cpu, 2),
             "import_seconds": round(store.import_seconds, 2),
             "default_sim_settings": settings.is_default(),
+            "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             **common.machine(),
         }
         if comparison.examples:
@@ -302,6 +309,7 @@ def human(result: dict[str, Any]) -> list[str]:
 
 
 def _main(args: argparse.Namespace) -> int:
+    common.apply_profile_arg(args)
     result = run_push(
         args.rows, args.method, SimSettings.from_args(args), baseline=args.baseline, say=print
     )
@@ -316,5 +324,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--method", choices=METHODS, default="upsert")
     parser.add_argument("--baseline", choices=("naive",), default=None)
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    common.add_profile_arg(parser)
     common.add_sim_args(parser)
     parser.set_defaults(func=_main)

@@ -1,0 +1,72 @@
+"""Smoke test of `python -m bench`: the benchmark code still runs end to end on a tiny size.
+
+Figures are not asserted (timing belongs in the benchmark, not in tests); the JSON contract
+and the row-by-row read-back are. The simulator runs with no latency and no rate limit.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.__main__ import main
+
+FAST_SIM = [
+    "--sim-latency-ms=0",
+    "--sim-soap-latency-ms=0",
+    "--sim-rowset-ms-per-row=0",
+    "--sim-async-rows-per-s=1000000",
+    "--sim-rate-limit=0",
+]
+PUSH_FIELDS = {
+    "rows",
+    "method",
+    "seconds",
+    "floor_seconds",
+    "ratio_to_floor",
+    "rows_in_de",
+    "rejected_rows",
+    "mismatched_rows",
+    "api_calls",
+    "peak_rss_mb",
+}
+
+
+@pytest.fixture
+def isolated_env(monkeypatch, tmp_path):
+    # The bench points the store at its own temp dir; restore the environment afterwards.
+    for name in ("PATHWAYS_DATA_DIR", "PATHWAYS_SECRET_KEY", "PATHWAYS_DEMO"):
+        monkeypatch.setenv(name, str(tmp_path) if name == "PATHWAYS_DATA_DIR" else "x")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("PATHWAYS_BENCH_PROFILE", raising=False)
+    monkeypatch.delenv("PATHWAYS_BENCH_TRACE", raising=False)
+
+
+def last_json(out: str) -> dict:
+    lines = [line for line in out.strip().splitlines() if line.strip()]
+    return json.loads(lines[-1])
+
+
+def test_bench_push_and_resync_run_on_a_tiny_audience(isolated_env, capsys):
+    status = main(
+        ["push", "--rows", "300", "--method", "mirror", "--baseline", "naive", "--json", *FAST_SIM]
+    )
+    push = last_json(capsys.readouterr().out)
+    assert status == 0
+    assert PUSH_FIELDS | {"naive_seconds", "speedup_vs_naive", "naive_extrapolated"} <= set(push)
+    assert (push["rows"], push["method"]) == (300, "mirror")
+    assert push["mismatched_rows"] == 0, push.get("mismatch_examples")
+    # 288 valid rows end in the DE; the seeded stale rows (5%) were deleted; 12 rows rejected.
+    assert (push["rows_in_de"], push["rejected_rows"], push["rows_deleted"]) == (288, 12, 15)
+    assert push["peak_rss_mb"] > 0
+    assert push["naive_rows_sent"] == 300
+
+    status = main(["resync", "--rows", "300", "--changed", "0.05", "--json", *FAST_SIM])
+    resync = last_json(capsys.readouterr().out)
+    assert status == 0
+    assert {"first_seconds", "resync_seconds", "resync_speedup"} <= set(resync)
+    assert resync["mismatched_rows"] == 0, resync.get("mismatch_examples")
+    assert resync["changed_rows"] == 15
+    # Only the changed valid rows are sent again; the rest is skipped by the ledger.
+    assert resync["rows_sent"] == resync["changed_rows"] - 1  # one changed row is invalid
