@@ -93,56 +93,66 @@ if saved:
 
 st.subheader("Schema drift")
 live: dict[str, object] = {}
+checked = False
 if st.toggle("Compare with the live Data Extension in Marketing Cloud", key="mapping_live"):
     ok, client = ui.guard(deps.client_for_connection_id, p.connection_id)
     if ok:
         ok, de = ui.guard(client.find_data_extension, customer_key=p.de_customer_key)
+        checked = ok
         if ok and de is None:
             st.warning(
-                "The Data Extension does not exist in Marketing Cloud yet (or was deleted); "
-                "the next sync creates it."
+                "The Data Extension does not exist in Marketing Cloud (not synced yet, or "
+                "deleted there); the next sync creates it."
             )
         elif ok:
             live = {f.name.casefold(): f for f in de.fields}
+else:
+    st.caption("Turn on the comparison to read the Data Extension's fields from Marketing Cloud.")
+
+
+def yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
 mapped = {m.destination_field.casefold(): m for m in mapping}
 by_source = {m.source_column: m for m in mapping}
-drift = []
-for name in col_names:
-    if name not in by_source:
-        drift.append(
-            {
-                "Column / field": name,
-                "Audience": "✅",
-                "Mapping": "—",
-                "Data Extension": "",
-                "Note": "Not pushed: add it to the mapping to send it.",
-            }
-        )
+in_de = "not checked"
+drift = [
+    {
+        "Column / field": n,
+        "In audience": "yes",
+        "In mapping": "no",
+        "In Data Extension": "—",
+        "What to do": "Not pushed: add a mapping row to send it.",
+    }
+    for n in col_names
+    if n not in by_source
+]
 for m in mapping:
     f = live.get(m.destination_field.casefold())
     note = ""
     if m.source_column not in col_names:
         note = "The audience lost this column: remove the row or re-upload the data."
-    elif live and f is None:
+    elif checked and f is None:
         note = "New field: created on the next sync."
     elif f is not None and f.field_type != m.field_type:
-        note = f"Type differs: SFMC has {f.field_type}, mapping says {m.field_type}."
+        note = f"Type differs: SFMC has {f.field_type}, the mapping says {m.field_type}."
     drift.append(
         {
             "Column / field": f"{m.source_column} → {m.destination_field}",
-            "Audience": "✅" if m.source_column in col_names else "❌",
-            "Mapping": "✅",
-            "Data Extension": ("✅" if f is not None else "—") if live else "not checked",
-            "Note": note,
+            "In audience": yes(m.source_column in col_names),
+            "In mapping": "yes",
+            "In Data Extension": yes(f is not None) if checked else in_de,
+            "What to do": note,
         }
     )
 drift += [
     {
         "Column / field": f.name,
-        "Audience": "",
-        "Mapping": "—",
-        "Data Extension": "✅",
-        "Note": "Only in SFMC: Pathways leaves it alone.",
+        "In audience": "—",
+        "In mapping": "no",
+        "In Data Extension": "yes",
+        "What to do": "Only in SFMC: Pathways leaves it alone.",
     }
     for key, f in live.items()
     if key not in mapped

@@ -8,6 +8,7 @@ import streamlit as st
 
 from pages import _deps as deps
 from pages import _widgets as ui
+from sfmc.config import normalize_auth_uri
 from store import repo
 
 user = deps.require_role("admin")
@@ -53,20 +54,107 @@ def show_report(report: object) -> None:
             [
                 {
                     "Scope": s.scope,
-                    "Granted": "✅ granted" if s.granted else "❌ missing",
+                    "Granted": s.granted,
                     "Needed for": s.needed_for,
                     "What breaks without it": "" if s.granted else s.breaks_without,
                 }
                 for s in report.scopes
             ],
             hide_index=True,
+            column_config={"Granted": st.column_config.CheckboxColumn(width="small")},
         )
         if report.missing_scopes:
-            st.warning(ui.SCOPE_ADVICE, icon=":material/key:")
+            missing = "\n".join(
+                f"- **{m.scope}** is missing: {m.breaks_without}" for m in report.missing_scopes
+            )
+            st.warning(f"{missing}\n\n{ui.SCOPE_ADVICE}", icon=":material/key:")
+
+
+def connection_form(editing: object | None) -> None:
+    """Add (editing=None) or edit a connection; the secret is write-only."""
+    with st.form(f"conn_form_{editing.id if editing else 'new'}", clear_on_submit=editing is None):
+        name = st.text_input("Name", value=editing.name if editing else "")
+        auth_uri = st.text_input(
+            "Auth Base URI",
+            value=editing.auth_base_uri if editing else "",
+            placeholder="https://<subdomain>.auth.marketingcloudapis.com/",
+            help="From the Installed Package's API Integration component. A bare subdomain or "
+            "the REST/SOAP URL works too: it is turned into the auth URL.",
+        )
+        client_id = st.text_input("Client ID", value=editing.client_id if editing else "")
+        secret = st.text_input(
+            "Client Secret",
+            type="password",
+            placeholder="Leave blank to keep the current secret" if editing else "",
+            help="Write-only: stored encrypted and never shown again.",
+        )
+        account_id = st.text_input(
+            "Account ID (MID, optional)", value=(editing.account_id or "") if editing else ""
+        )
+        allow_modeled = st.checkbox(
+            "Allow modeled audiences",
+            value=editing.allow_modeled if editing else False,
+            help="Modeled audiences are built from a score; some destinations must not get them.",
+        )
+        saved = st.form_submit_button("Save connection", type="primary")
+    if editing and st.button("Cancel editing", key=f"conn_cancel_{editing.id}"):
+        st.session_state[deps.CONN_EDIT_ID] = None
+        st.rerun()
+    if saved:
+        save(editing, name, auth_uri, client_id, secret, account_id, allow_modeled)
+
+
+def save(editing, name, auth_uri, client_id, secret, account_id, allow_modeled) -> None:  # noqa: ANN001
+    values = {
+        "name": name.strip(),
+        "auth_base_uri": auth_uri.strip(),
+        "client_id": client_id.strip(),
+        "account_id": account_id.strip() or None,
+        "allow_modeled": allow_modeled,
+    }
+    if not values["name"] or not values["auth_base_uri"] or not values["client_id"]:
+        st.error("Name, Auth Base URI and Client ID are required.", icon=":material/error:")
+        return
+    if not editing and not secret.strip():
+        st.error("Enter the Client Secret of the Installed Package.", icon=":material/error:")
+        return
+    ok, uri = ui.guard(normalize_auth_uri, values["auth_base_uri"], allow_local=deps.is_demo_mode())
+    if not ok:
+        return
+    values["auth_base_uri"] = uri
+    with deps.session() as session:
+        clash = repo.get_connection_by_name(values["name"], session=session)
+        if clash is not None and (editing is None or clash.id != editing.id):
+            st.error(
+                f"A connection named {values['name']!r} exists: choose another name.",
+                icon=":material/error:",
+            )
+            return
+        if editing:
+            ok, _ = ui.guard(
+                repo.update_connection,
+                editing.id,
+                **values,
+                client_secret=secret.strip() or None,
+                session=session,
+            )
+        else:
+            ok, _ = ui.guard(
+                repo.create_connection, **values, client_secret=secret.strip(), session=session
+            )
+        if ok:
+            repo.record_audit(user.username, "save connection", values["name"], session=session)
+    if ok:
+        st.session_state[deps.CONN_EDIT_ID] = None
+        st.toast(f"Saved {values['name']}. Use Test to check it.", icon=":material/check:")
+        st.rerun()
 
 
 if not connections:
-    st.info("No connections yet. Add your first Marketing Cloud connection below.")
+    st.info(
+        "No connections yet. Add your first Marketing Cloud connection below.",
+        icon=":material/add_link:",
+    )
 for conn in connections:
     with st.container(border=True):
         left, right = st.columns([3, 2])
@@ -88,6 +176,7 @@ for conn in connections:
                         conn.id, report.ok, dataclasses.asdict(report), session=session
                     )
                 st.session_state[deps.CONN_REPORT] = (conn.id, report)
+                st.rerun()  # show the new "tested" badge
         if b2.button("Edit", key=f"conn_edit_{conn.id}", icon=":material/edit:"):
             st.session_state[deps.CONN_EDIT_ID] = conn.id
         if b3.button("Delete", key=f"conn_del_{conn.id}", icon=":material/delete:"):
@@ -95,64 +184,9 @@ for conn in connections:
         shown = st.session_state.get(deps.CONN_REPORT)
         if shown and shown[0] == conn.id:
             show_report(shown[1])
+        if st.session_state.get(deps.CONN_EDIT_ID) == conn.id:
+            st.markdown(f"**Edit {conn.name}**")
+            connection_form(conn)
 
-edit_id = st.session_state.get(deps.CONN_EDIT_ID)
-editing = next((c for c in connections if c.id == edit_id), None)
-st.subheader(f"Edit {editing.name}" if editing else "Add a connection")
-with st.form("conn_form", clear_on_submit=editing is None):
-    name = st.text_input("Name", value=editing.name if editing else "")
-    auth_uri = st.text_input(
-        "Auth Base URI",
-        value=editing.auth_base_uri if editing else "",
-        placeholder="https://<subdomain>.auth.marketingcloudapis.com/",
-        help="From the Installed Package's API Integration component.",
-    )
-    client_id = st.text_input("Client ID", value=editing.client_id if editing else "")
-    secret = st.text_input(
-        "Client Secret",
-        type="password",
-        placeholder="Leave blank to keep the current secret" if editing else "",
-        help="Write-only: it is stored encrypted and never shown again.",
-    )
-    account_id = st.text_input(
-        "Account ID (MID, optional)", value=(editing.account_id or "") if editing else ""
-    )
-    allow_modeled = st.checkbox(
-        "Allow modeled audiences", value=editing.allow_modeled if editing else False
-    )
-    saved = st.form_submit_button("Save connection", type="primary")
-if editing and st.button("Cancel editing"):
-    st.session_state[deps.CONN_EDIT_ID] = None
-    st.rerun()
-if saved:
-    values = {
-        "name": name.strip(),
-        "auth_base_uri": auth_uri.strip(),
-        "client_id": client_id.strip(),
-        "account_id": account_id.strip() or None,
-        "allow_modeled": allow_modeled,
-    }
-    if not values["name"] or not values["auth_base_uri"] or not values["client_id"]:
-        st.error("Name, Auth Base URI and Client ID are required.", icon=":material/error:")
-    elif not editing and not secret.strip():
-        st.error("Enter the Client Secret of the Installed Package.", icon=":material/error:")
-    else:
-        with deps.session() as session:
-            if editing:
-                ok, _ = ui.guard(
-                    repo.update_connection,
-                    editing.id,
-                    **values,
-                    client_secret=secret.strip() or None,
-                    session=session,
-                )
-            else:
-                ok, _ = ui.guard(
-                    repo.create_connection, **values, client_secret=secret.strip(), session=session
-                )
-            if ok:
-                repo.record_audit(user.username, "save connection", values["name"], session=session)
-        if ok:
-            st.session_state[deps.CONN_EDIT_ID] = None
-            st.toast(f"Saved {values['name']}. Use Test to check it.", icon=":material/check:")
-            st.rerun()
+with st.expander("Add a connection", expanded=not connections, icon=":material/add:"):
+    connection_form(None)
