@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from sfmc.errors import SfmcAuthError, SfmcConfigError, SfmcError, SfmcRetriableError
 
@@ -85,6 +86,14 @@ def guard(func: Any, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
     except (SfmcError, LookupError, ValueError) as exc:
         show_error(exc)
         return False, None
+
+
+def page_link(where: Any, path: str, label: str, icon: str) -> None:
+    """A link to another page; plain text when the page runs outside the router (tests)."""
+    try:
+        where.page_link(path, label=label, icon=icon)
+    except StreamlitAPIException:
+        where.caption(f"Open **{label.removeprefix('Open ')}** from the menu.")
 
 
 def stepper(steps: Sequence[str], current: int) -> None:

@@ -313,9 +313,7 @@ def summary_step(aud_by_id: dict, conn_by_id: dict, go: Callable[[int], None], u
             state[deps.PUSH_SETTINGS] = {}
             go(1)
             st.rerun()
-        c2.page_link(
-            "pages/manage_pathways.py", label="Open Manage Pathways", icon=":material/sync:"
-        )
+        ui.page_link(c2, "pages/manage_pathways.py", "Open Manage Pathways", ":material/sync:")
         return
     back, dry, confirm, _ = st.columns([1, 2, 2, 3])
     if back.button("Back"):

@@ -1,0 +1,165 @@
+"""Pages with content: the demo workspace, real simulator, real worker (AppTest).
+
+One store per module (the demo data set is imported once); caches are cleared after every test
+so each test starts its own in-process simulator (no latency) and worker.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import streamlit as st
+
+from tests.pages.conftest import PAGES, ROLES, page_app
+
+FAST_SIM = {
+    "PATHWAYS_DEMO": "1",
+    "PATHWAYS_DEMO_ROWS": "400",
+    "PATHWAYS_SIM_PORT": "0",
+    "PATHWAYS_SIM_LATENCY_MS": "0",
+    "PATHWAYS_SIM_SOAP_LATENCY_MS": "0",
+    "PATHWAYS_SIM_ROWSET_MS": "0",
+    "PATHWAYS_SIM_ASYNC_ROWS_PER_S": "1000000",
+    "PATHWAYS_SIM_RATE_LIMIT": "0",
+}
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("demo")
+
+
+@pytest.fixture
+def demo_env(demo_dir, monkeypatch):
+    from tests.pages.conftest import ROOT
+
+    for key, value in FAST_SIM.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PATHWAYS_DATA_DIR", str(demo_dir))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("PATHWAYS_SECRET_KEY", raising=False)
+    monkeypatch.chdir(ROOT)
+    st.cache_resource.clear()
+    yield demo_dir
+    st.cache_resource.clear()  # stops the simulator and the worker (on_release)
+    st.cache_data.clear()
+
+
+def _wait_for_run(run_id: int, timeout: float = 30) -> object:
+    from pages import _deps as deps
+    from store import runs
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = runs.get_run(deps.get_engine(), run_id)
+        if run.state not in ("queued", "running"):
+            return run
+        time.sleep(0.1)
+    pytest.fail(f"run {run_id} did not finish in {timeout}s")
+
+
+def _pick_audience(at, name: str) -> None:
+    box = at.selectbox[0]
+    box.select_index(next(i for i, o in enumerate(box.options) if o.startswith(name))).run()
+
+
+def test_modeled_audience_is_blocked_on_refusing_connection(demo_env):
+    at = page_app("pages/push_audiences.py", "staff", timeout=60).run()
+    _pick_audience(at, "High propensity")
+    next(b for b in at.button if b.label.startswith("Next")).click().run()
+    assert not at.exception
+    assert any(
+        e.value == "You cannot push modeled audiences to this destination." for e in at.error
+    )
+    assert next(b for b in at.button if b.label.startswith("Next")).disabled
+
+
+def test_push_wizard_end_to_end(demo_env):
+    at = page_app("pages/push_audiences.py", "staff", timeout=60).run()
+    assert not at.exception
+    _pick_audience(at, "Monthly givers")
+    [b for b in at.button if b.label.startswith("Next")][0].click().run()
+    assert at.session_state["push_step"] == 2
+    [b for b in at.button if b.label.startswith("Next")][0].click().run()
+    assert not at.exception
+    assert at.session_state["push_step"] == 3
+    assert any("verified" in s.value for s in at.success)
+    category = next(s for s in at.selectbox if s.label.startswith("Category"))
+    assert category.options, "no folders offered"
+    # Submitting without a category says what to fix.
+    next(b for b in at.button if b.label == "Next: summary").click().run()
+    assert any("Category" in e.value for e in at.error)
+    category = next(s for s in at.selectbox if s.label.startswith("Category"))
+    category.select_index(0)
+    next(b for b in at.button if b.label == "Next: summary").click().run()
+    assert not at.exception
+    assert at.session_state["push_step"] == 4
+    markdown = " ".join(m.value for m in at.markdown)
+    assert "AVID - " in markdown
+    assert "Estimated record count" in markdown
+    next(b for b in at.button if b.label == "Confirm and push").click().run()
+    assert not at.exception
+    run_id = at.session_state["push_run_id"]
+    assert run_id
+    run = _wait_for_run(run_id)
+    assert run.state == "succeeded", run.error
+    assert run.rows_succeeded > 0
+    at.run()
+    assert not at.exception
+    assert any("succeeded" in m.value for m in at.markdown)
+
+    # The pathway now shows up everywhere, and re-pushing reuses it.
+    mp = page_app("pages/manage_pathways.py", "analyst", timeout=60).run()
+    assert not mp.exception
+    assert [m.value for m in mp.metric if m.label == "Sync Status"] == ["Active"]
+    assert not [b for b in mp.button if b.label == "Sync now"]  # analysts only look
+    staff = page_app("pages/manage_pathways.py", "staff", timeout=60).run()
+    next(b for b in staff.button if b.label == "Sync now").click().run()
+    assert not staff.exception
+    cm = page_app("pages/column_mapping.py", "staff", timeout=60).run()
+    assert not cm.exception
+    assert any("fixed" in m.value for m in cm.markdown)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("title", list(PAGES))
+def test_pages_with_demo_content(demo_env, title, role):
+    path, allowed = PAGES[title]
+    at = page_app(path, role, timeout=60).run()
+    assert not at.exception, at.exception
+    refused = any("needs the" in e.value for e in at.error)
+    assert refused == (role not in allowed)
+
+
+def test_connection_test_shows_report_and_scopes(demo_env):
+    at = page_app("pages/connections.py", "admin", timeout=60).run()
+    next(b for b in at.button if b.label == "Test").click().run()
+    assert not at.exception
+    assert any("Connection works" in s.value for s in at.success)
+    assert at.dataframe, "scope checklist missing"
+
+
+def test_connection_form_refuses_non_sfmc_host(demo_env, monkeypatch):
+    monkeypatch.setenv("PATHWAYS_DEMO", "1")
+    at = page_app("pages/connections.py", "admin", timeout=60).run()
+    form_inputs = {t.label: t for t in at.text_input}
+    form_inputs["Name"].input("Bad one")
+    form_inputs["Auth Base URI"].input("http://evil.example.com/")
+    form_inputs["Client ID"].input("abc")
+    form_inputs["Client Secret"].input("def")
+    next(b for b in at.button if b.label == "Save connection").click().run()
+    assert not at.exception
+    assert at.error, "an invalid Auth Base URI was accepted"
+
+
+def test_audience_filter_builder_counts_live(demo_env):
+    at = page_app("pages/audiences.py", "staff", timeout=60).run()
+    assert not at.exception
+    before = next(m.value for m in at.metric if m.label == "Matching records")
+    op = next(s for s in at.selectbox if s.label == "Operator")
+    op.set_value("is_empty")
+    next(b for b in at.button if b.label == "Add filter").click().run()
+    assert not at.exception
+    after = next(m.value for m in at.metric if m.label == "Matching records")
+    assert after != before
