@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection as DbConnection
 from sqlalchemy.engine import Engine
 
@@ -293,12 +293,15 @@ def request_cancel(engine: Engine, run_id: int) -> str | None:
 def _upsert_ledger(conn: DbConnection, pathway_id: int, rows: Sequence[tuple[str, str]]) -> None:
     if not rows:
         return
+    # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing costs
+    # more than the insert itself at tens of thousands of rows per second.
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     # Same ON CONFLICT syntax in SQLite (>= 3.24) and PostgreSQL.
-    statement = text(
-        "INSERT INTO rowledger (pathway_id, row_key, row_hash) VALUES (:p, :k, :h) "
+    statement = (
+        f"INSERT INTO rowledger (pathway_id, row_key, row_hash) VALUES ({mark}, {mark}, {mark}) "
         "ON CONFLICT (pathway_id, row_key) DO UPDATE SET row_hash = excluded.row_hash"
     )
-    conn.execute(statement, [{"p": pathway_id, "k": k, "h": h} for k, h in rows])
+    conn.exec_driver_sql(statement, [(pathway_id, k, h) for k, h in rows])
 
 
 def commit_checkpoint(

@@ -69,7 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run the simulator in its own process (its CPU off the engine's GIL)",
     )
+    parser.add_argument(
+        "--fast-sim", action="store_true", help="no latency, huge async rate (memory runs)"
+    )
+    parser.add_argument(
+        "--engine-only", action="store_true", help="push_rows on a ready DE, no store, no SOAP"
+    )
     args = parser.parse_args(argv)
+    if not args.engine_only:
+        return _full_stack(args)
     if args.separate_process:
         return _separate(args)
     config = SimulatorConfig()  # defaults: 120/250 ms latency, 10,000 rows/s, 40 req/s
@@ -117,8 +125,10 @@ def _separate(args: argparse.Namespace) -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    fast = ["--latency-ms", "0", "--soap-latency-ms", "0", "--async-rows-per-s", "10000000",
+            "--rate-limit", "0"] if args.fast_sim else []  # fmt: skip
     proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "sfmc.simulator", "--port", str(port), "--seed", "demo"]
+        [sys.executable, "-m", "sfmc.simulator", "--port", str(port), "--seed", "demo", *fast]
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -151,10 +161,126 @@ def _separate(args: argparse.Namespace) -> int:
         proc.terminate()
         proc.wait(timeout=10)
     floor = args.rows / 10_000 + 0.12 * 3
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     sys.stdout.write(
-        f"[separate process] rows={args.rows} state={result.state} stored={count} "
+        f"[separate process] peak_rss={rss:.0f}MB rows={args.rows} state={result.state} stored={count} "
         f"elapsed={elapsed:.2f}s rows/s={args.rows / elapsed:,.0f} floor~{floor:.2f}s "
         f"ratio={elapsed / floor:.2f} api_calls={result.counters.api_calls}\n"
+    )
+    return 0
+
+
+def _start_external(fast: bool) -> tuple[object, str]:
+    import socket
+    import subprocess
+
+    import requests
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    extra = ["--latency-ms", "0", "--soap-latency-ms", "0", "--async-rows-per-s", "10000000",
+             "--rate-limit", "0"] if fast else []  # fmt: skip
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "sfmc.simulator", "--port", str(port), *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            requests.get(base + "/_sim/stats", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    return proc, base
+
+
+def _full_stack(args: argparse.Namespace) -> int:
+    """run_pathway end to end: CSV import into a temp SQLite store, DE created over SOAP."""
+    import contextlib
+    import csv
+    import io
+    import os
+    import resource
+    import tempfile
+
+    import requests
+    from cryptography.fernet import Fernet
+    from sqlmodel import Session
+
+    tmp = tempfile.mkdtemp(prefix="pathways-bench-")
+    os.environ["PATHWAYS_DATA_DIR"] = tmp
+    os.environ.setdefault("PATHWAYS_SECRET_KEY", Fernet.generate_key().decode())
+    os.environ["PATHWAYS_DEMO"] = "1"
+    from sfmc.mapping import suggest_mapping
+    from sfmc.push import run_pathway
+    from sfmc.worker import default_client_factory
+    from store import repo, runs
+    from store.datasets import import_file
+    from store.db import create_db_and_tables, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp}/bench.db")
+    create_db_and_tables(engine)
+    out = io.StringIO()
+    writer = None
+    for chunk in source(args.rows)(0):
+        for row in chunk:
+            row = {k: v for k, v in row.items() if k != "_row"}
+            if writer is None:
+                writer = csv.DictWriter(out, fieldnames=list(row))
+                writer.writeheader()
+            writer.writerow(row)
+    import_file(engine, out.getvalue().encode(), name="bench", filename="bench.csv")
+    del out
+    if args.separate_process:
+        proc, base = _start_external(args.fast_sim)
+        auth_uri, stop = base + "/", proc.terminate  # type: ignore[attr-defined]
+        sim_ctx = contextlib.nullcontext()
+    else:
+        config = SimulatorConfig(
+            **(
+                {"latency_ms": 0, "soap_latency_ms": 0, "async_rows_per_s": 1e7, "rate_limit": 0}
+                if args.fast_sim
+                else {}
+            )
+        )
+        sim_ctx = start_simulator(config)
+    with sim_ctx as sim:
+        if sim is not None:
+            base, auth_uri, stop = sim.base_url, sim.auth_uri, (lambda: None)
+        with Session(engine) as session:
+            ds = repo.get_dataset_by_name("bench", session=session)
+            aud = repo.create_audience("bench", ds.id, session=session)
+            conn = repo.create_connection(
+                "bench", auth_uri, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, session=session
+            )
+            key = f"bench_{uuid.uuid4().hex[:8]}"
+            pathway = repo.create_pathway(
+                aud.id, conn.id, key, key, session=session, category_id=1000,
+                primary_keys=["email"],
+            )  # fmt: skip
+            mapping = suggest_mapping(ds.columns)
+            repo.set_mapping(pathway.id, [m.__dict__ for m in mapping], session=session)
+            pathway_id = pathway.id
+        run = runs.enqueue_run(engine, pathway_id)
+        opts = PushOptions(in_flight=args.in_flight, batch_rows=args.batch)
+        started = time.monotonic()
+        result = run_pathway(engine, run.id, client_factory=default_client_factory, options=opts)
+        elapsed = time.monotonic() - started
+        done = runs.get_run(engine, run.id)
+        count = requests.get(f"{base}/_sim/dataextensions/{key}/rows?limit=1", timeout=60).json()
+        stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    floor = args.rows / 10_000 + 0.12 * 2 + 0.25 * 2
+    sys.stdout.write(
+        f"[full stack, sim {'separate process' if args.separate_process else 'in process'}] "
+        f"rows={args.rows} state={done.state} {done.error or ''} stored={count['count']} "
+        f"ok={result.counters.rows_succeeded} failed={result.counters.rows_failed} "
+        f"elapsed={elapsed:.2f}s rows/s={args.rows / elapsed:,.0f} floor~{floor:.2f}s "
+        f"ratio={elapsed / floor:.2f} api_calls={done.api_calls} peak_rss={rss:.0f}MB\n"
     )
     return 0
 
