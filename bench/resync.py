@@ -38,12 +38,20 @@ def change_rows(store: common.BenchStore, share: float) -> set[int]:
             ),
             {"prefix": CHANGE_PREFIX, "step": step},
         )
-        emails = conn.execute(
-            text(f'SELECT email FROM "{table}" WHERE (_row % :step) = 3 % :step'),  # noqa: S608
+        found = conn.execute(
+            text(f'SELECT _row, email FROM "{table}" WHERE (_row % :step) = 3 % :step'),  # noqa: S608
             {"step": step},
-        ).scalars()
-        changed = {common.index_of(e) for e in emails}
-    changed.discard(-1)
+        ).all()
+    # `_row` is the data row's number from 1 (the import's order); check it against the email
+    # (duplicate-key rows carry another row's email, so they are skipped in the check).
+    changed = {int(row) - 1 for row, _email in found}
+    for row, email in found:
+        if (
+            common.invalid_kind(int(row) - 1) != "DuplicateKey"
+            and common.index_of(email) != int(row) - 1
+        ):
+            msg = f"Row {row} of the data set holds {email!r}: _row does not follow the CSV order."
+            raise RuntimeError(msg)
     return changed
 
 
