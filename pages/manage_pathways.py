@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from pages import _actions
 from pages import _deps as deps
 from pages import _widgets as ui
 from store import repo
@@ -26,44 +27,6 @@ if not pathways:
     st.stop()
 if not can_act:
     st.caption("You can view pathways and download reports; staff run and change them.")
-
-
-@st.dialog("Delete pathway?")
-def confirm_delete(pathway_id: int, label: str) -> None:
-    st.write(f"Delete the pathway **{label}**? The Data Extension in Marketing Cloud is kept.")
-    if st.button("Delete pathway", type="primary", key="pw_delete_yes"):
-        with deps.session() as session:
-            repo.delete_pathway(pathway_id, session=session)
-            repo.record_audit(user.username, "delete pathway", label, session=session)
-        st.rerun()
-
-
-def actions(p: object, label: str, status: object) -> None:
-    c1, c2, c3 = st.columns(3)
-    if c1.button(
-        "Sync now",
-        key=f"pw_sync_{p.id}",
-        icon=":material/sync:",
-        disabled=status.status == "Syncing" or p.paused,
-    ):
-        ok, _ = ui.guard(sruns.enqueue_run, engine, p.id, "manual", created_by=user.username)
-        if ok:
-            deps.ensure_worker()
-            st.toast(f"Sync of {label} queued.", icon=":material/schedule:")
-            st.rerun()
-    if c2.button(
-        "Resume" if p.paused else "Pause",
-        key=f"pw_pause_{p.id}",
-        icon=":material/play_arrow:" if p.paused else ":material/pause:",
-    ):
-        with deps.session() as session:
-            repo.update_pathway(p.id, paused=not p.paused, session=session)
-            repo.record_audit(
-                user.username, "resume" if p.paused else "pause", label, session=session
-            )
-        st.rerun()
-    if c3.button("Delete", key=f"pw_del_{p.id}", icon=":material/delete:"):
-        confirm_delete(p.id, label)
 
 
 def history(p: object) -> None:
@@ -127,7 +90,7 @@ for conn_id, items in by_conn.items():
                     ui.fmt_ago(status.next_run) if status.next_run else p.schedule.title(),
                 )
                 if can_act:
-                    actions(p, label, status)
+                    _actions.actions(p, label, status, user)
                 if status.message:
                     st.caption(status.message)
                 running = sruns.active_run(engine, p.id)
