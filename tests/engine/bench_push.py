@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         "--fast-sim", action="store_true", help="no latency, huge async rate (memory runs)"
     )
     parser.add_argument(
+        "--cli", action="store_true", help="push with `python -m sfmc push` in a child process"
+    )
+    parser.add_argument(
         "--engine-only", action="store_true", help="push_rows on a ready DE, no store, no SOAP"
     )
     args = parser.parse_args(argv)
@@ -198,11 +201,32 @@ def _start_external(fast: bool) -> tuple[object, str]:
     return proc, base
 
 
+def _via_cli(args, engine, pathway_id, base, key, stop) -> int:  # noqa: ANN001
+    import resource
+    import subprocess
+
+    import requests
+
+    url = engine.url.render_as_string(hide_password=False)
+    started = time.monotonic()
+    code = subprocess.call(  # noqa: S603
+        [sys.executable, "-m", "sfmc", "push", "--pathway", str(pathway_id), "--database-url", url]
+    )
+    elapsed = time.monotonic() - started
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    count = requests.get(f"{base}/_sim/dataextensions/{key}/rows?limit=1", timeout=120).json()
+    stop()
+    sys.stdout.write(
+        f"[cli] exit={code} rows={args.rows} stored={count['count']} elapsed={elapsed:.2f}s "
+        f"rows/s={args.rows / elapsed:,.0f} child_peak_rss={child.ru_maxrss / 1024:.0f}MB\n"
+    )
+    return code
+
+
 def _full_stack(args: argparse.Namespace) -> int:
     """run_pathway end to end: CSV import into a temp SQLite store, DE created over SOAP."""
     import contextlib
     import csv
-    import io
     import os
     import resource
     import tempfile
@@ -224,17 +248,17 @@ def _full_stack(args: argparse.Namespace) -> int:
 
     engine = make_engine(f"sqlite:///{tmp}/bench.db")
     create_db_and_tables(engine)
-    out = io.StringIO()
-    writer = None
-    for chunk in source(args.rows)(0):
-        for row in chunk:
-            row = {k: v for k, v in row.items() if k != "_row"}
-            if writer is None:
-                writer = csv.DictWriter(out, fieldnames=list(row))
-                writer.writeheader()
-            writer.writerow(row)
-    import_file(engine, out.getvalue().encode(), name="bench", filename="bench.csv")
-    del out
+    csv_path = f"{tmp}/bench.csv"
+    with open(csv_path, "w", newline="", encoding="utf-8") as out:
+        writer = None
+        for chunk in source(args.rows)(0):
+            for row in chunk:
+                row = {k: v for k, v in row.items() if k != "_row"}
+                if writer is None:
+                    writer = csv.DictWriter(out, fieldnames=list(row))
+                    writer.writeheader()
+                writer.writerow(row)
+    import_file(engine, csv_path, name="bench", filename="bench.csv")
     if args.separate_process:
         proc, base = _start_external(args.fast_sim)
         auth_uri, stop = base + "/", proc.terminate  # type: ignore[attr-defined]
@@ -265,11 +289,16 @@ def _full_stack(args: argparse.Namespace) -> int:
             mapping = suggest_mapping(ds.columns)
             repo.set_mapping(pathway.id, [m.__dict__ for m in mapping], session=session)
             pathway_id = pathway.id
+        if args.cli:
+            return _via_cli(args, engine, pathway_id, base, key, stop)
         run = runs.enqueue_run(engine, pathway_id)
         opts = PushOptions(in_flight=args.in_flight, batch_rows=args.batch)
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         started = time.monotonic()
         result = run_pathway(engine, run.id, client_factory=default_client_factory, options=opts)
         elapsed = time.monotonic() - started
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         done = runs.get_run(engine, run.id)
         count = requests.get(f"{base}/_sim/dataextensions/{key}/rows?limit=1", timeout=60).json()
         stop()
@@ -280,7 +309,8 @@ def _full_stack(args: argparse.Namespace) -> int:
         f"rows={args.rows} state={done.state} {done.error or ''} stored={count['count']} "
         f"ok={result.counters.rows_succeeded} failed={result.counters.rows_failed} "
         f"elapsed={elapsed:.2f}s rows/s={args.rows / elapsed:,.0f} floor~{floor:.2f}s "
-        f"ratio={elapsed / floor:.2f} api_calls={done.api_calls} peak_rss={rss:.0f}MB\n"
+        f"ratio={elapsed / floor:.2f} api_calls={done.api_calls} peak_rss={rss:.0f}MB "
+        f"process_cpu={cpu:.2f}s\n"
     )
     return 0
 
