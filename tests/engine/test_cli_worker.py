@@ -1,0 +1,64 @@
+"""`python -m sfmc push` and the in-app background worker."""
+
+from __future__ import annotations
+
+import time
+
+from sfmc.cli import main
+from sfmc.worker import Worker, start_background_worker
+from store import runs
+from tests.engine.test_push_e2e import de_key, people, table
+
+
+def test_cli_push_prints_summary_and_exit_codes(engine, sim, make_pathway, capsys):
+    rows = people(12)
+    rows[4]["email"] = "nope"
+    pid = make_pathway(rows)
+    url = str(engine.url)
+    assert main(["push", "--pathway", str(pid), "--database-url", url, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "State: succeeded" in out
+    assert "Dry run: 11 to create" in out
+    assert "InvalidEmailAddress" in out
+    assert main(["push", "--pathway", str(pid), "--database-url", url]) == 0
+    out = capsys.readouterr().out
+    assert "11 rows written, 1 rejected" in out
+    assert len(table(sim, de_key(engine, pid))) == 11
+    assert main(["push", "--pathway", "999", "--database-url", url]) == 2
+    runs.enqueue_run(engine, pid)
+    assert main(["push", "--pathway", str(pid), "--database-url", url]) == 2
+    assert "already has a queued sync" in capsys.readouterr().out
+
+
+def test_background_worker_runs_queued_and_scheduled_syncs(engine, sim, make_pathway):
+    pid = make_pathway(people(5))
+    queued = runs.enqueue_run(engine, pid)
+    worker = start_background_worker(engine, poll_interval=0.05)
+    try:
+        assert start_background_worker(engine) is worker  # started once
+        deadline = time.monotonic() + 30
+        while runs.get_run(engine, queued.id).state in runs.ACTIVE_STATES:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert runs.get_run(engine, queued.id).state == "succeeded"
+    assert len(table(sim, de_key(engine, pid))) == 5
+
+
+def test_worker_fires_due_schedules(engine, sim, make_pathway):
+    from sqlalchemy import update
+
+    from store.models import Pathway
+
+    pid = make_pathway(people(3))
+    with engine.begin() as conn:
+        conn.execute(
+            update(Pathway.__table__).where(Pathway.__table__.c.id == pid).values(schedule="daily")
+        )
+    worker = Worker(engine, poll_interval=0.01)
+    ran = worker.run_once()
+    assert ran is not None
+    assert runs.get_run(engine, ran).trigger == "schedule"
+    assert runs.get_run(engine, ran).state == "succeeded"
+    assert worker.run_once() is None  # not due again for a day
