@@ -223,7 +223,11 @@ def _choose_delimiter(sample: str, complete: bool) -> str:
         sniffed = None
     scores: dict[str, tuple[bool, float, int]] = {}
     for delim in _DELIMITERS:
-        rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delim) if r]
+        try:
+            # newline="": classic-Mac files end lines with a bare CR, which csv must see as one.
+            rows = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delim) if r]
+        except csv.Error:
+            continue
         if not complete and len(rows) > 1:
             rows = rows[:-1]  # the sample may cut the last record
         if not rows:
@@ -306,7 +310,15 @@ def _csv_source(fh: IO[bytes], filename: str, collector: _Collector) -> _Source:
     if not complete and cut > 0:
         sample = sample[:cut]
     delimiter = _choose_delimiter(sample, complete)
-    first = next((r for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r), [])
+    try:
+        first = next(
+            (r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if r), []
+        )
+    except csv.Error as exc:
+        msg = (
+            f"{filename!r} cannot be read as CSV ({exc}). Save it again as UTF-8 CSV and upload it."
+        )
+        raise DataSetError(msg) from None
     has_header = _looks_like_header(sample, first)
     text.seek(0)
     bad_lines: dict[int, str] = {}
@@ -512,7 +524,12 @@ def _import_records(
         if imported == 0:
             msg = (
                 f"{filename!r} has a header row but no data rows"
-                + (f" ({collector.refused} rows were refused)" if collector.refused else "")
+                + (
+                    f" ({collector.refused} rows were refused; first: "
+                    f"{collector.problems[0]['problem']})"
+                    if collector.refused and collector.problems
+                    else ""
+                )
                 + ". Upload a file with at least one row of data."
             )
             raise DataSetError(msg)
