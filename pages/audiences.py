@@ -15,17 +15,15 @@ st.title("Audiences")
 engine = deps.get_engine()
 state = st.session_state
 
-with st.expander("Upload a data set (CSV or Excel)", expanded=False):
+with st.expander("Upload a data set (CSV or Excel)", expanded=False, icon=":material/upload:"):
     upload = st.file_uploader("File", type=["csv", "txt", "xlsx"], key="aud_upload")
     ds_name = st.text_input("Data set name", value=upload.name.rsplit(".", 1)[0] if upload else "")
     if st.button("Import", type="primary", disabled=upload is None or not ds_name.strip()):
         bar = st.progress(0.0, text="Importing…")
 
-        def on_progress(done: int, total: int | None = None, *_: object) -> None:
-            frac = min(done / total, 1.0) if total else 0.0
-            bar.progress(
-                frac, text=f"Importing… {done:,} rows" if not total else f"Importing… {frac:.0%}"
-            )
+        def on_progress(p: sdata.ImportProgress) -> None:
+            frac = min(p.bytes_read / p.bytes_total, 1.0) if p.bytes_total else 0.0
+            bar.progress(frac, text=f"Importing… {p.rows_imported:,} rows")
 
         ok, report = ui.guard(
             sdata.import_file,
@@ -39,13 +37,12 @@ with st.expander("Upload a data set (CSV or Excel)", expanded=False):
         if ok:
             state[deps.AUD_DATASET_ID] = report.dataset_id
             state[deps.AUD_IMPORT_REPORT] = {
-                "rows": report.rows_imported,
+                "summary": report.summary(),
+                "notes": list(report.notes),
                 "problems": list(report.problems),
             }
-            repo_note = f"{report.rows_imported:,} rows imported"
             with deps.session() as session:
                 repo.record_audit(user.username, "import data set", ds_name, session=session)
-            st.toast(repo_note, icon=":material/check:")
     rep = state.get(deps.AUD_IMPORT_REPORT)
     if rep:
         st.success(rep["summary"], icon=":material/check:")
@@ -53,10 +50,15 @@ with st.expander("Upload a data set (CSV or Excel)", expanded=False):
             st.caption(note)
         if rep["problems"]:
             st.warning(
-                f"{len(rep['problems']):,} row(s) could not be imported. Fix them in the "
-                "file and upload again if you need them:"
+                f"{len(rep['problems']):,} row(s) could not be imported; nothing was dropped "
+                "silently. Fix them in the file and upload it again if you need them:"
             )
-            ui.paginated(rep["problems"], key="aud_problems_page", page_size=20)
+            ui.paginated(
+                [{"Line": r.get("line"), "Problem": r.get("problem")} for r in rep["problems"]],
+                key="aud_problems_page",
+                page_size=20,
+                column_config={"Problem": st.column_config.TextColumn(width="large")},
+            )
 
 with deps.session() as session:
     datasets = repo.list_datasets(session=session, limit=1000)
@@ -94,10 +96,17 @@ with tab_cols:
     )
     if ds.problems:
         st.warning(f"{len(ds.problems):,} row(s) of the file could not be imported:")
-        ui.paginated(ds.problems, key="aud_ds_problems", page_size=20)
+        ui.paginated(
+            [{"Line": r.get("line"), "Problem": r.get("problem")} for r in ds.problems],
+            key="aud_ds_problems",
+            page_size=20,
+            column_config={"Problem": st.column_config.TextColumn(width="large")},
+        )
 with tab_rows:
     ui.paginated(
-        saud.preview_matching(engine, ds, [], limit=500).reset_index(),
+        saud.preview_matching(engine, ds, [], limit=500)
+        .reset_index()
+        .rename(columns={"_row": "Row"}),
         key="aud_rows_page",
         page_size=25,
     )

@@ -146,6 +146,20 @@ def test_staff_pushes_an_audience_and_downloads_rejected_rows(app_url, shots, tm
         expect(page.get_by_role("link", name="Connections")).to_have_count(0)  # admin only
         shot(page, "02_audiences")
 
+        # Upload a small CSV with one broken row: it is imported and the bad line reported.
+        upload = tmp_path / "spring_appeal.csv"
+        upload.write_text(
+            "Email,First Name,Amount\nann@example.org,Ann,12.50\nbob@example.org,Bob\n"
+            "carl@example.org,Carl,7\n",
+            encoding="utf-8",
+        )
+        page.get_by_text("Upload a data set").click()
+        page.locator("input[type=file]").set_input_files(str(upload))
+        page.get_by_role("button", name="Import").click()
+        expect(page.get_by_text(re.compile(r"Imported 2 rows"))).to_be_visible()
+        expect(page.get_by_text(re.compile(r"could not be imported")).first).to_be_visible()
+        shot(page, "02b_upload_report")
+
         # Step 1: select audience.
         page.get_by_role("link", name="Push Audiences").click()
         expect(page.get_by_role("heading", name="1. Select audience")).to_be_visible()
