@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sfmc import fieldrules
-from sfmc.errors import SfmcConfigError
+from sfmc.errors import SfmcConfigError, SfmcFatalError
 from sfmc.mapping import FieldMap
 from sfmc.types import DataExtension, DeField
 
@@ -142,7 +142,18 @@ def ensure_data_extension(  # noqa: C901, PLR0912 - one rule per branch, kept to
             name=name, customer_key=customer_key, category_id=category_id, fields=tuple(wanted)
         )
         if not dry_run:
-            made = client.create_data_extension(new)
+            try:
+                made = client.create_data_extension(new)
+            except SfmcFatalError as exc:
+                if "categoryid" not in str(exc).lower():
+                    raise
+                # The folder was deleted or renamed in SFMC since it was picked (DESIGN §2).
+                msg = (
+                    f"The Data Extension folder (category {category_id}) chosen for this pathway "
+                    "no longer exists in Marketing Cloud: it was deleted or renamed. Pick a valid "
+                    "folder for the pathway, then sync again."
+                )
+                raise SfmcConfigError(msg, operation=f"create Data Extension {name}") from exc
             new = made if made.fields else replace(made, fields=new.fields)
         return EnsureResult(
             de=new,

@@ -20,3 +20,17 @@ def test_field_removed_in_sfmc_is_refilled_on_next_incremental_run():
         rows = lab.de_rows()
         assert all(r["City"] for r in rows)
         assert compare(rows, lab.expected, lab.rejected_keys([second.id])) == (0, 0, 0)
+
+
+def test_deleted_folder_gives_a_message_that_says_what_to_fix():
+    # Bug: creating the DE in a folder deleted in SFMC failed with SFMC's raw "CategoryID 1001
+    # is not a Data Extension folder (error 310007)", which does not tell the user what to do.
+    with Lab(rows=30) as lab:
+        folder = lab.sim.state.add_folder("Gone", lab.root_folder())
+        pid = lab.make_pathway(category_id=folder.id)
+        lab.delete(f"/_sim/folders/{folder.id}")
+        run = lab.run(pid)
+        assert run.state == "failed"
+        assert "no longer exists in Marketing Cloud" in run.error
+        assert "Pick a valid folder" in run.error
+        assert lab.de_rows() == []  # nothing was written anywhere
