@@ -390,6 +390,7 @@ def push_rows(  # noqa: C901, PLR0912, PLR0915 - the run loop reads best in one 
     on_commit: Callable[[Commit], None] = _noop,
     should_cancel: Callable[[], bool] = lambda: False,
     de_exists: bool = True,
+    read_key_chunks: Callable[[int], Iterable[Sequence[Mapping[str, Any]]]] | None = None,
 ) -> PushResult:
     """Push audience rows into a Data Extension (which must exist; see `ensure_data_extension`).
 
@@ -409,6 +410,8 @@ def push_rows(  # noqa: C901, PLR0912, PLR0915 - the run loop reads best in one 
         on_commit: called with each fully acknowledged prefix; persist it atomically.
         should_cancel: polled between batches; True stops the run after in-flight batches land.
         de_exists: False when the DE does not exist yet (dry run before creation): no keys to read.
+        read_key_chunks: like `read_chunks` but only the primary key columns are needed (a
+            cheaper read for the pre-pass); default `read_chunks`.
 
     Returns:
         A `PushResult`. Rows SFMC or preflight refused are in the commits (and a sample here).
@@ -456,7 +459,7 @@ def push_rows(  # noqa: C901, PLR0912, PLR0915 - the run loop reads best in one 
     if method == "mirror" or resume_row > 0:
         audience_keys = set()
         key_conv = RowConverter([m for m in mapping if m.is_primary_key])
-        for chunk in read_chunks(0):
+        for chunk in (read_key_chunks or read_chunks)(0):
             for row in chunk:
                 key = preflight.key_of(key_conv(row))
                 if not key:
@@ -980,6 +983,13 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             # Called per chunk and per batch: one indexed read, cheap next to a batch.
             return beat.lost or runs.cancel_requested(engine, run_id)
 
+        key_columns = [m.source_column for m in ensured.mapping if m.is_primary_key]
+
+        def key_chunks(after: int) -> Iterator[list[dict[str, Any]]]:
+            return audiences.iter_rows(
+                engine, audience.id, chunk_size=20_000, after_row=after, columns=key_columns
+            )
+
         def chunks(after: int) -> Iterator[list[dict[str, Any]]]:
             return audiences.iter_rows(engine, audience.id, chunk_size=chunk_size, after_row=after)
 
@@ -1030,6 +1040,7 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             on_commit=commit,
             should_cancel=cancelled,
             de_exists=not (run.dry_run and ensured.created),
+            read_key_chunks=key_chunks,
         )
         if run.dry_run:
             result.plan.update(
