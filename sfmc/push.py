@@ -931,6 +931,11 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
                 # rows in the DE lack those values, so every row must be sent again.
                 runs.clear_ledger(engine, pathway.id)
         checkpoint = run.checkpoint or {}
+        if checkpoint.get("row") and ensured is not None and ensured.created and not run.dry_run:
+            # The DE vanished since this run's checkpoint: the rows sent before it are gone too.
+            runs.clear_rejected_after(engine, run_id)
+            runs.write_progress(engine, run_id, checkpoint={})
+            checkpoint = {}
         resume_row = int(checkpoint.get("row", 0) or 0)
         counters = Counters.from_dict(checkpoint.get("counters"))
         rows_total = audiences.count_rows(engine, audience.id)
