@@ -118,7 +118,7 @@ class PushOptions:
     in_flight: int = 5
     max_requests_per_s: float = 30.0
     poll_interval: float = 0.05
-    max_poll_interval: float = 0.4
+    max_poll_interval: float = 0.3
     delete_batch: int = 2_500
 
 
@@ -512,8 +512,8 @@ def push_rows(  # noqa: C901, PLR0912, PLR0915 - the run loop reads best in one 
     # Send phase.
     sender = _Sender(client, target, options)
     batch_cap = max(1, min(options.batch_rows, MAX_BATCH_ROWS))
-    # Ramp up: small first batches get SFMC's queue working while the rest is prepared.
-    ramp = [min(batch_cap, n) for n in (500, 2_000)]
+    # Ramp up, doubling: SFMC starts on a small batch while the next (twice as big) is prepared.
+    ramp = [min(batch_cap, n) for n in (500, 1_000, 2_000, 4_000)]
     seq = 0
     batch = _Batch(seq)
     pending: dict[int, _Batch] = {}
