@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -54,8 +54,17 @@ _PHONE_CHARS_RE = re.compile(r"^\+?[0-9 ().\-/]+(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})
 _INT_RE = re.compile(r"^[+-]?[0-9]+$")
 _DECIMAL_RE = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
 _LOCALE_RE = re.compile(r"^[A-Za-z]{2}(?:-[A-Za-z]{2})?$")
+_DROP_DIGITS = str.maketrans("", "", "0123456789")
 _TRUE = {"true", "1", "yes", "y"}  # [I]: true/false and 1/0 are documented-ish, yes/no/y/n lenient
 _FALSE = {"false", "0", "no", "n"}
+_ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+# The common US shapes, ASCII only, with exactly the ranges strptime's %m %d %Y %H %M %S accept:
+# a match is what the first matching `_US_DATE_FORMATS` entry would give; anything else (12-hour
+# clock, single-digit minutes, several spaces...) goes through strptime as before.
+_US_DATE_FAST_RE = re.compile(
+    r"(1[0-2]|0?[1-9])/(3[01]|[12][0-9]|0?[1-9])/([0-9]{4})"
+    r"(?: (2[0-3]|[01]?[0-9]):([0-5][0-9])(?::([0-5][0-9]))?)?"
+)
 _US_DATE_FORMATS = (
     "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %H:%M",
@@ -162,19 +171,7 @@ def parse_date(value: object) -> datetime | None:
         parsed = datetime(value.year, value.month, value.day)
     elif isinstance(value, str):
         text = value.strip()
-        parsed = None
-        if re.match(r"^\d{4}-\d{2}-\d{2}", text):
-            try:
-                parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-            except ValueError:
-                return None
-        else:
-            for fmt in _US_DATE_FORMATS:
-                try:
-                    parsed = datetime.strptime(text, fmt)  # noqa: DTZ007 - SFMC dates are zone-less
-                    break
-                except ValueError:
-                    continue
+        parsed = _parse_date_text(text)
         if parsed is None:
             return None
     else:
@@ -185,6 +182,27 @@ def parse_date(value: object) -> datetime | None:
     if not MIN_DATE <= parsed.date() <= MAX_DATE:
         return None
     return parsed
+
+
+def _parse_date_text(text: str) -> datetime | None:
+    fast = _US_DATE_FAST_RE.fullmatch(text)
+    if fast is not None:
+        hour, minute, second = int(fast[4] or 0), int(fast[5] or 0), int(fast[6] or 0)
+        try:
+            return datetime(int(fast[3]), int(fast[1]), int(fast[2]), hour, minute, second)  # noqa: DTZ001
+        except ValueError:
+            pass  # e.g. 2/30/2024: strptime below comes to the same verdict
+    if _ISO_DATE_RE.match(text):
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return None
+    for fmt in _US_DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)  # noqa: DTZ007 - SFMC dates are zone-less
+        except ValueError:
+            continue
+    return None
 
 
 def _parse_bool(value: object) -> bool | None:
@@ -204,7 +222,9 @@ def _parse_bool(value: object) -> bool | None:
 def _phone_ok(text: str) -> bool:
     if not _PHONE_CHARS_RE.match(text.strip()):
         return False
-    digits = sum(ch.isdigit() for ch in text.split("x")[0].split("X")[0])
+    head = text.split("x")[0].split("X")[0]
+    # The pattern admits ASCII digits only, so counting 0-9 is counting str.isdigit characters.
+    digits = len(head) - len(head.translate(_DROP_DIGITS))
     return 7 <= digits <= 15
 
 
@@ -333,6 +353,134 @@ def canonical(field: DeField, value: object) -> str | None:
         msg = f"Value {value!r} does not fit field {field.name!r} ({ftype}); run check_value first."
         raise ValueError(msg)
     return result
+
+
+class NeedsCheck(ValueError):
+    """A `converter` met a value it does not take as is; `check_value` says why (or accepts it)."""
+
+
+def converter(field: DeField) -> Callable[[object], str | None]:
+    """A fast `value -> canonical(field, value)` for values that pass `check_value(field, value)`.
+
+    Hot loops (the simulator's row path) call this once per field per row, so the common cases
+    (str, int, bool) are handled by a closure with precomputed limits and compiled patterns, and
+    Date/Decimal results are memoised per text (real columns repeat their dates and amounts).
+    Anything else, valid or not, raises `NeedsCheck`: the caller then runs `check_value` and
+    `canonical`, which stay the single source of SFMC's messages. Blank values give None unless
+    the field needs a value (`check_value` reports NullValue then).
+
+    Raises:
+        NeedsCheck: the value is invalid or unusual; use `check_value`/`canonical` instead.
+    """
+    ftype = field.field_type
+    blank_ok = not (field.is_primary_key or (field.is_required and field.default_value is None))
+
+    def slow(value: object) -> str | None:
+        if blank_ok and (value is None or value == ""):
+            return None
+        if check_value(field, value) is not None:
+            raise NeedsCheck(field.name)
+        return canonical(field, value)
+
+    limit = max_length(field)
+    if ftype == "Text":
+
+        def text(value: object) -> str | None:
+            if value.__class__ is str and value and len(value) <= limit:  # type: ignore[arg-type,operator]
+                return value  # type: ignore[return-value]
+            return slow(value)
+
+        return text
+    if ftype in ("EmailAddress", "Locale", "Phone"):
+        match = (_EMAIL_RE if ftype == "EmailAddress" else _LOCALE_RE).match
+        if ftype == "Phone":
+            match = _phone_ok  # type: ignore[assignment]
+
+        def patterned(value: object) -> str | None:
+            if value.__class__ is str and len(value) <= limit and match(value):  # type: ignore[arg-type,operator]
+                return value  # type: ignore[return-value]
+            return slow(value)
+
+        return patterned
+    if ftype == "Number":
+        int_match = re.compile(r"[+-]?[0-9]+").fullmatch
+
+        def number(value: object) -> str | None:
+            cls = value.__class__
+            if cls is int:
+                if INT32_MIN <= value <= INT32_MAX:  # type: ignore[operator]
+                    return str(value)
+            elif cls is str and value:
+                stripped = value.strip()  # type: ignore[attr-defined]
+                if int_match(stripped):
+                    parsed = int(stripped)
+                    if INT32_MIN <= parsed <= INT32_MAX:
+                        return str(parsed)
+            return slow(value)
+
+        return number
+    if ftype == "Decimal" and decimal_shape(field)[0] >= decimal_shape(field)[1]:
+        precision, scale = decimal_shape(field)
+        bound = Decimal(10) ** (precision - scale)
+        quantum = Decimal(1).scaleb(-scale)
+        dec_match = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)").fullmatch
+
+        def parse(text: str) -> str | None:
+            stripped = text.strip()
+            if dec_match(stripped):
+                dec = Decimal(stripped)
+                if abs(dec) < bound:
+                    return str(dec.quantize(quantum, rounding=ROUND_HALF_UP))
+            return None
+
+        return _memoised(parse, slow)
+    if ftype == "Date":
+
+        def parse_text(text: str) -> str | None:
+            parsed = parse_date(text)
+            return None if parsed is None else format_date(parsed)
+
+        return _memoised(parse_text, slow)
+    if ftype == "Boolean":
+        truth = {**dict.fromkeys(_TRUE, "True"), **dict.fromkeys(_FALSE, "False")}
+
+        def flag(value: object) -> str | None:
+            cls = value.__class__
+            if cls is bool:
+                return "True" if value else "False"
+            if cls is str:
+                stored = truth.get(value.strip().lower())  # type: ignore[attr-defined]
+                if stored is not None:
+                    return stored
+            return slow(value)
+
+        return flag
+    return slow
+
+
+_MEMO_SIZE = 4096
+
+
+def _memoised(
+    parse: Callable[[str], str | None], slow: Callable[[object], str | None]
+) -> Callable[[object], str | None]:
+    """Wrap a pure `text -> canonical | None` parser with a small per-field cache."""
+    memo: dict[str, str] = {}
+
+    def convert(value: object) -> str | None:
+        if value.__class__ is not str or not value:
+            return slow(value)
+        stored = memo.get(value)  # type: ignore[call-overload]
+        if stored is None:
+            stored = parse(value)  # type: ignore[arg-type]
+            if stored is None:
+                return slow(value)
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()  # bounded: a column of unique timestamps must not grow it forever
+            memo[value] = stored  # type: ignore[index]
+        return stored
+
+    return convert
 
 
 def key_part(field: DeField, value: object) -> str:

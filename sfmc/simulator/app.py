@@ -191,6 +191,8 @@ class Router:
 class Simulator:
     """The WSGI app of one simulated tenant (serve it with `server.start_simulator`)."""
 
+    async_worker: Any = None  # `rest_async.AsyncWorker`, set when its routes register
+
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         from sfmc.simulator import rest_async, rowset, seed, sim_api, soap
 

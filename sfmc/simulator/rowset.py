@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
@@ -108,9 +109,13 @@ def _rowset_page(call: Call, de: SimDE, token: str) -> Response:
     if isinstance(paging, Response):
         return paging
     page, size = paging
-    rows = list(de.rows.values())
+    start = (page - 1) * size
     flt = call.request.args.get("$filter")
-    if flt:
+    if not flt:  # page through the dict without copying the whole DE for every page
+        count = len(de.rows)
+        rows = list(islice(de.rows.values(), start, start + size))
+        start = 0
+    else:
         match = _FILTER_RE.match(flt)
         idx = None if match is None else de.index_of(match.group(1))
         if match is None or idx is None:
@@ -120,10 +125,10 @@ def _rowset_page(call: Call, de: SimDE, token: str) -> Response:
                 10003,
             )
         wanted = match.group(2).replace("''", "'").casefold()
-        rows = [r for r in rows if (r[idx] or "").casefold() == wanted]
+        rows = [r for r in de.rows.values() if (r[idx] or "").casefold() == wanted]
+        count = len(rows)
     pks = set(de.pk_indexes)
     names = [f.name.lower() for f in de.fields]
-    start = (page - 1) * size
     items = [
         {
             "keys": {names[i]: v or "" for i, v in enumerate(r) if i in pks},
@@ -132,12 +137,12 @@ def _rowset_page(call: Call, de: SimDE, token: str) -> Response:
         for r in rows[start : start + size]
     ]
     links = {"self": f"/v1/customobjectdata/token/{token}/rowset?$page={page}"}
-    if start + size < len(rows):
+    if page * size < count:
         links["next"] = f"/v1/customobjectdata/token/{token}/rowset?$page={page + 1}"
     body: dict[str, Any] = {
         "links": links, "requestToken": token, "tokenExpireDateUtc": None,
         "customObjectId": de.object_id, "customObjectKey": de.customer_key,
-        "pageSize": size, "page": page, "count": len(rows), "top": 0,
+        "pageSize": size, "page": page, "count": count, "top": 0,
     }  # fmt: skip
     if items:
         body["items"] = items  # an empty DE has no items property (§6)

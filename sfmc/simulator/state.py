@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sfmc import fieldrules
-from sfmc.fieldrules import Violation
+from sfmc.simulator.schema import NO_PK, UNSET, DeSchema, Prepared, RowError
 from sfmc.types import DeField
+
+__all__ = ["MID", "ROOT_FOLDER_ID", "RowError", "SimDE", "SimFolder", "Tenant", "now_utc"]
 
 MID = 100012345  # the simulated business unit's MID (Client/ID in SOAP)
 ROOT_FOLDER_ID = 1000
@@ -39,15 +41,6 @@ class SimFolder:
     object_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     allow_children: bool = True
     is_editable: bool = True
-
-
-@dataclass
-class RowError:
-    """Why SFMC refused one row (in the simulator's own terms; each API renders it its way)."""
-
-    kind: str  # "validation" | "missing_key" | "duplicate" | "not_found" | "no_pk" | "unknown"
-    violations: list[Violation] = field(default_factory=list)
-    message: str = ""
 
 
 @dataclass
@@ -72,23 +65,22 @@ class SimDE:
             self.field_ids.append(str(uuid.uuid4()))
 
     # ----- fields
-    def _index(self) -> tuple[dict[str, int], list[int]]:
-        # Cached per field list (rebuilt when fields change): rows are validated in hot loops.
+    @property
+    def schema(self) -> DeSchema:
+        """The compiled field list, rebuilt whenever the fields change (rows are saved in hot loops)."""
         sig = (id(self.fields), len(self.fields))
-        cache = self.__dict__.get("_cache")
-        if cache is None or cache[0] != sig:
-            names = {f.name.casefold(): i for i, f in enumerate(self.fields)}
-            pks = [i for i, f in enumerate(self.fields) if f.is_primary_key]
-            cache = (sig, names, pks)
-            self.__dict__["_cache"] = cache
-        return cache[1], cache[2]
+        cached = self.__dict__.get("_schema")
+        if cached is None or cached[0] != sig:
+            cached = (sig, DeSchema(self.fields))
+            self.__dict__["_schema"] = cached
+        return cached[1]
 
     def index_of(self, name: str) -> int | None:
-        return self._index()[0].get(name.casefold())
+        return self.schema.index_of(name)
 
     @property
     def pk_indexes(self) -> list[int]:
-        return self._index()[1]
+        return self.schema.pk_indexes
 
     def add_field(self, new: DeField) -> None:
         self.fields.append(new)
@@ -99,12 +91,12 @@ class SimDE:
 
     def replace_field(self, index: int, new: DeField) -> None:
         self.fields[index] = new
-        self.__dict__.pop("_cache", None)
+        self.__dict__.pop("_schema", None)
 
     def drop_field(self, index: int) -> None:
         del self.fields[index]
         del self.field_ids[index]
-        self.__dict__.pop("_cache", None)
+        self.__dict__.pop("_schema", None)
         self.rows = {k: v[:index] + v[index + 1 :] for k, v in self.rows.items()}
 
     @staticmethod
@@ -120,88 +112,90 @@ class SimDE:
     # ----- rows
     def key_of(self, values: Mapping[str, object]) -> tuple | RowError:
         """The normalised PK tuple of a submitted row (names matched case-insensitively)."""
-        folded = {str(k).casefold(): v for k, v in values.items()}
-        parts: list[str] = []
-        missing: list[Violation] = []
-        for i in self.pk_indexes:
-            f = self.fields[i]
-            value = folded.get(f.name.casefold())
-            violation = fieldrules.check_value(f, value)
-            if violation is not None:
-                if violation.error_type == "NullValue":
-                    missing.append(violation)
-                    continue
-                return RowError("validation", [violation])
-            parts.append(fieldrules.key_part(f, value))
-        if missing:
-            return RowError("missing_key", missing)
-        return tuple(parts)
+        return self.schema.key_of(values)
 
     def save_row(self, values: Mapping[str, object], *, mode: str) -> RowError | None:
-        """Validate and store one row. `mode`: "upsert", "insert" or "update"."""
-        pks = self.pk_indexes
-        if not pks and mode != "insert":
-            return RowError(
-                "no_pk", message="This Data Extension does not have any primary keys defined."
-            )
-        given: dict[int, object] = {}
-        violations: list[Violation] = []
-        for name, value in values.items():
-            idx = self.index_of(str(name))
-            if idx is None:
-                violations.append(
-                    Violation(
-                        str(name), 70012, "UnknownColumn", f"The column [{name}] does not exist."
-                    )
-                )
-                continue
-            given[idx] = value
-        key: tuple | RowError = self.key_of(values) if pks else ("#", self._next_row)
-        if isinstance(key, RowError):
-            if key.kind == "missing_key":
-                return key
-            violations.extend(key.violations)
-        for idx, value in given.items():
-            if idx in pks:
-                continue
-            violation = fieldrules.check_value(self.fields[idx], value)
-            if violation is not None:
-                violations.append(violation)
-        if violations:
-            return RowError("validation", violations)
-        assert isinstance(key, tuple)
+        """Validate and store one row. `mode`: "upsert", "insert" or "update". Hold the lock."""
+        schema = self.schema
+        prepared = schema.prepare(values, mode)
+        if isinstance(prepared, RowError):
+            return prepared
+        return self.commit(prepared, mode=mode, schema=schema)
+
+    def commit(
+        self, prepared: Prepared, *, mode: str, schema: DeSchema | None = None
+    ) -> RowError | None:
+        """Store a row that `schema.prepare` accepted (insert vs update, defaults). Hold the lock.
+
+        `schema` must be the DE's current one (the caller checks after fields may have changed).
+        """
+        key, slots = prepared
+        numbered = key is None  # no primary key: every row is new, under the next row number
+        if numbered:
+            key = ("#", self._next_row)
         existing = self.rows.get(key)
-        if existing is not None and mode == "insert":
-            return RowError("duplicate")
-        if existing is None and mode == "update":
-            return RowError("not_found", message="Cannot locate the existing record.")
-        if existing is None:
-            stored = []
-            for i, f in enumerate(self.fields):
-                if i in given and not fieldrules.is_blank(given[i]):
-                    stored.append(fieldrules.canonical(f, given[i]))
-                    continue
-                default = self._default_for(f)
-                if default is None and f.is_required:
-                    violations.append(fieldrules.check_value(f, None))  # type: ignore[arg-type]
-                stored.append(default)
-            if violations:
-                return RowError("validation", violations)
-            if not pks:
+        if slots.__class__ is tuple:  # complete row: stored as is, no default to fill
+            if existing is not None and mode == "insert":
+                return RowError("duplicate")
+            if existing is None and mode == "update":
+                return RowError("not_found", message="Cannot locate the existing record.")
+            if numbered:
                 self._next_row += 1
-            self.rows[key] = tuple(stored)
+            self.rows[key] = slots
             return None
-        updated = list(existing)
-        for i, value in given.items():
-            updated[i] = fieldrules.canonical(self.fields[i], value)
-        self.rows[key] = tuple(updated)
+        if existing is not None:
+            if mode == "insert":
+                return RowError("duplicate")
+            if UNSET in slots:
+                self.rows[key] = tuple(
+                    old if new is UNSET else new for new, old in zip(slots, existing, strict=True)
+                )
+            else:
+                self.rows[key] = tuple(slots)
+            return None
+        if mode == "update":
+            return RowError("not_found", message="Cannot locate the existing record.")
+        schema = schema or self.schema
+        if UNSET in slots or (schema.fills and None in slots):
+            violations = []
+            fields = schema.fields
+            for i, value in enumerate(slots):
+                if value is None or value is UNSET:
+                    value = schema.default(i)
+                    if value is None and fields[i].is_required:
+                        violations.append(fieldrules.check_value(fields[i], None))
+                    slots[i] = value
+            if violations:
+                return RowError("validation", violations)  # type: ignore[arg-type]
+        if not schema.pk_indexes:
+            self._next_row += 1
+        self.rows[key] = tuple(slots)
         return None
+
+    def commit_many(self, prepared: Iterable[Any], *, mode: str, schema: DeSchema) -> list[Any]:
+        """`commit` for a whole async job; hold the lock (this is the loop it is held for).
+
+        Prepared tuples are stored; anything else (a RowError or a message) is passed through as
+        that row's outcome.
+        """
+        rows, commit = self.rows, self.commit
+        # Upserts of complete rows with a key just store the tuple (new or replacing the old row).
+        plain = mode == "upsert" and bool(schema.pk_indexes)
+        outcomes: list[Any] = []
+        append = outcomes.append
+        for item in prepared:
+            if item.__class__ is not tuple:
+                append(item)
+            elif plain and item[1].__class__ is tuple:
+                rows[item[0]] = item[1]
+                append(None)
+            else:
+                append(commit(item, mode=mode, schema=schema))
+        return outcomes
 
     def delete_row(self, keys: Mapping[str, object]) -> RowError | None:
         if not self.pk_indexes:
-            return RowError(
-                "no_pk", message="This Data Extension does not have any primary keys defined."
-            )
+            return RowError("no_pk", message=NO_PK)
         key = self.key_of(keys)
         if isinstance(key, RowError):
             return key
