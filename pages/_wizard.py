@@ -221,6 +221,7 @@ def review_step(aud_by_id: dict, conn_by_id: dict, pushed: dict, go: Callable[[i
                 edited = st.data_editor(
                     state[deps.PUSH_MAPPING],
                     num_rows="dynamic",
+                    placeholder="—",
                     hide_index=True,
                     key="push_mapping_editor",
                     column_config={

@@ -68,6 +68,7 @@ with st.form(f"mapping_form_{pid}"):
     edited = st.data_editor(
         frame,
         num_rows="dynamic",
+        placeholder="—",
         hide_index=True,
         key=f"mapping_editor_{pid}",
         column_config={

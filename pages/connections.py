@@ -44,7 +44,9 @@ def show_report(report: object) -> None:
         st.success(f"Connection works. {report.reason}", icon=":material/check_circle:")
     else:
         st.error(f"Connection failed: {report.reason}", icon=":material/error:")
-        st.markdown(report.fix or ui.AUTH_FIX)
+        st.markdown(f"**How to fix it:** {report.fix or ui.AUTH_FIX}")
+        with st.expander("Still failing? The usual causes"):
+            st.markdown(ui.AUTH_FIX)
     st.markdown(
         f"- Auth: `{report.auth_url or '—'}`\n- REST: `{report.rest_url or '—'}`\n"
         f"- SOAP: `{report.soap_url or '—'}`"

@@ -91,10 +91,10 @@ for conn_id, items in by_conn.items():
                 )
                 if can_act:
                     _actions.actions(p, label, status, user)
-                if status.message:
-                    st.caption(status.message)
                 running = sruns.active_run(engine, p.id)
                 if running is not None:
                     ui.live_run(running.id, key=f"pw{p.id}")
+                elif status.message:
+                    st.caption(status.message)
                 with st.expander("Run history and rejected rows"):
                     history(p)
