@@ -587,7 +587,36 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         cpu = "unknown"
-    return {"nproc": os.cpu_count(), "python": sys.version.split()[0], "cpu": cpu}
+    return {
+        "nproc": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "cpu": cpu,
+        "git": _git_state(),
+    }
+
+
+def _git_state() -> str:
+    """HEAD's short hash, with "+dirty" when product files differ from it (a shared tree)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "sfmc", "store"],  # noqa: S607
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def emit(result: Mapping[str, Any], as_json: bool, human: list[str]) -> None:
