@@ -163,3 +163,52 @@ def test_audience_filter_builder_counts_live(demo_env):
     assert not at.exception
     after = next(m.value for m in at.metric if m.label == "Matching records")
     assert after != before
+
+
+def _add_connection(name: str, auth_uri: str, client_id: str, secret: str) -> int:
+    from pages import _deps as deps
+    from store import repo
+
+    with deps.session() as session:
+        return repo.create_connection(name, auth_uri, client_id, secret, session=session).id
+
+
+def test_review_step_stops_on_bad_credentials_with_the_fix(demo_env):
+    from pages import _deps as deps
+
+    at = page_app("pages/push_audiences.py", "staff", timeout=60).run()
+    sim = deps.get_simulator()
+    conn_id = _add_connection("Typo secret", sim.auth_uri, "pathways-demo", "wrong")
+    at.run()
+    _pick_audience(at, "Monthly givers")
+    next(b for b in at.button if b.label.startswith("Next")).click().run()
+    at.radio[0].set_value(conn_id).run()
+    next(b for b in at.button if b.label.startswith("Next")).click().run()
+    assert not at.exception
+    assert any("cannot be used" in e.value for e in at.error)
+    assert not at.get("form")  # no Advanced Settings until the connection works
+
+
+def test_category_dropdown_falls_back_without_folder_scope(demo_env):
+    from sfmc.simulator import SimulatorConfig, start_simulator
+
+    limited = (
+        "limited-pkg",
+        "limited-secret",
+        frozenset({"data_extensions_read", "data_extensions_write"}),
+    )
+    config = SimulatorConfig(
+        clients=[limited], seed="demo", latency_ms=0, soap_latency_ms=0, rate_limit=0
+    )
+    with start_simulator(config) as sim:
+        at = page_app("pages/push_audiences.py", "staff", timeout=60).run()
+        conn_id = _add_connection("No folder scope", sim.auth_uri, *limited[:2])
+        at.run()
+        _pick_audience(at, "Monthly givers")
+        next(b for b in at.button if b.label.startswith("Next")).click().run()
+        at.radio[0].set_value(conn_id).run()
+        next(b for b in at.button if b.label.startswith("Next")).click().run()
+        assert not at.exception
+        assert at.warning, "no notice that the folder list is a fallback"
+        category = next(s for s in at.selectbox if s.label.startswith("Category"))
+        assert category.options  # the folders of existing DEs
