@@ -138,11 +138,15 @@ class Call:
         ):
             sim.stats.fault("throttled")
             return soapxml.fault("soap:Server", "Rate Limited", sim.base_url, detail_code=17)
-        if scope and scope not in token.scopes:
+        return self.soap_scope(scope)
+
+    def soap_scope(self, scope: str | None) -> Response | None:
+        """The SOAP privilege fault when the (already checked) token lacks `scope`, else None."""
+        if scope and self.token is not None and scope not in self.token.scopes:
             return soapxml.fault(
                 "soap:Client",
                 f"Insufficient Privileges: the token lacks the {scope} scope.",
-                sim.base_url,
+                self.sim.base_url,
                 detail_code=2,
             )
         return None

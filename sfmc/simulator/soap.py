@@ -33,6 +33,9 @@ ACTIONS = {
     "Delete": ("DeleteRequest", "data_extensions_write"),
     "Perform": ("PerformRequestMsg", "data_extensions_write"),
 }
+# Object types that need a scope beyond the action's: folders are Saved Content in SFMC's
+# permission model (what sfmc/scopes.py's checklist assumes for the Category dropdown).
+OBJECT_SCOPES = {("Retrieve", "DataFolder"): "saved_content_read"}
 RETRIEVE_REQUEST = ("ClientIDs", "ObjectType", "Properties", "Filter", "RespondTo",
     "PartnerProperties", "ContinueRequest", "QueryAllAccounts", "RetrieveAllSinceLastBatch",
     "RepeatLastResult", "Retrieves", "Options")  # fmt: skip
@@ -64,7 +67,9 @@ def endpoint(call: Call) -> Response:
         if local(request.tag) != element:
             msg = f"SOAPAction {action} expects a {element} body, got {local(request.tag)}."
             raise SoapFault(msg)
-        denied = call.soap_gate(token, scope)
+        denied = call.soap_gate(token, scope) or call.soap_scope(
+            OBJECT_SCOPES.get((action, _retrieve_object_type(request)))
+        )
         if denied is not None:
             return denied
         call.sim.stats.hit(f"soap:{action}", api=False)
@@ -73,6 +78,16 @@ def endpoint(call: Call) -> Response:
         return envelope(f"{action}Response", soap_ops.handle(call.tenant, action, request))
     except SoapFault as exc:
         return fault(exc.code, exc.message, base)
+
+
+def _retrieve_object_type(msg: Element) -> str | None:
+    """The ObjectType of a RetrieveRequestMsg (None for other bodies or when absent)."""
+    for request in msg:
+        if local(request.tag) == "RetrieveRequest":
+            for child in request:
+                if local(child.tag) == "ObjectType":
+                    return (child.text or "").strip()
+    return None
 
 
 def soapxml_parse(data: bytes) -> tuple[Element, str | None]:

@@ -104,6 +104,17 @@ def test_folders_without_folder_scope_still_list(sim):
     assert listing.folders
 
 
+def test_folders_fall_back_to_existing_des_without_saved_content_read(sim):
+    # The simulator answers a DataFolder Retrieve without saved_content_read with SFMC's
+    # "Insufficient Privileges" fault, so the client's fallback runs end to end.
+    listing = _client(sim, "no-folders", "secret-2").list_folders()
+    assert listing.fallback
+    assert "saved_content_read" in listing.notice
+    des = requests.get(f"{sim.base_url}/_sim/dataextensions", timeout=10).json()["items"]
+    assert {f.id for f in listing.folders} == {d["categoryId"] for d in des}
+    assert not _client(sim).list_folders().fallback
+
+
 def test_create_find_and_add_fields(sim, de):
     client = _client(sim)
     found = client.find_data_extension(customer_key=de.customer_key)

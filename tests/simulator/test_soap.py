@@ -211,11 +211,25 @@ def test_security_faults(make_sim):
 
 def test_soap_scope_and_throttle(make_sim):
     sim = make_sim(clients=[("ro", "s", frozenset({"data_extensions_read"}))], client=("ro", "s"))
-    assert overall(sim.soap("Retrieve", retrieve("DataFolder", ["ID"]))) == "OK"
+    assert overall(sim.soap("Retrieve", retrieve("DataExtension", ["CustomerKey"]))) == "OK"
     assert "Insufficient Privileges" in fault_string(
         sim.soap("Create", create_de("a", "A", [field_xml("X")]))
     )
     sim.faults(soap_throttle_rate=1)
-    resp = sim.soap("Retrieve", retrieve("DataFolder", ["ID"]))
+    resp = sim.soap("Retrieve", retrieve("DataExtension", ["CustomerKey"]))
     assert fault_string(resp) == "Rate Limited"
     assert "<Code>17</Code>" in resp.text
+
+
+def test_folder_retrieve_needs_saved_content_read(make_sim):
+    scopes = frozenset({"data_extensions_read", "data_extensions_write"})
+    sim = make_sim(seed="demo", clients=[("nf", "s", scopes)], client=("nf", "s"))
+    resp = sim.soap("Retrieve", retrieve("DataFolder", ["ID", "Name"]))
+    assert resp.status_code == 500
+    assert fault_string(resp) == (
+        "Insufficient Privileges: the token lacks the saved_content_read scope."
+    )
+    assert "<Code>2</Code>" in resp.text  # the same fault as any other missing SOAP scope
+    assert overall(sim.soap("Retrieve", retrieve("DataExtension", ["CustomerKey"]))) == "OK"
+    full = make_sim(seed="demo")  # every scope: folders are listed
+    assert overall(full.soap("Retrieve", retrieve("DataFolder", ["ID", "Name"]))) == "OK"
