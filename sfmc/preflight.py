@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
 from sfmc import fieldrules
-from sfmc.mapping import key_string
+from sfmc.mapping import key_function
 from sfmc.types import DeField, RowOutcome
 
 _INT_RE = re.compile(r"[+-]?[0-9]{1,9}")
@@ -41,6 +41,10 @@ def _quick_expr(field: DeField, var: str) -> str | None:
         return f"({is_str} and len({var}) <= {limit or 50}{nonempty})"
     if ftype == "Number":
         return f"({is_str} and ({blank_ok}_int({var})))"
+    if ftype == "Phone":
+        return f"({is_str} and ({blank_ok}(len({var}) <= {limit or 50} and _phone({var}))))"
+    if ftype == "Locale":
+        return f"({is_str} and ({blank_ok}(len({var}) <= {limit or 5} and _locale({var}))))"
     if ftype == "Boolean":
         choices = '("true", "false")' if needs_value else '("true", "false", "")'
         return f"({is_str} and {var} in {choices})"
@@ -48,15 +52,20 @@ def _quick_expr(field: DeField, var: str) -> str | None:
         return f"({is_str} and ({blank_ok}(_iso({var}) and _date_ok({var}))))"
     if ftype == "Decimal":
         precision, scale = fieldrules.decimal_shape(field)
-        return f"({is_str} and ({blank_ok}(_dec({var}) and _int_digits({var}) <= {precision - scale})))"
+        # One regex: sign, at most precision-scale integer digits (leading zeros free), fraction.
+        env_name = f"_dec{precision - scale}"
+        _DEC_BY_DIGITS.setdefault(
+            env_name,
+            re.compile(rf"[+-]?0*(?:[0-9]{{1,{precision - scale}}})?(?:\.[0-9]*)?").fullmatch
+            if precision - scale > 0
+            else re.compile(r"[+-]?0*(?:\.[0-9]*)?").fullmatch,
+        )
+        return f"({is_str} and ({blank_ok}(_dec({var}) and {env_name}({var}))))"
     return None
 
 
+_DEC_BY_DIGITS: dict[str, Callable[[str], object]] = {}
 _DEC_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-
-
-def _int_digits(text: str) -> int:
-    return len(text.split(".", 1)[0].lstrip("+-").lstrip("0"))
 
 
 def _compile_quick(fields: Sequence[DeField]) -> Callable[[Mapping[str, object]], bool]:
@@ -66,7 +75,9 @@ def _compile_quick(fields: Sequence[DeField]) -> Callable[[Mapping[str, object]]
         "_iso": _ISO_RE.fullmatch,
         "_dec": _DEC_RE.fullmatch,
         "_date_ok": _date_ok,
-        "_int_digits": _int_digits,
+        "_phone": fieldrules._phone_ok,  # noqa: SLF001
+        "_locale": fieldrules._LOCALE_RE.match,  # noqa: SLF001
+        **_DEC_BY_DIGITS,
     }
     lines = ["def quick(values):", "    g = values.get"]
     tests = []
@@ -77,6 +88,7 @@ def _compile_quick(fields: Sequence[DeField]) -> Callable[[Mapping[str, object]]
         lines.append(f"    v{i} = g({field.name!r})")
         tests.append(expr)
     lines.append("    return bool(" + (" and ".join(tests) or "True") + ")")
+    env.update(_DEC_BY_DIGITS)
     exec(compile("\n".join(lines) + "\n", "<preflight>", "exec"), env)  # noqa: S102
     return env["quick"]  # type: ignore[return-value]
 
@@ -107,12 +119,13 @@ class Preflight:
             by_name[k.casefold()] for k in primary_keys if k.casefold() in by_name
         )
         self._checks = [(f.name, f) for f in fields]
+        self._key = key_function(self.key_fields)
         self._quick = _compile_quick(self.fields)
         self.seen: set[int] = set()
 
     def key_of(self, values: Mapping[str, object]) -> str:
         """The case-insensitive identity of a mapped row ("" when a key value is missing)."""
-        return key_string(values, self.key_fields)
+        return self._key(values)
 
     def remember(self, key: str) -> None:
         """Mark a key as already used by an earlier audience row (used when resuming)."""

@@ -126,3 +126,73 @@ def test_preflight_rejects_like_sfmc_and_catches_duplicate_keys():
     missing = pf.check({**ok, "Email": ""})
     assert missing is not None
     assert missing.error_type == "NullValue"
+
+
+def test_preflight_fast_path_never_accepts_what_sfmc_refuses():
+    """The generated quick check is an optimisation: it must agree with fieldrules.check_value."""
+    from sfmc import fieldrules
+
+    fields = [
+        DeField("Email", "EmailAddress", 30),
+        DeField("Name", "Text", 5, is_required=True),
+        DeField("Score", "Number"),
+        DeField("Amount", "Decimal", precision=6, scale=2),
+        DeField("Joined", "Date"),
+        DeField("Opted", "Boolean", is_required=True),
+        DeField("Phone", "Phone"),
+        DeField("Lang", "Locale"),
+    ]
+    samples = [
+        "",
+        " ",
+        "a",
+        "abcde",
+        "abcdef",
+        "a@b.co",
+        "A.B+c@ex-ample.org",
+        "a@b",
+        "x" * 40 + "@b.org",
+        "0",
+        "-12",
+        "+7",
+        "2147483647",
+        "2147483648",
+        "99999999999",
+        "1.5",
+        "0012.50",
+        "1234.5",
+        "12345.1",
+        ".5",
+        "1e3",
+        "true",
+        "false",
+        "True",
+        "2024-05-23T14:32:00",
+        "2024-02-30T00:00:00",
+        "1700-01-01T00:00:00",
+        "+1 555 123 4567",
+        "555",
+        "en-US",
+        "en_us",
+        None,
+        12,
+        3.5,
+        True,
+    ]
+    pf = Preflight(fields, [])
+    base = {
+        "Email": "",
+        "Name": "abc",
+        "Score": "",
+        "Amount": "",
+        "Joined": "",
+        "Opted": "true",
+        "Phone": "",
+        "Lang": "",
+    }
+    assert pf._quick(base)
+    for field in fields:
+        for value in samples:
+            row = {**base, field.name: value}
+            if pf._quick(row):
+                assert fieldrules.check_value(field, value) is None, (field.name, value)
