@@ -388,14 +388,16 @@ def ledger_lookup(engine: Engine, pathway_id: int, keys: Sequence[str]) -> dict[
     """Key -> hash of the rows SFMC accepted before, for the given keys only (memory bounded)."""
     found: dict[str, str] = {}
     with engine.connect() as conn:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         for start in range(0, len(keys), _LOOKUP_CHUNK):
-            part = keys[start : start + _LOOKUP_CHUNK]
-            rows = conn.execute(
-                select(_LEDGER.c.row_key, _LEDGER.c.row_hash).where(
-                    _LEDGER.c.pathway_id == pathway_id, _LEDGER.c.row_key.in_(part)
-                )
+            part = list(keys[start : start + _LOOKUP_CHUNK])
+            # Driver-level SQL: this runs for every chunk of every sync, and SQLAlchemy's
+            # statement compilation would cost more than the lookup itself.
+            sql = (
+                f"SELECT row_key, row_hash FROM rowledger WHERE pathway_id = {mark} "
+                f"AND row_key IN ({', '.join([mark] * len(part))})"
             )
-            found.update((k, h) for k, h in rows)
+            found.update(conn.exec_driver_sql(sql, (pathway_id, *part)).fetchall())
     return found
 
 
