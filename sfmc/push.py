@@ -820,7 +820,7 @@ class _Heartbeat:
 def _load_run_context(engine: Engine, run_id: int) -> dict[str, Any]:
     from sqlmodel import Session, select
 
-    from store.models import Audience, ColumnMapping, Connection, Pathway, SyncRun
+    from store.models import Audience, ColumnMapping, Connection, DataSet, Pathway, SyncRun
 
     with Session(engine) as session:
         run = session.get(SyncRun, run_id)
@@ -838,11 +838,25 @@ def _load_run_context(engine: Engine, run_id: int) -> dict[str, Any]:
             .where(ColumnMapping.pathway_id == pathway.id)
             .order_by(ColumnMapping.ordinal, ColumnMapping.id)
         ).all()
+        dataset = session.get(DataSet, audience.dataset_id) if audience is not None else None
+        columns = {str(c.get("name")) for c in (dataset.columns or [])} if dataset else set()
         for obj in (run, pathway, audience, connection, *rows):
             if obj is not None:
                 session.expunge(obj)
     if audience is None or connection is None:
         msg = "The pathway's audience or connection was deleted; edit or delete the pathway."
+        raise SfmcConfigError(msg)
+    # Checked before SFMC is touched: a mapped column the data set lacks would silently write
+    # empty values (and create an empty field) in every row.
+    # Names starting with "_" are columns the engine adds itself (`_row`, generated keys).
+    mapped = {m.source_column for m in rows if not m.source_column.startswith("_")}
+    unknown = sorted(mapped - columns) if dataset is not None else []
+    if unknown:
+        msg = (
+            f"The column mapping uses {', '.join(repr(u) for u in unknown)}, which the audience's "
+            f"data set does not have (its columns: {', '.join(sorted(columns))}). Fix the "
+            "mapping on the Column Mapping page, then sync again."
+        )
         raise SfmcConfigError(msg)
     mapping = [
         FieldMap(
