@@ -101,7 +101,8 @@ def _is_folder_problem(message: str | None) -> bool:
 def repick_folder(p: Any, label: str, user: Any) -> None:
     """The chosen folder is gone and the DE was never created: let staff pick a valid one."""
     st.error(
-        ui.CATEGORY_FIX.split(" Pick")[0] + " Pick a valid folder below.",
+        "The folder (category) of this pathway was deleted or renamed in Marketing Cloud. "
+        "Pick a valid folder below, then Sync now.",
         icon=":material/folder_off:",
     )
     ok, client = ui.guard(deps.client_for_connection_id, p.connection_id)

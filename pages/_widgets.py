@@ -20,9 +20,9 @@ AUTH_FIX = (
     "API Integration component (enhanced functionality)."
 )
 CATEGORY_FIX = (
-    "The folder (category) of this pathway was deleted or renamed in Marketing Cloud. Pick a valid "
-    "one: delete this pathway on Manage Pathways and push the audience again, choosing an existing "
-    "folder."
+    "The folder (category) of this pathway was deleted or renamed in Marketing Cloud. Pick a "
+    "valid one: on Manage Pathways the failed pathway offers a folder picker (or delete the "
+    "pathway and push the audience again, choosing an existing folder)."
 )
 EMPTY_CATEGORY_FIX = (
     "No Data Extension folders came back. Give the Installed Package the **Data Extensions: Read** "
@@ -318,3 +318,103 @@ def show_plan(plan: dict[str, Any]) -> None:
         st.dataframe(first, hide_index=True)
     for note in plan.get("notes") or []:
         st.caption(note)
+
+
+def columns_table(cols: Sequence[dict[str, Any]]) -> None:
+    """A data set's columns with their inferred types and values that did not fit."""
+    st.dataframe(
+        [
+            {
+                "Column": c.get("original", c["name"]),
+                "Safe name": c["name"],
+                "Type": c.get("type"),
+                "Longest": c.get("max_length"),
+                "Values that did not fit": ", ".join(map(str, (c.get("bad_examples") or [])[:3])),
+            }
+            for c in cols
+        ],
+        hide_index=True,
+    )
+
+
+def audience_list(dataset_id: int) -> None:
+    """The audiences of a data set: filters in words, record count, modeled toggle."""
+    from pages import _deps as deps
+    from store import audiences as saud
+    from store import repo
+
+    with deps.session() as session:
+        existing = repo.list_audiences(session=session, dataset_id=dataset_id, limit=1000)
+    if not existing:
+        st.caption("No audiences on this data set yet: define one below.")
+        return
+    for a in existing:
+        c1, c2, c3 = st.columns([4, 2, 2])
+        rules = " AND ".join(
+            f"{f['column']} {saud.OP_LABELS.get(f['op'], f['op'])} {f.get('value', '')}"
+            for f in a.filters
+        )
+        c1.markdown(f"**{a.name}**  \n{rules or 'all rows'}")
+        with c2:
+            ok, n = guard(saud.count_rows, deps.get_engine(), a.id)
+            if ok:
+                st.markdown(f"**{n:,}** records")
+        modeled = c3.toggle("Modeled", value=a.modeled, key=f"aud_modeled_{a.id}")
+        if modeled != a.modeled:
+            with deps.session() as session:
+                repo.update_audience(a.id, modeled=modeled, session=session)
+            st.rerun()
+
+
+def drift_rows(
+    col_names: Sequence[str], mapping: Sequence[Any], live: dict[str, Any], *, checked: bool
+) -> list[dict[str, str]]:
+    """Schema drift between the audience's columns, the mapping and the live DE fields."""
+
+    def yes(flag: bool) -> str:
+        return "yes" if flag else "no"
+
+    mapped = {m.destination_field.casefold(): m for m in mapping}
+    by_source = {m.source_column: m for m in mapping}
+    in_de = "not checked"
+    drift = [
+        {
+            "Column / field": n,
+            "In audience": "yes",
+            "In mapping": "no",
+            "In Data Extension": "—",
+            "What to do": "Not pushed: add a mapping row to send it.",
+        }
+        for n in col_names
+        if n not in by_source
+    ]
+    for m in mapping:
+        f = live.get(m.destination_field.casefold())
+        note = ""
+        if m.source_column not in col_names:
+            note = "The audience lost this column: remove the row or re-upload the data."
+        elif checked and f is None:
+            note = "New field: created on the next sync."
+        elif f is not None and f.field_type != m.field_type:
+            note = f"Type differs: SFMC has {f.field_type}, the mapping says {m.field_type}."
+        drift.append(
+            {
+                "Column / field": f"{m.source_column} → {m.destination_field}",
+                "In audience": yes(m.source_column in col_names),
+                "In mapping": "yes",
+                "In Data Extension": yes(f is not None) if checked else in_de,
+                "What to do": note,
+            }
+        )
+    drift += [
+        {
+            "Column / field": f.name,
+            "In audience": "—",
+            "In mapping": "no",
+            "In Data Extension": "yes",
+            "What to do": "Only in SFMC: Pathways leaves it alone.",
+        }
+        for key, f in live.items()
+        if key not in mapped
+    ]
+    return drift

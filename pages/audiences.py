@@ -81,19 +81,7 @@ names = [c["name"] for c in cols]
 
 tab_aud, tab_cols, tab_rows = st.tabs(["Audiences", "Columns and types", "Preview rows"])
 with tab_cols:
-    st.dataframe(
-        [
-            {
-                "Column": c.get("original", c["name"]),
-                "Safe name": c["name"],
-                "Type": c.get("type"),
-                "Longest": c.get("max_length"),
-                "Values that did not fit": ", ".join(map(str, (c.get("bad_examples") or [])[:3])),
-            }
-            for c in cols
-        ],
-        hide_index=True,
-    )
+    ui.columns_table(cols)
     if ds.problems:
         st.warning(f"{len(ds.problems):,} row(s) of the file could not be imported:")
         ui.paginated(
@@ -112,26 +100,7 @@ with tab_rows:
     )
 
 with tab_aud:
-    with deps.session() as session:
-        existing = repo.list_audiences(session=session, dataset_id=ds_id, limit=1000)
-    if existing:
-        for a in existing:
-            c1, c2, c3 = st.columns([4, 2, 2])
-            c1.markdown(
-                f"**{a.name}**  \n"
-                + (
-                    " AND ".join(f"{f['column']} {f['op']} {f.get('value', '')}" for f in a.filters)
-                    or "all rows"
-                )
-            )
-            c2.metric("Records", f"{saud.count_rows(engine, a.id):,}", label_visibility="collapsed")
-            modeled = c3.toggle("Modeled", value=a.modeled, key=f"aud_modeled_{a.id}")
-            if modeled != a.modeled:
-                with deps.session() as session:
-                    repo.update_audience(a.id, modeled=modeled, session=session)
-                st.rerun()
-    else:
-        st.caption("No audiences on this data set yet: define one below.")
+    ui.audience_list(ds_id)
     st.markdown("#### New audience")
     filters = state[deps.AUD_FILTERS]
     with st.form("aud_filter_add", clear_on_submit=True, border=False):
@@ -147,19 +116,23 @@ with tab_aud:
             filters.append({"column": column, "op": op, "value": value})
     for i, f in enumerate(list(filters)):
         a, b = st.columns([6, 1])
-        a.markdown(f"`{f['column']}` {f['op']} `{f['value']}`")
+        a.markdown(f"`{f['column']}` {saud.OP_LABELS.get(f['op'], f['op'])} `{f['value']}`")
         if b.button("Remove", key=f"aud_rm_{i}"):
             filters.pop(i)
             st.rerun()
     ok, count = ui.guard(saud.count_matching, engine, ds, filters)
     if ok:
         st.metric("Matching records", f"{count:,}")
+        with st.expander("Preview matching rows"):
+            st.dataframe(saud.preview_matching(engine, ds, filters, limit=20), hide_index=True)
     with st.form("aud_save"):
         name = st.text_input("Audience name")
         modeled = st.checkbox("Modeled (built from a score)")
         if st.form_submit_button("Save audience", type="primary"):
-            if not name.strip():
-                st.error("Give the audience a name.", icon=":material/error:")
+            with deps.session() as session:
+                taken = repo.get_audience_by_name(name.strip(), session=session)
+            if not name.strip() or taken:
+                st.error("Give the audience a new, unique name.", icon=":material/error:")
             else:
                 with deps.session() as session:
                     ok, _ = ui.guard(

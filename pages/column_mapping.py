@@ -111,51 +111,5 @@ else:
     st.caption("Turn on the comparison to read the Data Extension's fields from Marketing Cloud.")
 
 
-def yes(flag: bool) -> str:
-    return "yes" if flag else "no"
-
-
-mapped = {m.destination_field.casefold(): m for m in mapping}
-by_source = {m.source_column: m for m in mapping}
-in_de = "not checked"
-drift = [
-    {
-        "Column / field": n,
-        "In audience": "yes",
-        "In mapping": "no",
-        "In Data Extension": "—",
-        "What to do": "Not pushed: add a mapping row to send it.",
-    }
-    for n in col_names
-    if n not in by_source
-]
-for m in mapping:
-    f = live.get(m.destination_field.casefold())
-    note = ""
-    if m.source_column not in col_names:
-        note = "The audience lost this column: remove the row or re-upload the data."
-    elif checked and f is None:
-        note = "New field: created on the next sync."
-    elif f is not None and f.field_type != m.field_type:
-        note = f"Type differs: SFMC has {f.field_type}, the mapping says {m.field_type}."
-    drift.append(
-        {
-            "Column / field": f"{m.source_column} → {m.destination_field}",
-            "In audience": yes(m.source_column in col_names),
-            "In mapping": "yes",
-            "In Data Extension": yes(f is not None) if checked else in_de,
-            "What to do": note,
-        }
-    )
-drift += [
-    {
-        "Column / field": f.name,
-        "In audience": "—",
-        "In mapping": "no",
-        "In Data Extension": "yes",
-        "What to do": "Only in SFMC: Pathways leaves it alone.",
-    }
-    for key, f in live.items()
-    if key not in mapped
-]
+drift = ui.drift_rows(col_names, mapping, live, checked=checked)
 ui.paginated(drift, key=f"drift_page_{pid}", page_size=30)

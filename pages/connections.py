@@ -6,9 +6,9 @@ import dataclasses
 
 import streamlit as st
 
+from pages import _connection_ui as _conn_ui
 from pages import _deps as deps
 from pages import _widgets as ui
-from sfmc.config import normalize_auth_uri
 from store import repo
 
 user = deps.require_role("admin")
@@ -36,120 +36,6 @@ def _delete(conn_id: int, name: str) -> None:
     with deps.session() as session:
         repo.delete_connection(conn_id, session=session)
         repo.record_audit(user.username, "delete connection", name, session=session)
-
-
-def show_report(report: object) -> None:
-    """The ConnectionReport: verdict in plain words, the fix, endpoints, scope checklist."""
-    if report.ok:
-        st.success(f"Connection works. {report.reason}", icon=":material/check_circle:")
-    else:
-        st.error(f"Connection failed: {report.reason}", icon=":material/error:")
-        st.markdown(f"**How to fix it:** {report.fix or ui.AUTH_FIX}")
-        with st.expander("Still failing? The usual causes"):
-            st.markdown(ui.AUTH_FIX)
-    st.markdown(
-        f"- Auth: `{report.auth_url or '—'}`\n- REST: `{report.rest_url or '—'}`\n"
-        f"- SOAP: `{report.soap_url or '—'}`"
-    )
-    if report.scopes:
-        st.dataframe(
-            [
-                {
-                    "Scope": s.scope,
-                    "Granted": s.granted,
-                    "Needed for": s.needed_for,
-                    "What breaks without it": "" if s.granted else s.breaks_without,
-                }
-                for s in report.scopes
-            ],
-            hide_index=True,
-            column_config={"Granted": st.column_config.CheckboxColumn(width="small")},
-        )
-        if report.missing_scopes:
-            missing = "\n".join(
-                f"- **{m.scope}** is missing: {m.breaks_without}" for m in report.missing_scopes
-            )
-            st.warning(f"{missing}\n\n{ui.SCOPE_ADVICE}", icon=":material/key:")
-
-
-def connection_form(editing: object | None) -> None:
-    """Add (editing=None) or edit a connection; the secret is write-only."""
-    with st.form(f"conn_form_{editing.id if editing else 'new'}", clear_on_submit=editing is None):
-        name = st.text_input("Name", value=editing.name if editing else "")
-        auth_uri = st.text_input(
-            "Auth Base URI",
-            value=editing.auth_base_uri if editing else "",
-            placeholder="https://<subdomain>.auth.marketingcloudapis.com/",
-            help="From the Installed Package's API Integration component. A bare subdomain or "
-            "the REST/SOAP URL works too: it is turned into the auth URL.",
-        )
-        client_id = st.text_input("Client ID", value=editing.client_id if editing else "")
-        secret = st.text_input(
-            "Client Secret",
-            type="password",
-            placeholder="Leave blank to keep the current secret" if editing else "",
-            help="Write-only: stored encrypted and never shown again.",
-        )
-        account_id = st.text_input(
-            "Account ID (MID, optional)", value=(editing.account_id or "") if editing else ""
-        )
-        allow_modeled = st.checkbox(
-            "Allow modeled audiences",
-            value=editing.allow_modeled if editing else False,
-            help="Modeled audiences are built from a score; some destinations must not get them.",
-        )
-        saved = st.form_submit_button("Save connection", type="primary")
-    if editing and st.button("Cancel editing", key=f"conn_cancel_{editing.id}"):
-        st.session_state[deps.CONN_EDIT_ID] = None
-        st.rerun()
-    if saved:
-        save(editing, name, auth_uri, client_id, secret, account_id, allow_modeled)
-
-
-def save(editing, name, auth_uri, client_id, secret, account_id, allow_modeled) -> None:  # noqa: ANN001
-    values = {
-        "name": name.strip(),
-        "auth_base_uri": auth_uri.strip(),
-        "client_id": client_id.strip(),
-        "account_id": account_id.strip() or None,
-        "allow_modeled": allow_modeled,
-    }
-    if not values["name"] or not values["auth_base_uri"] or not values["client_id"]:
-        st.error("Name, Auth Base URI and Client ID are required.", icon=":material/error:")
-        return
-    if not editing and not secret.strip():
-        st.error("Enter the Client Secret of the Installed Package.", icon=":material/error:")
-        return
-    ok, uri = ui.guard(normalize_auth_uri, values["auth_base_uri"], allow_local=deps.is_demo_mode())
-    if not ok:
-        return
-    values["auth_base_uri"] = uri
-    with deps.session() as session:
-        clash = repo.get_connection_by_name(values["name"], session=session)
-        if clash is not None and (editing is None or clash.id != editing.id):
-            st.error(
-                f"A connection named {values['name']!r} exists: choose another name.",
-                icon=":material/error:",
-            )
-            return
-        if editing:
-            ok, _ = ui.guard(
-                repo.update_connection,
-                editing.id,
-                **values,
-                client_secret=secret.strip() or None,
-                session=session,
-            )
-        else:
-            ok, _ = ui.guard(
-                repo.create_connection, **values, client_secret=secret.strip(), session=session
-            )
-        if ok:
-            repo.record_audit(user.username, "save connection", values["name"], session=session)
-    if ok:
-        st.session_state[deps.CONN_EDIT_ID] = None
-        st.toast(f"Saved {values['name']}. Use Test to check it.", icon=":material/check:")
-        st.rerun()
 
 
 if not connections:
@@ -185,10 +71,10 @@ for conn in connections:
             confirm_delete(conn.id, conn.name)
         shown = st.session_state.get(deps.CONN_REPORT)
         if shown and shown[0] == conn.id:
-            show_report(shown[1])
+            _conn_ui.show_report(shown[1])
         if st.session_state.get(deps.CONN_EDIT_ID) == conn.id:
             st.markdown(f"**Edit {conn.name}**")
-            connection_form(conn)
+            _conn_ui.connection_form(conn, user)
 
 with st.expander("Add a connection", expanded=not connections, icon=":material/add:"):
-    connection_form(None)
+    _conn_ui.connection_form(None, user)
