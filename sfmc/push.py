@@ -68,6 +68,7 @@ METHODS = ("upsert", "mirror", "append", "update_only")
 MAX_BATCH_ROWS = 32_000
 DEFAULT_MAX_BYTES = 3_500_000
 _DEADLOCK = "rerun the transaction"
+_ALL_OK = RowOutcome(ok=True)
 _SAMPLE_REJECTS = 20
 
 
@@ -316,7 +317,7 @@ class _Sender:
                 break
             delay = min(delay * 1.5, self.options.max_poll_interval)
         if status.all_ok:
-            return [RowOutcome(ok=True)] * len(items)
+            return [_ALL_OK] * len(items)
         self.pacer.wait()
         outcomes = list(self.client.async_results(request_id))
         if status.request_status == "Error" and not outcomes:
@@ -540,8 +541,14 @@ def push_rows(  # noqa: C901, PLR0912, PLR0915 - the run loop reads best in one 
             commit.rejected.extend(b.rejected)
             counters.rows_read += b.n_rows
             counters.rows_sent += len(b.items)
+            outcomes = b.outcomes or []
+            if outcomes and all(o is _ALL_OK for o in outcomes):
+                # The usual case (SFMC reported no row errors): no per-row branching.
+                counters.rows_succeeded += len(outcomes)
+                commit.ledger_upserts.extend([(m[1], m[2]) for m in b.meta if m[1]])
+                outcomes = []
             for (row_no, key, digest, original), values, outcome in zip(
-                b.meta, b.items, b.outcomes or [], strict=False
+                b.meta, b.items, outcomes, strict=False
             ):
                 if outcome.ok:
                     counters.rows_succeeded += 1
@@ -1045,6 +1052,9 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             primary_keys=tuple(f.name for f in ensured.fields if f.is_primary_key),
             method=pathway.method,
         )
+        # A first sync (or one after the DE was recreated) has nothing to compare with: skip the
+        # per-chunk ledger lookups.
+        has_ledger = not run.full_resend and runs.ledger_has_rows(engine, pathway.id)
         result = push_rows(
             chunks,
             target=target,
@@ -1052,7 +1062,9 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             client=client,
             options=opts,
             rows_total=rows_total,
-            ledger_lookup=(lambda keys: runs.ledger_lookup(engine, pathway.id, keys)),
+            ledger_lookup=(
+                (lambda keys: runs.ledger_lookup(engine, pathway.id, keys)) if has_ledger else None
+            ),
             resume_row=resume_row,
             resume_counters=counters,
             on_progress=progress,
