@@ -212,3 +212,47 @@ def test_category_dropdown_falls_back_without_folder_scope(demo_env):
         assert at.warning, "no notice that the folder list is a fallback"
         category = next(s for s in at.selectbox if s.label.startswith("Category"))
         assert category.options  # the folders of existing DEs
+
+
+def test_deleted_folder_can_be_repicked_on_manage_pathways(demo_env):
+    import dataclasses
+
+    from pages import _deps as deps
+    from sfmc.mapping import suggest_mapping
+    from store import repo
+    from store import runs as sruns
+
+    page_app("pages/manage_pathways.py", "staff", timeout=60).run()  # builds the workspace
+    with deps.session() as session:
+        aud = repo.get_audience_by_name("Monthly givers", session=session)
+        ds = repo.get_dataset(aud.dataset_id, session=session)
+        conn = repo.list_connections(session=session)[0]
+        pathway = repo.create_pathway(
+            aud.id,
+            conn.id,
+            "AVID - lost folder",
+            "avid_lost_folder",
+            category_id=987654,
+            category_path="Data Extensions / Deleted",
+            primary_keys=["email"],
+            session=session,
+        )
+        pathway_id = pathway.id
+        repo.set_mapping(
+            pathway_id,
+            [dataclasses.asdict(f) for f in suggest_mapping(ds.columns)],
+            session=session,
+        )
+    deps.ensure_worker()
+    run = sruns.enqueue_run(deps.get_engine(), pathway_id, "manual")
+    finished = _wait_for_run(run.id)
+    assert finished.state == "failed"
+    at = page_app("pages/manage_pathways.py", "staff", timeout=60).run()
+    assert not at.exception
+    assert [m.value for m in at.metric if m.label == "Sync Status"][-1] == "Error"
+    picker = next(s for s in at.selectbox if s.label == "New folder")
+    picker.select_index(0)
+    next(b for b in at.button if b.label == "Use this folder").click().run()
+    assert not at.exception
+    with deps.session() as session:
+        assert repo.get_pathway(pathway_id, session=session).category_id != 987654
