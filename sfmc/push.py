@@ -31,7 +31,7 @@ from sfmc.ensure import (
     field_from_dict,
     field_to_dict,
 )
-from sfmc.errors import SfmcConfigError, SfmcError
+from sfmc.errors import SfmcConfigError, SfmcError, SfmcRetriableError
 from sfmc.mapping import (
     FieldMap,
     RowConverter,
@@ -108,6 +108,7 @@ class PushOptions:
         in_flight: async requests submitted and not yet answered, at most.
         max_requests_per_s: the engine's own request pacing (SFMC throttles with 429).
         poll_interval: first status poll delay; it grows up to `max_poll_interval`.
+        status_timeout: give up on an async request SFMC has not finished after this long.
     """
 
     dry_run: bool = False
@@ -120,6 +121,7 @@ class PushOptions:
     max_requests_per_s: float = 30.0
     poll_interval: float = 0.05
     max_poll_interval: float = 0.3
+    status_timeout: float = 900.0
     delete_batch: int = 2_500
 
 
@@ -309,7 +311,15 @@ class _Sender:
         request_id = self.client.submit_rows(self.key, items, mode=self.mode)
         # Expected processing time is unknown (tenant load); start polling quickly and back off.
         delay = self.options.poll_interval
+        give_up = time.monotonic() + self.options.status_timeout
         while True:
+            if time.monotonic() > give_up:
+                msg = (
+                    f"SFMC has not finished async request {request_id} after "
+                    f"{self.options.status_timeout:.0f} s; run the sync again later (rows already "
+                    "accepted are skipped)."
+                )
+                raise SfmcRetriableError(msg, operation="wait for rows", kind="timeout")
             time.sleep(delay)
             self.pacer.wait()
             status = self.client.async_status(request_id)

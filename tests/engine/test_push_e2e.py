@@ -248,3 +248,24 @@ def test_cancel_stops_between_batches(engine, sim, make_pathway):
     stored = len(sim_rows(sim, de_key(engine, pid)))
     assert 0 < stored < 60
     assert done.rows_succeeded == stored
+
+
+def test_request_sfmc_never_finishes_fails_the_run_with_advice(engine, make_pathway):
+    from sfmc.simulator import SimulatorConfig, start_simulator
+    from store.models import Connection
+
+    config = SimulatorConfig(latency_ms=0, soap_latency_ms=0, async_rows_per_s=0.5, rate_limit=0)
+    with start_simulator(config) as stuck:
+        pid = make_pathway(people(5))
+        with Session(engine) as session:
+            conn = session.get(Connection, session.get(Pathway, pid).connection_id)
+            conn.auth_base_uri = stuck.auth_uri
+            session.add(conn)
+            session.commit()
+        queued = runs.enqueue_run(engine, pid)
+        options = PushOptions(status_timeout=0.5, max_requests_per_s=0)
+        run_pathway(engine, queued.id, client_factory=default_client_factory, options=options)
+    done = runs.get_run(engine, queued.id)
+    assert done.state == "failed"
+    assert "has not finished async request" in done.error
+    assert "run the sync again later" in done.error
