@@ -11,7 +11,7 @@ Request pipeline for an SFMC route (`kind` "rest" or "soap"):
    SOAP does the same from inside its handler via `Call.soap_gate` once it has read the header;
 5. the handler.
 
-Extension point (helper G, `sfmc/simulator/contacts_journeys.py`): when that module exists it
+Extension point (helper G, the `sfmc/simulator/contacts_journeys` package): when it exists it
 is imported and its `register(router: Router) -> None` is called once per simulator. Inside::
 
     from sfmc.simulator.app import Call, Router, json_response, rest_error
