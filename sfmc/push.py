@@ -1019,7 +1019,11 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             # Called per chunk and per batch: one indexed read, cheap next to a batch.
             return beat.lost or runs.cancel_requested(engine, run_id)
 
-        key_columns = [m.source_column for m in ensured.mapping if m.is_primary_key]
+        key_columns = [
+            m.source_column
+            for m in (ensured.mapping if ensured else ctx["mapping"])
+            if m.is_primary_key
+        ]
 
         def key_chunks(after: int) -> Iterator[list[dict[str, Any]]]:
             return audiences.iter_rows(
