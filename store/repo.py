@@ -6,6 +6,8 @@ Every function takes a keyword-only `session`, commits at most once, and returns
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -26,6 +28,8 @@ from store.models import (
     SyncRun,
     utcnow,
 )
+
+log = logging.getLogger(__name__)
 
 
 class InUseError(ValueError):
@@ -543,13 +547,37 @@ def list_users(*, session: Session) -> list[AppUser]:
     return list(session.exec(select(AppUser).order_by(col(AppUser.username))))
 
 
+@functools.lru_cache(maxsize=256)
+def _has_demo_password(password_hash: str) -> bool:
+    # bcrypt is slow on purpose and the login page reruns often: remember the verdict per hash.
+    import bcrypt
+
+    from store.demo import DEMO_PASSWORD
+
+    try:
+        return bcrypt.checkpw(DEMO_PASSWORD.encode("utf-8"), password_hash.encode("utf-8"))
+    except ValueError:  # not a bcrypt hash; the authenticator refuses it anyway
+        return False
+
+
 def authenticator_credentials(*, session: Session) -> dict[str, Any]:
     """Logins in the shape `streamlit_authenticator.Authenticate(credentials=...)` expects.
 
-    Passwords are bcrypt hashes, so pass `auto_hash=False`.
+    Passwords are bcrypt hashes, so pass `auto_hash=False`. Outside demo mode, users whose
+    password is still the public demo password (printed on the demo login page) are left out:
+    a store first opened as a demo must not let its demo users into a live deployment.
     """
+    from store.settings import demo_mode
+
+    live = not demo_mode()
     usernames: dict[str, Any] = {}
     for user in list_users(session=session):
+        if live and _has_demo_password(user.password_hash):
+            log.warning(
+                "user %r still has the public demo password: refused outside demo mode",
+                user.username,
+            )
+            continue
         first, _, last = user.name.partition(" ")
         usernames[user.username] = {
             "name": user.name,
