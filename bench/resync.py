@@ -121,6 +121,7 @@ def run_resync(
             "api_calls": run.api_calls,
             "first_api_calls": first["run"].api_calls,
             "peak_rss_mb": max(first["peak_rss_mb"], second["peak_rss_mb"]),
+            "first_cpu_seconds": first["cpu_seconds"],
             "engine_cpu_seconds": second["cpu_seconds"],
             "sim_cpu_seconds": round(sim_cpu, 2),
             "default_sim_settings": settings.is_default(),
