@@ -206,7 +206,10 @@ def get_simulator() -> Any:
     return start_simulator(config, port=0)
 
 
-@st.cache_resource(show_spinner="Opening the pathway store…")
+@st.cache_resource(
+    show_spinner="Opening the pathway store… (the first demo start creates 50,000 demo donors: "
+    "allow about half a minute)"
+)
 def get_engine() -> Engine:
     """The SQLAlchemy engine (tables created; the demo workspace ensured in demo mode)."""
     engine = make_engine()

@@ -16,8 +16,16 @@ engine = deps.get_engine()
 state = st.session_state
 
 with st.expander("Upload a data set (CSV or Excel)", expanded=False, icon=":material/upload:"):
-    upload = st.file_uploader("File", type=["csv", "txt", "xlsx"], key="aud_upload")
-    ds_name = st.text_input("Data set name", value=upload.name.rsplit(".", 1)[0] if upload else "")
+
+    def _default_name() -> None:
+        # The name follows the chosen file; a keyed widget keeps its identity across reruns.
+        chosen = state.get("aud_upload")
+        state["aud_ds_name"] = chosen.name.rsplit(".", 1)[0] if chosen else ""
+
+    upload = st.file_uploader(
+        "File", type=["csv", "txt", "xlsx"], key="aud_upload", on_change=_default_name
+    )
+    ds_name = st.text_input("Data set name", key="aud_ds_name")
     if st.button("Import", type="primary", disabled=upload is None or not ds_name.strip()):
         bar = st.progress(0.0, text="Importing…")
 

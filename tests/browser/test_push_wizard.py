@@ -124,95 +124,127 @@ def shots(tmp_path):
 def test_staff_pushes_an_audience_and_downloads_rejected_rows(app_url, shots, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
+    def idle(page) -> None:
+        # Streamlit shows its status widget while a script run is in progress.
+        page.wait_for_timeout(300)
+        page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=90_000)
+
     def shot(page, name: str) -> None:
+        idle(page)
         page.wait_for_timeout(400)  # let the last delta paint
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+    def go(page, title: str) -> None:
+        idle(page)
+        page.get_by_role("link", name=title).first.click()
+        expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+        idle(page)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        page.set_default_timeout(30_000)
-        expect.set_options(timeout=30_000)
+        # Generous: the suite runs on 2 busy cores next to other tests.
+        page.set_default_timeout(60_000)
+        expect.set_options(timeout=60_000)
         page.goto(app_url)
+        try:
+            # Login, with the demo users listed on the page.
+            page.get_by_label("Username").wait_for(timeout=60_000)
+            expect(page.get_by_text("Password for all of them")).to_be_visible()
+            shot(page, "01_login")
+            page.get_by_label("Username").fill("staff")
+            page.get_by_label("Password", exact=True).fill("pathways-demo")
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", name="Audiences", exact=True)).to_be_visible()
+            expect(page.get_by_role("link", name="Connections")).to_have_count(0)  # admin only
+            shot(page, "02_audiences")
 
-        # Login, with the demo users listed on the page.
-        page.get_by_label("Username").wait_for(timeout=60_000)
-        expect(page.get_by_text("Password for all of them")).to_be_visible()
-        shot(page, "01_login")
-        page.get_by_label("Username").fill("staff")
-        page.get_by_label("Password", exact=True).fill("pathways-demo")
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("heading", name="Audiences", exact=True)).to_be_visible()
-        expect(page.get_by_role("link", name="Connections")).to_have_count(0)  # admin only
-        shot(page, "02_audiences")
+            # Upload a small CSV with one broken row: it is imported and the bad line reported.
+            upload = tmp_path / "spring_appeal.csv"
+            upload.write_text(
+                "Email,First Name,Amount\nann@example.org,Ann,12.50\nbob@example.org,Bob\n"
+                "carl@example.org,Carl,7\n",
+                encoding="utf-8",
+            )
+            idle(page)
+            page.get_by_text("Upload a data set").click()
+            page.locator("input[type=file]").set_input_files(str(upload))
+            idle(page)
+            expect(page.get_by_label("Data set name")).to_have_value("spring_appeal")
+            page.get_by_role("button", name="Import").click()
+            expect(page.get_by_text(re.compile(r"Imported 2 rows"))).to_be_visible()
+            expect(page.get_by_text(re.compile(r"could not be imported")).first).to_be_visible()
+            shot(page, "02b_upload_report")
 
-        # Upload a small CSV with one broken row: it is imported and the bad line reported.
-        upload = tmp_path / "spring_appeal.csv"
-        upload.write_text(
-            "Email,First Name,Amount\nann@example.org,Ann,12.50\nbob@example.org,Bob\n"
-            "carl@example.org,Carl,7\n",
-            encoding="utf-8",
-        )
-        page.get_by_text("Upload a data set").click()
-        page.locator("input[type=file]").set_input_files(str(upload))
-        page.get_by_role("button", name="Import").click()
-        expect(page.get_by_text(re.compile(r"Imported 2 rows"))).to_be_visible()
-        expect(page.get_by_text(re.compile(r"could not be imported")).first).to_be_visible()
-        shot(page, "02b_upload_report")
+            # Step 1: select audience.
+            go(page, "Push Audiences")
+            expect(page.get_by_role("heading", name="1. Select audience")).to_be_visible()
+            idle(page)
+            page.get_by_label("Audience (type to search)").click()
+            page.keyboard.type("Monthly")
+            page.keyboard.press("Enter")
+            shot(page, "03_step1_audience")
+            idle(page)
+            page.get_by_role("button", name="Next: choose destination").click()
 
-        # Step 1: select audience.
-        page.get_by_role("link", name="Push Audiences").click()
-        expect(page.get_by_role("heading", name="1. Select audience")).to_be_visible()
-        page.get_by_label("Audience (type to search)").click()
-        page.keyboard.type("Monthly")
-        page.keyboard.press("Enter")
-        shot(page, "03_step1_audience")
-        page.get_by_role("button", name="Next: choose destination").click()
+            # Step 2: destination.
+            expect(page.get_by_role("heading", name="2. Choose destination")).to_be_visible()
+            shot(page, "04_step2_destination")
+            idle(page)
+            page.get_by_role("button", name="Next: review pathway").click()
 
-        # Step 2: destination.
-        expect(page.get_by_role("heading", name="2. Choose destination")).to_be_visible()
-        shot(page, "04_step2_destination")
-        page.get_by_role("button", name="Next: review pathway").click()
+            # Step 3: review (connection verified first), Advanced Settings.
+            expect(page.get_by_text(re.compile(r"Connection .* verified"))).to_be_visible()
+            expect(page.get_by_text("Update or Create (recommended)")).to_be_visible()
+            expect(page.get_by_label("Data Extension name")).to_have_value("AVID - Monthly givers")
+            shot(page, "05_step3_information")
+            idle(page)
+            page.get_by_role("tab", name="Column Mapping").click()
+            page.get_by_label("Category (Data Extension folder) — required").click()
+            page.get_by_role("option").first.click()
+            shot(page, "06_step3_mapping")
+            idle(page)
+            page.get_by_role("button", name="Next: summary").click()
 
-        # Step 3: review (connection verified first), Advanced Settings.
-        expect(page.get_by_text(re.compile(r"Connection .* verified"))).to_be_visible()
-        expect(page.get_by_text("Update or Create (recommended)")).to_be_visible()
-        expect(page.get_by_label("Data Extension name")).to_have_value("AVID - Monthly givers")
-        shot(page, "05_step3_information")
-        page.get_by_role("tab", name="Column Mapping").click()
-        page.get_by_label("Category (Data Extension folder) — required").click()
-        page.get_by_role("option").first.click()
-        shot(page, "06_step3_mapping")
-        page.get_by_role("button", name="Next: summary").click()
+            # Step 4: summary, dry run, confirm.
+            expect(page.get_by_role("heading", name="4. Summary")).to_be_visible()
+            expect(page.get_by_text("Estimated record count")).to_be_visible()
+            idle(page)
+            page.get_by_role("button", name="Dry run preview").click()
+            expect(page.get_by_text("To create")).to_be_visible(timeout=60_000)
+            shot(page, "07_step4_dry_run")
+            idle(page)
+            page.get_by_role("button", name="Confirm and push").click()
+            expect(page.get_by_text("Processing").first).to_be_visible()
+            shot(page, "08_processing")
+            expect(page.get_by_text(re.compile(r"succeeded, [\d,]+ failed"))).to_be_visible(
+                timeout=90_000
+            )
+            shot(page, "09_finished")
 
-        # Step 4: summary, dry run, confirm.
-        expect(page.get_by_role("heading", name="4. Summary")).to_be_visible()
-        expect(page.get_by_text("Estimated record count")).to_be_visible()
-        page.get_by_role("button", name="Dry run preview").click()
-        expect(page.get_by_text("To create")).to_be_visible(timeout=60_000)
-        shot(page, "07_step4_dry_run")
-        page.get_by_role("button", name="Confirm and push").click()
-        expect(page.get_by_text("Processing").first).to_be_visible()
-        shot(page, "08_processing")
-        expect(page.get_by_text(re.compile(r"succeeded, [\d,]+ failed"))).to_be_visible(
-            timeout=90_000
-        )
-        shot(page, "09_finished")
+            # Manage Pathways: status, history, rejected rows download.
+            go(page, "Manage Pathways")
+            expect(page.get_by_text("Sync Status")).to_be_visible()
+            shot(page, "10_manage")
+            idle(page)
+            page.get_by_text("Run history and rejected rows").first.click()
+            button = page.get_by_role("button", name="rejected rows (CSV)").first
+            expect(button).to_be_visible()
+            shot(page, "11_history")
+            with page.expect_download() as info:
+                button.click()
+            target = tmp_path / "rejected.csv"
+            info.value.save_as(target)
 
-        # Manage Pathways: status, history, rejected rows download.
-        page.get_by_role("link", name="Manage Pathways").first.click()
-        expect(page.get_by_role("heading", name="Manage Pathways")).to_be_visible()
-        expect(page.get_by_text("Sync Status")).to_be_visible()
-        shot(page, "10_manage")
-        page.get_by_text("Run history and rejected rows").first.click()
-        button = page.get_by_role("button", name="rejected rows (CSV)").first
-        expect(button).to_be_visible()
-        shot(page, "11_history")
-        with page.expect_download() as info:
-            button.click()
-        target = tmp_path / "rejected.csv"
-        info.value.save_as(target)
-        browser.close()
+            # Log out: back to the sign-in form.
+            idle(page)
+            page.get_by_role("button", name="Log out").click()
+            expect(page.get_by_label("Username")).to_be_visible()
+        except Exception:
+            page.screenshot(path=str(shots / "zz_failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
 
     rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
     assert rows, "the rejected-rows file is empty"
