@@ -50,9 +50,19 @@ def history(p: object) -> None:
             for r in runs
         ]
     )
-    chart = frame[frame["Dry run"] == ""].iloc[::-1].set_index("Run")[["Succeeded", "Failed"]]
-    if len(chart):
-        st.bar_chart(chart, color=["#0b6e4f", "#c0392b"], height=220, x_label="Run", y_label="Rows")
+    real = frame[frame["Dry run"] == ""].head(20)
+    if len(real):
+        chart = real.assign(
+            Run=[f"#{r} · {s[:12]}" for r, s in zip(real["Run"], real["Started"], strict=True)]
+        )
+        st.bar_chart(
+            chart.set_index("Run")[["Succeeded", "Failed"]],
+            color=["#0b6e4f", "#c0392b"],
+            horizontal=True,
+            height=90 + 34 * len(chart),
+            x_label="Rows",
+            y_label="",
+        )
     ui.paginated(frame, key=f"pw_hist_page_{p.id}", page_size=10)
     failed = [r for r in runs if r.rows_failed and not r.dry_run]
     if failed:
