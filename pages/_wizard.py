@@ -195,6 +195,15 @@ def review_step(aud_by_id: dict, conn_by_id: dict, pushed: dict, go: Callable[[i
                     value=settings.get("de_key") or smap.de_key_for(conn["client_id"], aud["id"]),
                     max_chars=smap.MAX_CUSTOMER_KEY,
                 )
+                guard_pct = st.slider(
+                    "Mirror safety stop: pause for confirmation if a sync would delete more than",
+                    5,
+                    100,
+                    int(settings.get("guard_pct", 50)),
+                    step=5,
+                    format="%d%%",
+                    help="Only used by Mirror: protects the Data Extension from a wrong filter.",
+                )
             with colmap:
                 pks = st.multiselect(
                     "Primary key column(s)",
@@ -253,6 +262,7 @@ def review_step(aud_by_id: dict, conn_by_id: dict, pushed: dict, go: Callable[[i
             "primary_keys": pks,
             "category_id": category,
             "category_path": folders[category].path if category in folders else None,
+            "guard_pct": guard_pct,
             "mapping": rows,
         }
         if problems:
@@ -366,6 +376,7 @@ def _ensure_pathway(aud: dict, conn: dict, s: dict, user: Any) -> int:
             category_path=s["category_path"],
             method=s["method"],
             primary_keys=s["primary_keys"],
+            delete_guard_share=s.get("guard_pct", 50) / 100,
             created_by=user.username,
             session=session,
         )

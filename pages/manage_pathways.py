@@ -60,8 +60,8 @@ def history(p: object) -> None:
             color=["#0b6e4f", "#c0392b"],
             horizontal=True,
             height=90 + 34 * len(chart),
-            x_label="Rows",
-            y_label="",
+            x_label="",
+            y_label="Rows",
         )
     ui.paginated(frame, key=f"pw_hist_page_{p.id}", page_size=10)
     failed = [r for r in runs if r.rows_failed and not r.dry_run]
