@@ -11,7 +11,6 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -74,9 +73,7 @@ def _auth_secrets() -> dict[str, Any] | None:
     try:
         if "auth" in st.secrets:
             return st.secrets["auth"].to_dict()
-    except (FileNotFoundError, KeyError):
-        return None
-    except Exception:  # noqa: BLE001 -- a malformed secrets file is reported by require_auth_config
+    except (FileNotFoundError, KeyError):  # no secrets file: demo, or login not configured
         return None
     return None
 
@@ -238,21 +235,18 @@ def session() -> Any:
     return Session(get_engine())
 
 
-_session = session
-
-
 @st.cache_resource(show_spinner=False, max_entries=32)
 def get_sfmc_client(connection_id: int, updated_at: str) -> Any:
     """A thread-safe SfmcClient per connection, rebuilt when the connection is edited."""
     from store.models import Connection
 
     del updated_at  # only part of the cache key
-    with _session() as session:
-        conn = session.get(Connection, connection_id)
+    with session() as s:
+        conn = s.get(Connection, connection_id)
         if conn is None:
             msg = f"Connection {connection_id} no longer exists: pick another one."
             raise LookupError(msg)
-        session.expunge(conn)
+        s.expunge(conn)
     return client_for(conn)
 
 
@@ -260,8 +254,8 @@ def client_for_connection_id(connection_id: int) -> Any:
     """The cached client of a connection id, keyed by its last edit."""
     from store.models import Connection
 
-    with _session() as session:
-        conn = session.get(Connection, connection_id)
+    with session() as s:
+        conn = s.get(Connection, connection_id)
         stamp = str(conn.updated_at) if conn else ""
     return get_sfmc_client(connection_id, stamp)
 
@@ -329,7 +323,3 @@ def require_role(*roles: str) -> User:
         )
         st.stop()
     return user
-
-
-def project_dir() -> Path:
-    return Path(__file__).resolve().parent.parent
