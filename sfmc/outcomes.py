@@ -121,5 +121,5 @@ def pad_outcomes(outcomes: list[RowOutcome], n_rows: int) -> list[RowOutcome]:
     """
     if len(outcomes) >= n_rows:
         return outcomes[:n_rows]
-    unknown = unexpected("SFMC returned no result for this row.")
+    unknown = unexpected("SFMC returned no result for this row; sync again to resend it.")
     return outcomes + [unknown] * (n_rows - len(outcomes))

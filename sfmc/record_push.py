@@ -8,7 +8,6 @@ or entry events). It reports through the same `Progress` / `Commit` / `PushResul
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,18 @@ from typing import TYPE_CHECKING, Any
 from sfmc.contacts import contact_key_problem
 from sfmc.mapping import FieldMap, RowConverter, row_hash
 from sfmc.preflight import Preflight
-from sfmc.push import Commit, Counters, Progress, PushOptions, PushResult, Rejection, _original
+from sfmc.push_tally import Tally
+from sfmc.push_types import (
+    SAMPLE_REJECTS,
+    Commit,
+    Counters,
+    Progress,
+    PushOptions,
+    PushResult,
+    Rejection,
+    original_values,
+    plan_reject,
+)
 from sfmc.types import DeField, RowOutcome
 
 if TYPE_CHECKING:
@@ -62,20 +72,11 @@ def push_records(  # noqa: C901 - one loop, like push_rows
     converter = RowConverter(typed)
     preflight = Preflight(plan.fields, [plan.key_field])
     field_names = converter.field_names
-    counters = replace(resume_counters) if resume_counters else Counters()
-    start_calls = getattr(client, "api_calls", 0)
-    base_calls = counters.api_calls
-    started = time.monotonic()
-    done_at_start = counters.rows_succeeded + counters.rows_failed + counters.rows_skipped
-    sample: list[Rejection] = []
+    tally = Tally(
+        client, rows_total=rows_total, resume_counters=resume_counters, on_progress=on_progress
+    )
+    counters = tally.counters
     dry: dict[str, Any] = {"create": 0, "update": 0, "skip": 0, "reject": 0, "rejects": []}
-
-    def progress(phase: str) -> None:
-        counters.api_calls = base_calls + getattr(client, "api_calls", 0) - start_calls
-        done = counters.rows_succeeded + counters.rows_failed + counters.rows_skipped
-        rate = (done - done_at_start) / max(time.monotonic() - started, 1e-6)
-        eta = (max(rows_total - done, 0) / rate) if rate > 0 else None
-        on_progress(Progress(rows_total, done, replace(counters), rate, eta, 0, phase))
 
     if resume_row > 0:
         key_conv = RowConverter([m for m in typed if m.is_primary_key])
@@ -109,19 +110,18 @@ def push_records(  # noqa: C901 - one loop, like push_rows
                     counters.rows_succeeded += 1
                     commit.ledger_upserts.append((key, digest))
                 else:
-                    rejected.append(Rejection(row_no, _original(original), shown, outcome))
+                    rejected.append(Rejection(row_no, original_values(original), shown, outcome))
         counters.rows_failed += len(rejected)
         counters.rows_skipped += skipped
         commit.rejected = list(rejected)
-        sample.extend(rejected[: max(0, 20 - len(sample))])
+        tally.keep_sample(rejected)
         pending.clear()
         rejected.clear()
         skipped = 0
-        counters.api_calls = base_calls + getattr(client, "api_calls", 0) - start_calls
-        commit.counters = replace(counters)
+        commit.counters = tally.snapshot()
         if not options.dry_run:
             on_commit(commit)
-        progress("sending")
+        tally.progress("sending")
 
     state = "succeeded"
     for chunk in read_chunks(resume_row):
@@ -138,20 +138,11 @@ def push_records(  # noqa: C901 - one loop, like push_rows
             if outcome is not None:
                 if outcome.field == "ContactKey":
                     outcome = replace(outcome, field=plan.key_field)
-                rejected.append(
-                    Rejection(last_row, _original(row), str(contact_key or ""), outcome)
-                )
+                shown = str(contact_key or "")
+                rejected.append(Rejection(last_row, original_values(row), shown, outcome))
                 dry["reject"] += 1
-                if len(dry["rejects"]) < 20:
-                    dry["rejects"].append(
-                        {
-                            "row": last_row,
-                            "key": str(contact_key or ""),
-                            "field": outcome.field,
-                            "error_type": outcome.error_type,
-                            "error_details": outcome.error_details,
-                        }
-                    )
+                if len(dry["rejects"]) < SAMPLE_REJECTS:
+                    dry["rejects"].append(plan_reject(last_row, shown, outcome))
                 continue
             digest = row_hash(values, field_names)
             previous = known.get(key)
@@ -177,12 +168,11 @@ def push_records(  # noqa: C901 - one loop, like push_rows
             break
     if state == "succeeded":
         flush()
-    counters.api_calls = base_calls + getattr(client, "api_calls", 0) - start_calls
     if options.dry_run:
         counters.rows_failed, counters.rows_skipped = dry["reject"], dry["skip"]
         message = (
             f"Dry run: {dry['create']:,} to create, {dry['update']:,} to update, "
             f"{dry['skip']:,} to skip, {dry['reject']:,} to reject. Nothing was sent."
         )
-        return PushResult("succeeded", replace(counters), plan=dry, message=message)
-    return PushResult(state, replace(counters), rejected_sample=sample)
+        return PushResult("succeeded", tally.snapshot(), plan=dry, message=message)
+    return PushResult(state, tally.snapshot(), rejected_sample=tally.sample)

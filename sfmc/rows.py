@@ -6,7 +6,9 @@ Per-row verdicts are mapped in `sfmc.outcomes`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sfmc import soap
@@ -32,6 +34,30 @@ DELETE_BATCH = 500
 POLL_INITIAL = 0.25
 POLL_MAX = 5.0
 RESULTS_PAGE_SIZE = 2_500
+# Every row of a request SFMC reports without errors gets this one object (cheap to test for).
+ALL_OK = RowOutcome(ok=True)
+
+
+@dataclass(frozen=True)
+class Polling:
+    """How `wait_for_rows` polls an async request's status.
+
+    Attributes:
+        first: the first delay, in seconds.
+        factor: each delay is the previous one times this...
+        ceiling: ...up to this.
+        wait_first: wait `first` before the first poll (SFMC has surely not finished a request
+            submitted a moment ago; polling at once would only cost a request).
+    """
+
+    first: float = POLL_INITIAL
+    factor: float = 2.0
+    ceiling: float = POLL_MAX
+    wait_first: bool = False
+
+
+def _no_pace() -> None:
+    return None
 
 
 def row_bytes(row: Mapping[str, object]) -> int:
@@ -146,28 +172,55 @@ def async_results(client: SfmcTransport, request_id: str) -> list[RowOutcome]:
 
 
 def wait_for_rows(
-    client: SfmcTransport, request_id: str, n_rows: int, *, timeout: float = 900.0
+    client: SfmcTransport,
+    request_id: str,
+    n_rows: int,
+    *,
+    timeout: float = 900.0,
+    polling: Polling = Polling(),  # noqa: B008 - frozen, shared safely
+    pace: Callable[[], None] = _no_pace,
 ) -> list[RowOutcome]:
     """Poll until the async request finishes, then return one outcome per submitted row.
 
-    Results are read only when the status reports errors.
+    Results are read only when the status reports errors; rows SFMC did not answer for come
+    back failed and retryable (`sfmc.outcomes.unexpected`).
+
+    Args:
+        client: the client to poll through (its `sleep` is used between polls).
+        request_id: the async request's id (from `submit_rows`).
+        n_rows: rows submitted in it.
+        timeout: give up (`SfmcRetriableError`, kind "timeout") after this many seconds of
+            waiting: wall-clock time, or the delays slept when `sleep` is a test fake.
+        polling: poll delays.
+        pace: called before each request (the engine's own request pacing).
     """
-    waited, delay = 0.0, POLL_INITIAL
+    started = time.monotonic()
+    waited, delay = 0.0, polling.first
+    if polling.wait_first:
+        client._sleep(delay)
+        waited += delay
+        delay = min(delay * polling.factor, polling.ceiling)
     while True:
+        pace()
         status = client.async_status(request_id)
         if status is not None and status.done:
             break
+        waited = max(waited, time.monotonic() - started)
         if waited >= timeout:
-            msg = f"SFMC was still processing async request {request_id} after {waited:.0f} s."
+            msg = (
+                f"SFMC has not finished async request {request_id} after {waited:.0f} s; run "
+                "the sync again later (rows already accepted are skipped)."
+            )
             raise SfmcRetriableError(msg, operation="wait for rows", kind="timeout")
         client._sleep(delay)
         waited += delay
-        delay = min(delay * 2, POLL_MAX)
+        delay = min(delay * polling.factor, polling.ceiling)
     if status.all_ok:
-        return [RowOutcome(ok=True)] * n_rows
+        return [ALL_OK] * n_rows
+    pace()
     outcomes = client.async_results(request_id)
     if status.request_status == "Error" and not outcomes:
-        failed = unexpected("SFMC reported the whole async request as failed.")
+        failed = unexpected("SFMC reported the whole async request as failed; sync again.")
         return [failed] * n_rows
     return pad_outcomes(outcomes, n_rows)
 
