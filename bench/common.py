@@ -578,6 +578,35 @@ def floor_seconds(
     return rows_to_write / settings.async_rows_per_s + rest * trips_rest + soap * trips_soap
 
 
+_SUBMIT = re.compile(r"\s*([\d.]+)\s+([\d.]+)\s+\S+\s+(?:PUT|POST) (?:upsert|insert) (\d+) rows")
+
+
+def queue_idle_seconds(trace_path: str | os.PathLike[str], rows_per_s: float) -> float | None:
+    """Replay a `--trace` timeline against the async queue model: seconds the queue sat idle.
+
+    A job is taken as queued when its submit request returned; the tenant works through rows at
+    `rows_per_s`. Idle time after the first submit means the engine did not keep SFMC busy.
+    """
+    try:
+        text = Path(trace_path).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    submits = sorted(
+        (float(m.group(1)) + float(m.group(2)), int(m.group(3)))
+        for m in map(_SUBMIT.match, text.splitlines())
+        if m
+    )
+    if not submits:
+        return None
+    free = submits[0][0]
+    idle = 0.0
+    for at, rows in submits:
+        if at > free:
+            idle += at - free
+        free = max(free, at) + rows / rows_per_s
+    return round(idle, 2)
+
+
 def machine() -> dict[str, Any]:
     cpu = ""
     try:

@@ -266,6 +266,10 @@ def run_push(
             "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             **common.machine(),
         }
+        if os.environ.get("PATHWAYS_BENCH_TRACE"):
+            result["queue_idle_seconds"] = common.queue_idle_seconds(
+                os.environ["PATHWAYS_BENCH_TRACE"], settings.async_rows_per_s
+            )
         if comparison.examples:
             result["mismatch_examples"] = comparison.examples
         if baseline == "naive":
