@@ -259,9 +259,16 @@ def _looks_like_header(sample: str, first_row: list[str]) -> bool:
     return not data_like
 
 
-def _csv_lines(stream: IO[str], bad_lines: dict[int, str]) -> Iterator[str]:
-    """Physical lines for csv.reader, noting those with undecodable or NUL bytes."""
+def _csv_lines(
+    stream: IO[str], bad_lines: dict[int, str], quotes: list[int] | None = None
+) -> Iterator[str]:
+    """Physical lines for csv.reader, noting those with undecodable or NUL bytes.
+
+    `quotes[0]` counts the double quotes seen: an odd total means a quote is never closed.
+    """
     for number, line in enumerate(stream, start=1):
+        if quotes is not None:
+            quotes[0] += line.count('"')
         if not line.isascii():
             found = _SURROGATES.findall(line)
             if found:
@@ -322,14 +329,31 @@ def _csv_source(fh: IO[bytes], filename: str, collector: _Collector) -> _Source:
     has_header = _looks_like_header(sample, first)
     text.seek(0)
     bad_lines: dict[int, str] = {}
-    reader = csv.reader(_csv_lines(text, bad_lines), delimiter=delimiter, strict=False)
+    quotes = [0]
+    reader = csv.reader(_csv_lines(text, bad_lines, quotes), delimiter=delimiter, strict=False)
 
-    def records() -> Iterator[tuple[int, int, list[Any]]]:
+    def records() -> Iterator[tuple[int, int, list[Any]]]:  # noqa: C901 - one reader loop
         end = 0
+        # One record is held back: at the end of the file a quote that was never closed has
+        # swallowed every following line into one value (csv does not complain), and that
+        # record must be refused with the reason rather than imported.
+        held: tuple[int, int, list[Any]] | None = None
         while True:
             try:
                 row = next(reader)
             except StopIteration:
+                if held is not None:
+                    first, last, _values = held
+                    if quotes[0] % 2 and last > first:
+                        collector.refuse(
+                            first,
+                            "unclosed_quote",
+                            f'Line {first}: a quote (") opened here is never closed, so lines '
+                            f"{first}-{last} were read as one value. Close or remove the quote "
+                            "and upload the file again.",
+                        )
+                    else:
+                        yield held
                 return
             except csv.Error as exc:
                 msg = (
@@ -347,7 +371,9 @@ def _csv_source(fh: IO[bytes], filename: str, collector: _Collector) -> _Source:
                     kind = "nul_bytes" if found[0].startswith("NUL") else "undecodable"
                     collector.refuse(start, kind, f"Line {start}: {found[0]}.")
                     continue
-            yield start, end, row
+            if held is not None:
+                yield held
+            held = (start, end, row)
 
     notes = [f"Read as {encoding} text, values separated by {_delimiter_name(delimiter)}."]
     if not has_header:

@@ -125,6 +125,20 @@ IMPORTED = {
         says=("like spreadsheet formulas",),
         values={"n": "=1+2"},
     ),
+    "quote never closed": Imported(
+        b'email,name\na@y.org,ok\nx@y.org,"abc\nz@y.org,c\n',
+        "a.csv",
+        1,
+        refused=1,
+        says=("Line 3", "never closed", "lines 3-4 were read as one value"),
+        values={"email": "a@y.org"},
+    ),
+    "quoted newline is fine": Imported(
+        b'email,note\nx@y.org,"two\nlines"\n', "a.csv", 1, values={"note": "two\nlines"}
+    ),
+    "inch mark in an unquoted cell": Imported(
+        b'email,item\nx@y.org,15" screen\n', "a.csv", 1, values={"item": '15" screen'}
+    ),
     "classic-Mac CR line endings": Imported(
         b"email,name\rx@y.org,a\rz@y.org,b\r", "a.csv", 2, values={"name": "a"}
     ),
