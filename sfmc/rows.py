@@ -62,7 +62,8 @@ def _no_pace() -> None:
 
 def row_bytes(row: Mapping[str, object]) -> int:
     """Bytes `row` adds to an async request's JSON body."""
-    return len(dumps(row).encode("utf-8")) + 1
+    # `dumps` escapes every non-ASCII character (ensure_ascii): characters are bytes.
+    return len(dumps(row)) + 1
 
 
 def batches(
@@ -103,8 +104,13 @@ def submit_rows(
     if method is None:
         msg = f"mode must be 'upsert' or 'insert' (got {mode!r})."
         raise SfmcConfigError(msg, operation="submit rows")
-    size = sum(row_bytes(r) for r in rows)
-    if len(rows) > ASYNC_MAX_ROWS or size > ASYNC_MAX_BYTES + 64:
+    if len(rows) > ASYNC_MAX_ROWS:
+        msg = f"{len(rows)} rows exceed one async request: split them with batches()."
+        raise SfmcConfigError(msg, operation="submit rows")
+    # One encode of the whole body (C speed), not one per row: callers size their batches with
+    # their own estimate, this is the exact check. ASCII-only (ensure_ascii): chars are bytes.
+    size = len(dumps({"items": rows if isinstance(rows, list) else list(rows)}))
+    if size > ASYNC_MAX_BYTES + 64:
         msg = (
             f"{len(rows)} rows / {size} bytes exceed one async request: split them with batches()."
         )
