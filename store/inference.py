@@ -131,6 +131,45 @@ def parse_date(value: str | None, *, dayfirst: bool = False) -> str | None:
     return _parse_date_cached(value.strip(), dayfirst)
 
 
+# The time of day after a date cell's date part (what `_TIME` lets through), for `parse_datetime`.
+_TIME_TAIL = re.compile(
+    r"[T ](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?(?:\s?([AaPp])[Mm])?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parse_datetime_cached(value: str, dayfirst: bool) -> str | None:
+    day = _parse_date_cached(value, dayfirst)
+    if day is None:
+        return None
+    tail = _TIME_TAIL.search(value)
+    if tail is None:
+        return day
+    hour, minute, second = int(tail[1]), int(tail[2]), int(tail[3] or 0)
+    if tail[5]:  # 12-hour clock: 12 AM is midnight, 12 PM is noon
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if tail[5] in "Pp" else 0)
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    zone = tail[6] or ""
+    if zone and zone != "Z" and ":" not in zone:
+        zone = f"{zone[:3]}:{zone[3:]}"
+    return f"{day}T{hour:02d}:{minute:02d}:{second:02d}{tail[4] or ''}{zone}"
+
+
+def parse_datetime(value: str | None, *, dayfirst: bool = False) -> str | None:
+    """ISO 8601 of a date cell, keeping its time of day and zone when it has them, else None.
+
+    The date part is exactly `parse_date`'s (same formats, same day-first reading), so what a
+    filter compares and what a push sends agree: `12 Mar 2021` -> `2021-03-12`,
+    `03/04/2021 5:30 PM` (month-first) -> `2021-03-04T17:30:00`.
+    """
+    if not value:
+        return None
+    return _parse_datetime_cached(value.strip(), dayfirst)
+
+
 def parse_number(value: str | None) -> float | None:
     """The number in a cell of an integer/decimal column, else None."""
     if not value:
