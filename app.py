@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 import copy
+import sys
 
 import streamlit as st
-import streamlit_authenticator as stauth
-
-from pages import _deps as deps
 
 st.set_page_config(page_title="Pathways", page_icon=":material/conversion_path:", layout="wide")
+
+
+def starting_page() -> None:
+    st.title("Pathways")
+    st.caption(
+        "Push your supporter audiences into Salesforce Marketing Cloud, and keep them in sync."
+    )
+    with st.spinner("Starting Pathways…"):
+        from pages import _deps  # noqa: PLC0415 - the slow imports happen under this page
+    _deps.get_engine()  # its own spinner says what is happening and how long it takes
+    st.rerun()  # now build the real menu (sign-in, or the user's pages)
+
+
+# Declare a menu before anything slow: until `st.navigation` runs, Streamlit lists every file of
+# pages/ (helpers included) in the sidebar. Importing the store takes seconds and the first start
+# builds the demo workspace, so both happen under a one-page "Starting Pathways…" menu.
+_loaded = sys.modules.get("pages._deps")
+if _loaded is None or not _loaded.store_ready():
+    st.navigation([st.Page(starting_page, title="Starting Pathways…")]).run()
+    st.stop()
+
+import streamlit_authenticator as stauth  # noqa: E402 - only once the store is ready
+
+from pages import _deps as deps  # noqa: E402
+
 deps.init_session_state()
 
 try:

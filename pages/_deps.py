@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from store.db import create_db_and_tables, data_dir, make_engine
+from store.db import create_db_and_tables, data_dir, database_url, make_engine
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -203,6 +203,16 @@ def get_simulator() -> Any:
     return start_simulator(config, port=0)
 
 
+# Stores whose engine (and demo workspace) is ready in this process, by URL: the router shows a
+# "Starting Pathways…" page instead of blocking before `st.navigation` (see `store_ready`).
+_READY_STORES: set[str] = set()
+
+
+def store_ready() -> bool:
+    """Whether `get_engine()` has finished once in this process (so it returns at once now)."""
+    return database_url() in _READY_STORES
+
+
 @st.cache_resource(
     show_spinner="Opening the pathway store… (the first demo start creates 50,000 demo donors: "
     "allow about half a minute)"
@@ -218,6 +228,7 @@ def get_engine() -> Engine:
 
             rows = int(_int_env("PATHWAYS_DEMO_ROWS", DEMO_ROWS))  # tests use fewer rows
             ensure_demo_workspace(engine, simulator_auth_uri=sim.auth_uri, rows=rows)
+    _READY_STORES.add(database_url())
     return engine
 
 

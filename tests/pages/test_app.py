@@ -89,3 +89,18 @@ def test_outside_demo_mode_login_needs_secrets(store_env):
     assert not at.exception
     assert any("cookie_key" in e.value for e in at.error)
     assert not at.text_input
+
+
+def test_first_start_declares_a_menu_before_opening_the_store(store_env, hashed):
+    """The store opens under a one-page "Starting Pathways…" menu, then the sign-in menu shows.
+
+    Until `st.navigation` runs, Streamlit lists every file of pages/ in the sidebar, so nothing
+    slow may come before it (the first demo start takes many seconds).
+    """
+    from pages import _deps
+
+    assert not _deps.store_ready()  # a fresh store in this test's temp dir
+    at = _app(hashed).run()
+    assert not at.exception
+    assert _deps.store_ready()
+    assert _menu(at) == ["Sign in"]
