@@ -132,6 +132,19 @@ class Preflight:
         if key:
             self.seen.add(hash(key))
 
+    def duplicate(self) -> RowOutcome:
+        """The refusal of a row whose key an earlier audience row already uses."""
+        name = self.key_fields[0].name if self.key_fields else None
+        return RowOutcome(
+            ok=False,
+            error_type="DuplicateKey",
+            error_details=(
+                "Another row of the audience has the same primary key (letter case "
+                "ignored, as in SFMC); only the first one was sent."
+            ),
+            field=name,
+        )
+
     def check(self, values: Mapping[str, object], key: str | None = None) -> RowOutcome | None:
         """Check one mapped row.
 
@@ -150,16 +163,7 @@ class Preflight:
             # Python's str hash: 64 bits, far fewer bytes per key than the key itself.
             hashed = hash(key)
             if hashed in self.seen:
-                name = self.key_fields[0].name if self.key_fields else None
-                return RowOutcome(
-                    ok=False,
-                    error_type="DuplicateKey",
-                    error_details=(
-                        "Another row of the audience has the same primary key (letter case "
-                        "ignored, as in SFMC); only the first one was sent."
-                    ),
-                    field=name,
-                )
+                return self.duplicate()
             self.seen.add(hashed)
         if self._quick(values):
             return None

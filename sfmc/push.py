@@ -93,6 +93,9 @@ def push_rows(  # noqa: C901 - the send loop reads best in one place
     should_cancel: Callable[[], bool] = lambda: False,
     de_exists: bool = True,
     read_key_chunks: Callable[[int], Iterable[Sequence[Mapping[str, Any]]]] | None = None,
+    read_changed: Callable[[int], Iterable[Sequence[Mapping[str, Any]]]] | None = None,
+    audience_span: Callable[[int, int | None], tuple[int, int]] | None = None,
+    key_holders: Callable[[Sequence[str]], Mapping[str, int]] | None = None,
 ) -> PushResult:
     """Push audience rows into a Data Extension (which must exist; see `ensure_data_extension`).
 
@@ -114,6 +117,15 @@ def push_rows(  # noqa: C901 - the send loop reads best in one place
         de_exists: False when the DE does not exist yet (dry run before creation): no keys to read.
         read_key_chunks: like `read_chunks` but only the primary key columns are needed (a
             cheaper read for the pre-pass); default `read_chunks`.
+        read_changed: like `read_chunks` but only the rows SFMC has not accepted in their
+            current revision (changed, new, rejected last time): an incremental run of Upsert,
+            Append or Update Only reads only these (with `audience_span` and `key_holders`).
+            Rows carrying `_rev` get it recorded in the ledger.
+        audience_span: `audience_span(after_row, upto_row)` -> (audience rows with
+            after_row < `_row` <= upto_row (None: no bound), the largest such `_row`, or
+            after_row): the rows `read_changed` left out are counted as skipped with it.
+        key_holders: key strings -> `_row` of an unchanged (unread) audience row holding
+            that key, for the duplicate-key check of rows `read_changed` yields.
 
     Returns:
         A `PushResult`. Rows SFMC or preflight refused are in the commits (and a sample here).
@@ -127,6 +139,12 @@ def push_rows(  # noqa: C901 - the send loop reads best in one place
     if method not in METHODS:
         msg = f"Unknown method of sync {method!r}; use one of {', '.join(METHODS)}."
         raise SfmcConfigError(msg)
+    changed_only = (
+        read_changed is not None
+        and audience_span is not None
+        and options.incremental
+        and method != "mirror"  # Mirror also re-sends rows missing from the DE: full pass
+    )
     converter = RowConverter(mapping)
     hasher = RowHasher(converter.field_names)
     preflight = Preflight(target.fields, target.primary_keys)
@@ -155,7 +173,7 @@ def push_rows(  # noqa: C901 - the send loop reads best in one place
 
     if options.dry_run:
         return dry_run(
-            read_chunks,
+            read_changed if changed_only else read_chunks,  # type: ignore[arg-type]
             converter=converter,
             preflight=preflight,
             method=method,
@@ -164,6 +182,8 @@ def push_rows(  # noqa: C901 - the send loop reads best in one place
             ledger_lookup=ledger_lookup if options.incremental else None,
             hasher=hasher,
             tally=tally,
+            audience_total=(audience_span(0, None)[0] if changed_only else None),  # type: ignore[misc]
+            key_holders=key_holders if changed_only else None,
         )
 
     # Send phase.
@@ -181,9 +201,27 @@ def push_rows(  # noqa: C901 - the send loop reads best in one place
     batch_limit = ramp[0]
     state = "succeeded"
     last_progress = 0.0
+    accounted = resume_row  # changed_only: audience rows up to here are counted
 
-    def close_batch() -> None:
+    def count_unread(final: bool) -> None:
+        # The audience rows `read_changed` left out (unchanged) up to this batch's last row (or
+        # to the audience's end) are skipped: counted in this batch, so its checkpoint covers
+        # them exactly and a resumed run neither loses nor repeats them.
+        nonlocal accounted
+        if not final and batch.last_row <= accounted:
+            return
+        total, last = audience_span(accounted, None if final else batch.last_row)  # type: ignore[misc]
+        unread = total - batch.n_rows
+        if unread > 0:
+            batch.skipped += unread
+            batch.n_rows += unread
+            batch.last_row = max(batch.last_row, last)
+        accounted = max(accounted, batch.last_row)
+
+    def close_batch(final: bool = False) -> None:
         nonlocal batch, batch_limit
+        if changed_only:
+            count_unread(final)
         if batch.last_row < 0:
             return
         pipeline.add(batch)
@@ -191,8 +229,9 @@ def push_rows(  # noqa: C901 - the send loop reads best in one place
         batch = Batch(seq)
         batch_limit = ramp[seq] if seq < len(ramp) else batch_cap
 
+    reader = read_changed if changed_only else read_chunks
     try:
-        for chunk in read_chunks(resume_row):
+        for chunk in reader(resume_row):  # type: ignore[misc]
             if should_cancel():
                 raise PushCancelled
             keys: list[str] = []
@@ -204,11 +243,18 @@ def push_rows(  # noqa: C901 - the send loop reads best in one place
             known: Mapping[str, str] = {}
             if ledger_lookup is not None and options.incremental:
                 known = ledger_lookup([k for k in keys if k])
+            holders: Mapping[str, int] = {}
+            if changed_only and key_holders is not None:
+                holders = key_holders([k for k in keys if k])
             for row, values, key in zip(chunk, converted, keys, strict=True):
                 row_no = row["_row"]
                 batch.n_rows += 1
                 batch.last_row = row_no
-                outcome = preflight.check(values, key)
+                if holders and holders.get(key, row_no) < row_no:
+                    # An earlier row, unchanged and so not read, has this key.
+                    outcome = preflight.duplicate()
+                else:
+                    outcome = preflight.check(values, key)
                 if outcome is None and method == "update_only" and hash(key) not in remote:
                     outcome = not_found(key_names)
                 if outcome is not None:
@@ -228,6 +274,9 @@ def push_rows(  # noqa: C901 - the send loop reads best in one place
                     and (method != "mirror" or hash(key) in remote)
                 ):
                     batch.skipped += 1
+                    rev = row.get("_rev")
+                    if rev is not None:
+                        batch.touched.append((key, digest, row_no, rev))
                     continue
                 batch.items.append(values)
                 batch.meta.append((row_no, key, digest, row))
@@ -240,7 +289,7 @@ def push_rows(  # noqa: C901 - the send loop reads best in one place
             if now - last_progress > 0.5:
                 last_progress = now
                 tally.progress("sending", pipeline.in_flight)
-        close_batch()
+        close_batch(final=True)
         pipeline.drain()
     except PushCancelled:
         state = "cancelled"  # the open batch was not sent: it is not acknowledged

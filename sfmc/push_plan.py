@@ -165,8 +165,15 @@ def dry_run(
     ledger_lookup: Callable[[Sequence[str]], Mapping[str, str]] | None,
     hasher: RowHasher,
     tally: Tally,
+    audience_total: int | None = None,
+    key_holders: Callable[[Sequence[str]], Mapping[str, int]] | None = None,
 ) -> PushResult:
-    """Count what a push would create, update, delete, skip and reject; write nothing."""
+    """Count what a push would create, update, delete, skip and reject; write nothing.
+
+    With `audience_total`, `read_chunks` is an incremental read: the audience rows it left out
+    (unchanged since SFMC accepted them) count as unchanged; `key_holders` tells which keys
+    such rows hold.
+    """
     plan: dict[str, Any] = {
         "create": 0,
         "update": 0,
@@ -183,9 +190,13 @@ def dry_run(
         converted = [converter(row) for row in chunk]
         keys = [preflight.key_of(v) for v in converted]
         known = ledger_lookup([k for k in keys if k]) if ledger_lookup else {}
+        holders = key_holders([k for k in keys if k]) if key_holders else {}
         for row, values, key in zip(chunk, converted, keys, strict=True):
             counters.rows_read += 1
-            outcome = preflight.check(values, key)
+            if holders and holders.get(key, row["_row"]) < row["_row"]:
+                outcome: RowOutcome | None = preflight.duplicate()
+            else:
+                outcome = preflight.check(values, key)
             exists = bool(key) and hash(key) in remote
             if outcome is None and method == "update_only" and not exists:
                 outcome = not_found(key_names)
@@ -203,6 +214,10 @@ def dry_run(
                 plan["unchanged"] += 1
                 continue
             plan["update" if exists else "create"] += 1
+    if audience_total is not None:
+        unread = max(audience_total - counters.rows_read, 0)
+        plan["unchanged"] += unread
+        counters.rows_read += unread
     counters.rows_failed = plan["reject"]
     counters.rows_skipped = plan["skip"] + plan["unchanged"]
     message = (

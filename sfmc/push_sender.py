@@ -57,6 +57,7 @@ class Batch:
         "rejected",
         "seq",
         "skipped",
+        "touched",
     )
 
     def __init__(self, seq: int) -> None:
@@ -66,6 +67,8 @@ class Batch:
         self.meta: list[tuple[int, str, str, Mapping[str, Any]]] = []
         self.rejected: list[Rejection] = []
         self.skipped = 0
+        # Ledger entries of rows skipped as unchanged whose source revision moved on.
+        self.touched: list[tuple[str, str, int, int]] = []
         self.n_rows = 0
         self.last_row = -1
         self.bytes = 2

@@ -9,9 +9,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sfmc.mapping import key_display
 from sfmc.push_types import (
@@ -89,6 +89,7 @@ def commit_batches(ready: Sequence[Batch], tally: Tally, key_names: Sequence[str
     commit = Commit(checkpoint_row=ready[-1].last_row, counters=counters)
     for b in ready:
         counters.rows_skipped += b.skipped
+        commit.ledger_upserts.extend(b.touched)
         counters.rows_failed += len(b.rejected)
         commit.rejected.extend(b.rejected)
         counters.rows_read += b.n_rows
@@ -97,7 +98,7 @@ def commit_batches(ready: Sequence[Batch], tally: Tally, key_names: Sequence[str
         if outcomes and all(o is ALL_OK for o in outcomes):
             # The usual case (SFMC reported no row errors): no per-row branching.
             counters.rows_succeeded += len(outcomes)
-            commit.ledger_upserts.extend([(m[1], m[2]) for m in b.meta if m[1]])
+            commit.ledger_upserts.extend([ledger_entry(m) for m in b.meta if m[1]])
             outcomes = []
         for (row_no, key, digest, original), values, outcome in zip(
             b.meta, b.items, outcomes, strict=False
@@ -105,7 +106,7 @@ def commit_batches(ready: Sequence[Batch], tally: Tally, key_names: Sequence[str
             if outcome.ok:
                 counters.rows_succeeded += 1
                 if key:
-                    commit.ledger_upserts.append((key, digest))
+                    commit.ledger_upserts.append((key, digest, row_no, original.get("_rev")))
             else:
                 counters.rows_failed += 1
                 commit.rejected.append(
@@ -118,6 +119,12 @@ def commit_batches(ready: Sequence[Batch], tally: Tally, key_names: Sequence[str
     tally.keep_sample(commit.rejected)
     commit.counters = tally.snapshot()
     return commit
+
+
+def ledger_entry(meta: tuple[int, str, str, Mapping[str, Any]]) -> tuple[str, str, int, Any]:
+    """(key, hash, source `_row`, source `_rev`) of an accepted row (`_rev` None if not read)."""
+    row_no, key, digest, original = meta
+    return (key, digest, row_no, original.get("_rev"))
 
 
 class CommitWriter:

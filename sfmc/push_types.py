@@ -118,7 +118,8 @@ class Commit:
     checkpoint_row: int
     counters: Counters
     rejected: list[Rejection] = field(default_factory=list)
-    ledger_upserts: list[tuple[str, str]] = field(default_factory=list)
+    # (key, hash) or (key, hash, source `_row`, source `_rev`): see `store.runs.commit_checkpoint`.
+    ledger_upserts: list[tuple[Any, ...]] = field(default_factory=list)
     ledger_deletes: list[str] = field(default_factory=list)
     phase: str = "rows"
 
@@ -144,8 +145,8 @@ def noop(*_args: object) -> None:
 
 
 def original_values(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A source row as the user knows it (without the store's `_row` number)."""
-    return {k: v for k, v in row.items() if k != "_row"}
+    """A source row as the user knows it (without the store's `_row` and `_rev` numbers)."""
+    return {k: v for k, v in row.items() if k not in ("_row", "_rev")}
 
 
 def plan_reject(row_no: int, key: str, outcome: RowOutcome) -> dict[str, Any]:

@@ -102,7 +102,7 @@ def _load_run_context(engine: Engine, run_id: int) -> dict[str, Any]:
         ).all()
         dataset = session.get(DataSet, audience.dataset_id) if audience is not None else None
         columns = {str(c.get("name")) for c in (dataset.columns or [])} if dataset else set()
-        for obj in (run, pathway, audience, connection, *rows):
+        for obj in (run, pathway, audience, connection, dataset, *rows):
             if obj is not None:
                 session.expunge(obj)
     if audience is None or connection is None:
@@ -138,8 +138,28 @@ def _load_run_context(engine: Engine, run_id: int) -> dict[str, Any]:
         "pathway": pathway,
         "audience": audience,
         "connection": connection,
+        "dataset": dataset,
         "mapping": mapping,
     }
+
+
+def ledger_fingerprint(
+    *, dataset: Any, audience: Any, mapping: list[FieldMap], target: PushTarget
+) -> str:
+    """What the ledger's source rows are valid for: data set, filters, mapping, DE, method."""
+    import hashlib
+    import json
+
+    basis = {
+        "table": dataset.table_name if dataset is not None else None,
+        "filters": audience.filters,
+        "mapping": [m.__dict__ if hasattr(m, "__dict__") else repr(m) for m in mapping],
+        "de": target.customer_key,
+        "keys": list(target.primary_keys),
+        "method": target.method,
+    }
+    text = json.dumps(basis, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
@@ -208,6 +228,8 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
                 # A new DE, or fields added to one (e.g. a field removed in SFMC and put back):
                 # rows in the DE lack those values, so every row must be sent again.
                 runs.clear_ledger(engine, pathway.id)
+        # Calls made so far (token, DE lookup/description/creation) belong to the run too.
+        setup_calls = int(getattr(client, "api_calls", 0) or 0)
         checkpoint = run.checkpoint or {}
         if checkpoint.get("row") and ensured is not None and ensured.created and not run.dry_run:
             # The DE vanished since this run's checkpoint: the rows sent before it are gone too.
@@ -216,6 +238,7 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             checkpoint = {}
         resume_row = int(checkpoint.get("row", 0) or 0)
         counters = Counters.from_dict(checkpoint.get("counters"))
+        counters.api_calls += setup_calls
         rows_total = audiences.count_rows(engine, audience.id)
         notes = " ".join(ensured.notes) if ensured is not None else ""
         runs.write_progress(
@@ -277,8 +300,21 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
                 engine, audience.id, chunk_size=20_000, after_row=after, columns=key_columns
             )
 
+        dataset = ctx["dataset"]
+        revisions = ensured is not None and dataset is not None
+        if revisions:
+            from store.revisions import ensure_row_revisions
+
+            ensure_row_revisions(engine, dataset.table_name)
+
         def chunks(after: int) -> Iterator[list[dict[str, Any]]]:
-            return audiences.iter_rows(engine, audience.id, chunk_size=chunk_size, after_row=after)
+            return audiences.iter_rows(
+                engine,
+                audience.id,
+                chunk_size=chunk_size,
+                after_row=after,
+                with_revision=revisions,
+            )
 
         if ensured is None:
             from sfmc.destinations import DestinationSettings, ledger_keys, push_destination
@@ -316,6 +352,31 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
         # A first sync (or one after the DE was recreated) has nothing to compare with: skip the
         # per-chunk ledger lookups.
         has_ledger = not run.full_resend and runs.ledger_has_rows(engine, pathway.id)
+        fingerprint = ledger_fingerprint(
+            dataset=dataset, audience=audience, mapping=ensured.mapping, target=target
+        )
+        if run.dry_run:
+            same_basis = runs.ledger_fingerprint(engine, pathway.id) == fingerprint
+        else:
+            # Before any ledger entry of this run is written: they are valid for this basis.
+            same_basis = runs.use_ledger_fingerprint(engine, pathway.id, fingerprint)
+        changed_only = has_ledger and same_basis and revisions
+
+        def changed_chunks(after: int) -> Iterator[list[dict[str, Any]]]:
+            return audiences.iter_rows(
+                engine,
+                audience.id,
+                chunk_size=chunk_size,
+                after_row=after,
+                unsynced_for=pathway.id,
+            )
+
+        def span(after: int, upto: int | None) -> tuple[int, int]:
+            return audiences.count_span(engine, audience.id, after_row=after, upto_row=upto)
+
+        def holders(keys: Any) -> dict[str, int]:
+            return runs.ledger_holders(engine, pathway.id, dataset.table_name, keys)
+
         result = push_rows(
             chunks,
             target=target,
@@ -333,6 +394,9 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             should_cancel=cancelled,
             de_exists=not (run.dry_run and ensured.created),
             read_key_chunks=key_chunks,
+            read_changed=changed_chunks if changed_only else None,
+            audience_span=span if changed_only else None,
+            key_holders=holders if changed_only else None,
         )
         if run.dry_run:
             result.plan.update(

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Table, and_, func, not_, or_, select, true
+from sqlalchemy import Column, ColumnElement, Integer, Table, and_, func, not_, or_, select, true
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from store.datasets import ROW_COLUMN, dataset_table, shadow_name
 from store.inference import FALSE_WORDS, TRUE_WORDS, parse_date, parse_datetime, parse_number
-from store.models import Audience, DataSet
+from store.models import Audience, DataSet, RowLedger
+from store.revisions import REV_COLUMN
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -274,6 +275,8 @@ def iter_rows(
     chunk_size: int = 5000,
     after_row: int = 0,
     columns: Sequence[str] | None = None,
+    with_revision: bool = False,
+    unsynced_for: int | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Stream the audience in chunks of dicts, in increasing `_row` order.
 
@@ -292,6 +295,10 @@ def iter_rows(
         chunk_size: rows per chunk.
         after_row: resume after this `_row` (0 = from the start).
         columns: only these safe column names (default all).
+        with_revision: add each row's `_rev` (see `store.revisions`; the table must have it).
+        unsynced_for: a pathway id: only rows without a ledger entry of that pathway for their
+            current `(_row, _rev)`, i.e. new, changed, or not accepted by SFMC last time (one
+            indexed NOT EXISTS; unchanged rows are never read). Implies `with_revision`.
 
     Raises:
         AudienceFilterError: unknown audience or column, or filters that no longer apply.
@@ -312,6 +319,22 @@ def iter_rows(
     row_col = table.c[ROW_COLUMN]
     base = select(row_col, *(table.c[n] for n in names)).where(where)
     keys = [ROW_COLUMN, *names]
+    if with_revision or unsynced_for is not None:
+        rev_col = _rev_column(table)
+        base = base.add_columns(rev_col)
+        keys.append(REV_COLUMN)
+        if unsynced_for is not None:
+            ledger = RowLedger.__table__  # type: ignore[attr-defined]
+            synced = (
+                select(ledger.c.id)
+                .where(
+                    ledger.c.pathway_id == unsynced_for,
+                    ledger.c.source_row == row_col,
+                    ledger.c.source_rev == rev_col,
+                )
+                .exists()
+            )
+            base = base.where(~synced)
     by_name = _columns_by_name(ds)
     dates = [
         (i, bool(by_name[n].get("dayfirst")))
@@ -334,12 +357,41 @@ def iter_rows(
             return
 
 
+def _rev_column(table: Table) -> Column[Any]:
+    if REV_COLUMN not in table.c:
+        table.append_column(Column(REV_COLUMN, Integer))
+    return table.c[REV_COLUMN]
+
+
+def count_span(
+    engine: Engine, audience_id: int, *, after_row: int = 0, upto_row: int | None = None
+) -> tuple[int, int]:
+    """Audience rows with `after_row < _row <= upto_row` (None: no upper bound).
+
+    Returns:
+        (how many, the largest such `_row`, or `after_row` when there are none). An
+        incremental sync counts the unchanged rows it did not read with this.
+    """
+    audience, ds = _load(engine, audience_id)
+    table = dataset_table(ds)
+    row_col = table.c[ROW_COLUMN]
+    stmt = select(func.count(), func.max(row_col)).where(
+        compile_filters(ds, audience.filters, table), row_col > after_row
+    )
+    if upto_row is not None:
+        stmt = stmt.where(row_col <= upto_row)
+    with engine.connect() as conn:
+        count, last = conn.execute(stmt).one()
+    return int(count), int(last) if last is not None else after_row
+
+
 __all__ = [
     "OPS",
     "AudienceFilterError",
     "compile_filters",
     "count_matching",
     "count_rows",
+    "count_span",
     "iter_rows",
     "normalize_filters",
     "preview",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
@@ -48,5 +48,32 @@ def make_engine(url: str | None = None) -> Engine:
 
 
 def create_db_and_tables(engine: Engine) -> None:
-    """Create every table that does not exist yet."""
+    """Create every table that does not exist yet, and add columns/indexes added since.
+
+    Stores created by an older version keep working: nullable columns and indexes the models
+    gained are added in place (no data is rewritten).
+    """
     SQLModel.metadata.create_all(engine)
+    _add_missing(engine)
+
+
+def _add_missing(engine: Engine) -> None:
+    inspector = inspect(engine)
+    quote = engine.dialect.identifier_preparer.quote
+    for table in SQLModel.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        missing = [c for c in table.columns if c.name not in present and c.nullable]
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        if not missing and all(i.name in indexes for i in table.indexes):
+            continue
+        with engine.begin() as conn:
+            for column in missing:
+                kind = column.type.compile(dialect=engine.dialect)
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {kind}"
+                )
+        for index in table.indexes:
+            if index.name not in indexes:
+                index.create(engine, checkfirst=True)

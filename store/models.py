@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -90,6 +90,9 @@ class Pathway(SQLModel, table=True):
     options: dict[str, Any] = _json({})
     # Fields of the DE as last seen in SFMC, to detect drift between runs.
     remote_fields: list[dict[str, Any]] = _json([])
+    # What the ledger's source rows (`RowLedger.source_row/source_rev`) were synced under: data
+    # set, filters, mapping, DE and method. Another value makes the next run read every row.
+    ledger_fingerprint: str | None = None
     created_by: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -163,14 +166,24 @@ class RejectedRow(SQLModel, table=True):
 
 
 class RowLedger(SQLModel, table=True):
-    """Hash of each row SFMC accepted, per pathway, so re-syncs send only what changed."""
+    """Hash of each row SFMC accepted, per pathway, so re-syncs send only what changed.
 
-    __table_args__ = (UniqueConstraint("pathway_id", "row_key"),)
+    `source_row`/`source_rev` say which data-set row (`_row`) at which revision (`_rev`, bumped
+    by a trigger on every UPDATE) SFMC accepted: an incremental run reads only the audience rows
+    without such an entry (`store.audiences.iter_rows(unsynced_for=...)`).
+    """
+
+    __table_args__ = (
+        UniqueConstraint("pathway_id", "row_key"),
+        Index("ix_rowledger_source", "pathway_id", "source_row", "source_rev"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     pathway_id: int = Field(foreign_key="pathway.id", index=True)
     row_key: str
     row_hash: str
+    source_row: int | None = None
+    source_rev: int | None = None
 
 
 class AuditEvent(SQLModel, table=True):

@@ -290,18 +290,27 @@ def request_cancel(engine: Engine, run_id: int) -> str | None:
         return conn.execute(select(_RUN.c.state).where(_RUN.c.id == run_id)).scalar()
 
 
-def _upsert_ledger(conn: DbConnection, pathway_id: int, rows: Sequence[tuple[str, str]]) -> None:
+LedgerEntry = tuple[str, str] | tuple[str, str, int | None, int | None]
+
+
+def _upsert_ledger(conn: DbConnection, pathway_id: int, rows: Sequence[LedgerEntry]) -> None:
     if not rows:
         return
     # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing costs
     # more than the insert itself at tens of thousands of rows per second.
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    # Same ON CONFLICT syntax in SQLite (>= 3.24) and PostgreSQL.
+    # Same ON CONFLICT syntax in SQLite (>= 3.24) and PostgreSQL. An entry without a source
+    # row/revision clears them: that key's row is read again by the next incremental run.
     statement = (
-        f"INSERT INTO rowledger (pathway_id, row_key, row_hash) VALUES ({mark}, {mark}, {mark}) "
-        "ON CONFLICT (pathway_id, row_key) DO UPDATE SET row_hash = excluded.row_hash"
+        "INSERT INTO rowledger (pathway_id, row_key, row_hash, source_row, source_rev) "
+        f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) "
+        "ON CONFLICT (pathway_id, row_key) DO UPDATE SET row_hash = excluded.row_hash, "
+        "source_row = excluded.source_row, source_rev = excluded.source_rev"
     )
-    conn.exec_driver_sql(statement, [(pathway_id, k, h) for k, h in rows])
+    conn.exec_driver_sql(
+        statement,
+        [(pathway_id, *r) if len(r) == 4 else (pathway_id, r[0], r[1], None, None) for r in rows],
+    )
 
 
 def commit_checkpoint(
@@ -312,7 +321,7 @@ def commit_checkpoint(
     checkpoint_row: int | None,
     counters: Mapping[str, int],
     rejected: Iterable[Mapping[str, Any]] = (),
-    ledger_upserts: Sequence[tuple[str, str]] = (),
+    ledger_upserts: Sequence[LedgerEntry] = (),
     ledger_deletes: Sequence[str] = (),
     extra: Mapping[str, Any] | None = None,
 ) -> None:
@@ -328,7 +337,8 @@ def commit_checkpoint(
         checkpoint_row: `_row` of the last acknowledged row; None keeps the current one.
         counters: the run's tallies (rows_read, rows_sent, rows_succeeded, ...).
         rejected: dicts with row_values, primary_key, field, error_type, error_details, retryable.
-        ledger_upserts: (key, hash) of rows SFMC accepted.
+        ledger_upserts: (key, hash) or (key, hash, source `_row`, source `_rev`) of rows SFMC
+            accepted (or skipped as unchanged: their source revision is refreshed).
         ledger_deletes: keys deleted from the DE.
         extra: more checkpoint entries (e.g. the phase).
     """
@@ -399,6 +409,63 @@ def ledger_lookup(engine: Engine, pathway_id: int, keys: Sequence[str]) -> dict[
             )
             found.update(conn.exec_driver_sql(sql, (pathway_id, *part)).fetchall())
     return found
+
+
+def ledger_holders(
+    engine: Engine, pathway_id: int, table_name: str, keys: Sequence[str]
+) -> dict[str, int]:
+    """Key -> `_row` of an audience row that holds it and has not changed since SFMC took it.
+
+    An incremental run does not read such rows, so its duplicate-key check asks here: a row
+    read now whose key an earlier unchanged row holds is a duplicate, as in a full pass.
+    """
+    found: dict[str, int] = {}
+    with engine.connect() as conn:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        table = conn.dialect.identifier_preparer.quote(table_name)
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            part = list(keys[start : start + _LOOKUP_CHUNK])
+            sql = (
+                f"SELECT l.row_key, l.source_row FROM rowledger l JOIN {table} t "  # noqa: S608 - quoted name of our own table
+                "ON t._row = l.source_row AND t._rev = l.source_rev "
+                f"WHERE l.pathway_id = {mark} AND l.row_key IN ({', '.join([mark] * len(part))})"
+            )
+            found.update(conn.exec_driver_sql(sql, (pathway_id, *part)).fetchall())
+    return found
+
+
+def use_ledger_fingerprint(engine: Engine, pathway_id: int, fingerprint: str) -> bool:
+    """Make `fingerprint` the pathway's ledger fingerprint; True when it already was.
+
+    When it changes (another data set, filters, mapping, DE or method), the ledger's source
+    rows no longer say what SFMC holds: they are forgotten (the hashes stay), so the next run
+    reads every audience row once and skips those whose hash is unchanged.
+    """
+    with engine.begin() as conn:
+        current = conn.execute(
+            select(_PATHWAY.c.ledger_fingerprint).where(_PATHWAY.c.id == pathway_id)
+        ).scalar()
+        if current == fingerprint:
+            return True
+        conn.execute(
+            update(_LEDGER)
+            .where(_LEDGER.c.pathway_id == pathway_id, _LEDGER.c.source_rev.is_not(None))
+            .values(source_row=None, source_rev=None)
+        )
+        conn.execute(
+            update(_PATHWAY)
+            .where(_PATHWAY.c.id == pathway_id)
+            .values(ledger_fingerprint=fingerprint)
+        )
+    return False
+
+
+def ledger_fingerprint(engine: Engine, pathway_id: int) -> str | None:
+    """The fingerprint the pathway's ledger source rows were written under (None: never)."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(_PATHWAY.c.ledger_fingerprint).where(_PATHWAY.c.id == pathway_id)
+        ).scalar()
 
 
 def ledger_has_rows(engine: Engine, pathway_id: int) -> bool:

@@ -100,3 +100,44 @@ def test_two_worker_processes_share_the_queue(engine, sim, make_pathway):
     # Each row travelled exactly once: no run was executed twice.
     assert stats["rows_received"] == 5 * 150
     assert runs.claim_next_run(engine, "late") is None
+
+
+def test_incremental_resync_on_postgres_reads_only_changed_rows(engine, sim, make_pathway):
+    from sfmc.push import run_pathway
+    from sfmc.worker import default_client_factory
+    from store import audiences
+    from tests.engine.test_incremental import data_table
+
+    rows = people(30)
+    pid = make_pathway(rows)
+
+    def sync() -> object:
+        queued = runs.enqueue_run(engine, pid)
+        run_pathway(engine, queued.id, client_factory=default_client_factory, chunk_size=10)
+        return runs.get_run(engine, queued.id)
+
+    assert sync().rows_succeeded == 30
+    name = data_table(engine, pid)
+    with engine.begin() as conn:
+        conn.execute(text(f"UPDATE \"{name}\" SET name = 'pg-' || name WHERE _row IN (2, 17)"))
+        revs = dict(conn.execute(text(f'SELECT _row, _rev FROM "{name}" WHERE _row <= 3')).all())
+    assert revs == {1: 0, 2: 1, 3: 0}  # the trigger counted the change
+    with engine.connect() as conn:
+        audience_id = conn.execute(
+            text(f"SELECT audience_id FROM pathway WHERE id = {pid}")
+        ).scalar()
+    unsynced = [
+        r["_row"]
+        for chunk in audiences.iter_rows(engine, audience_id, unsynced_for=pid)
+        for r in chunk
+    ]
+    assert unsynced == [2, 17]
+    again = sync()
+    assert (again.rows_sent, again.rows_skipped, again.rows_total) == (2, 28, 30)
+    for i in (1, 16):
+        rows[i]["name"] = "pg-" + rows[i]["name"]
+    got = table(sim, de_key(engine, pid))
+    assert got == {
+        r["email"]: {"Email": r["email"], "Name": r["name"], "City": r["city"]} for r in rows
+    }
+    assert sync().rows_sent == 0
