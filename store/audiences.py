@@ -322,7 +322,6 @@ def iter_rows(
     if with_revision or unsynced_for is not None:
         rev_col = _rev_column(table)
         base = base.add_columns(rev_col)
-        keys.append(REV_COLUMN)
         if unsynced_for is not None:
             ledger = RowLedger.__table__  # type: ignore[attr-defined]
             synced = (
@@ -341,6 +340,8 @@ def iter_rows(
         for i, n in enumerate(keys)
         if i and by_name[n].get("type") == "date"
     ]
+    if with_revision or unsynced_for is not None:
+        keys.append(REV_COLUMN)
     last = after_row
     while True:
         stmt = base.where(row_col > last).order_by(row_col).limit(chunk_size)
