@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 REV_COLUMN = "_rev"
 _PG_FUNCTION = "pathways_bump_rev"
+_PG_LOCK = 7_277_301  # advisory lock key of this schema change
 _lock = threading.Lock()
 
 
@@ -75,6 +76,26 @@ def ensure_row_revisions(engine: Engine, table_name: str) -> None:
             ddl = _sqlite_ddl if dialect == "sqlite" else _postgres_ddl
             try:
                 with engine.begin() as conn:
+                    if dialect == "postgresql":
+                        # Workers in other processes may do this at the same moment: one at a
+                        # time (CREATE OR REPLACE FUNCTION fails when run concurrently).
+                        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK,))
+                        columns = {
+                            r[0]
+                            for r in conn.exec_driver_sql(
+                                "SELECT column_name FROM information_schema.columns "
+                                "WHERE table_name = %s",
+                                (table_name,),
+                            )
+                        }
+                        if (
+                            REV_COLUMN in columns
+                            and conn.exec_driver_sql(
+                                "SELECT 1 FROM pg_trigger WHERE tgname = %s",
+                                (_trigger_name(table_name),),
+                            ).first()
+                        ):
+                            return
                     if REV_COLUMN not in columns:
                         conn.exec_driver_sql(
                             f"ALTER TABLE {quote(table_name)} ADD COLUMN {REV_COLUMN} "
