@@ -316,6 +316,17 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
                 with_revision=revisions,
             )
 
+        # Append-only event tables: a UUID key per row and run (stable on resume), so every run
+        # appends its rows and nothing is compared with earlier runs.
+        generated_key = ensured is not None and bool((pathway.options or {}).get("generated_key"))
+        if generated_key:
+            from sfmc.destinations import GENERATED_KEY_COLUMN, with_generated_keys
+
+            namespace = f"pathway:{pathway.id}:run:{run_id}"
+            key_columns = [c for c in key_columns if c != GENERATED_KEY_COLUMN]
+            chunks = with_generated_keys(chunks, namespace=namespace)  # type: ignore[assignment]
+            key_chunks = with_generated_keys(key_chunks, namespace=namespace)  # type: ignore[assignment]
+
         if ensured is None:
             from sfmc.destinations import DestinationSettings, ledger_keys, push_destination
 
@@ -351,7 +362,9 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
         )
         # A first sync (or one after the DE was recreated) has nothing to compare with: skip the
         # per-chunk ledger lookups.
-        has_ledger = not run.full_resend and runs.ledger_has_rows(engine, pathway.id)
+        has_ledger = (
+            not run.full_resend and not generated_key and runs.ledger_has_rows(engine, pathway.id)
+        )
         fingerprint = ledger_fingerprint(
             dataset=dataset, audience=audience, mapping=ensured.mapping, target=target
         )
