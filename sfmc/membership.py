@@ -161,7 +161,7 @@ def push_membership(
                 -1,
                 commit.counters,
                 rejected=commit.rejected,
-                ledger_deletes=[k for k, _ in commit.ledger_upserts],
+                ledger_deletes=[entry[0] for entry in commit.ledger_upserts],
                 phase="leavers",
             )
         )
