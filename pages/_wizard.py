@@ -9,11 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from pages import _deps as deps
+from pages import _destinations as other
 from pages import _widgets as ui
+from sfmc import destinations as dest
 from sfmc import mapping as smap
 from store import audiences as saud
 from store import repo
-from store import runs as sruns
 
 METHODS = {
     "upsert": ("Update or Create (recommended)", "Adds new rows and updates rows already there."),
@@ -24,6 +25,10 @@ METHODS = {
 FIELD_TYPES = ["Text", "Number", "Decimal", "Date", "Boolean", "EmailAddress", "Phone"]
 PUSH_FOLDERS = "push_folders"
 PUSH_CHECKED = "push_checked_connection"
+PUSH_KIND = "push_kind"
+PUSH_TITLE_CASE = "push_title_case"
+PUSH_GENERATED_KEY = "push_generated_key"
+GENERATED_KEY_FIELD = "Pathways ID"
 
 
 def audience_rows() -> list[dict[str, Any]]:
@@ -60,6 +65,34 @@ def pushed_pairs() -> dict[tuple[int, int], int]:
     """(audience id, connection id) -> pathway id, for "(Already Pushed)"."""
     with deps.session() as session:
         return {(p.audience_id, p.connection_id): p.id for p in repo.list_pathways(session=session)}
+
+
+def pathway_for(audience_id: int, connection_id: int, kind: str) -> int | None:
+    """The pathway of this audience, connection and destination kind, if one exists."""
+    with deps.session() as session:
+        return next(
+            (
+                p.id
+                for p in repo.list_pathways(session=session)
+                if (p.audience_id, p.connection_id, p.destination_kind)
+                == (audience_id, connection_id, kind)
+            ),
+            None,
+        )
+
+
+def _generated_key_row(ordinal: int) -> dict[str, Any]:
+    return {
+        "ordinal": ordinal,
+        "source_column": dest.GENERATED_KEY_COLUMN,
+        "destination_field": GENERATED_KEY_FIELD,
+        "field_type": "Text",
+        "length": 36,
+        "precision": None,
+        "scale": None,
+        "required": True,
+        "is_primary_key": True,
+    }
 
 
 def _mapping_frame(fieldmaps: list[Any]) -> pd.DataFrame:
@@ -151,22 +184,60 @@ def review_step(aud_by_id: dict, conn_by_id: dict, pushed: dict, go: Callable[[i
             st.stop()
         state[PUSH_CHECKED] = conn["id"]
     st.success(f"Connection **{conn['name']}** verified.", icon=":material/verified:")
-    existing = pushed.get((aud["id"], conn["id"]))
+    kinds = list(dest.DESTINATION_KINDS)
+    kind = st.radio(
+        "Destination Object",
+        kinds,
+        index=kinds.index(state.get(PUSH_KIND) or dest.DATA_EXTENSION),
+        format_func=lambda k: dest.DESTINATION_KINDS[k],
+        horizontal=True,
+    )
+    st.caption(dest.DESTINATION_HELP[kind])
+    state[PUSH_KIND] = kind  # kept while the user goes to the summary and back
+    existing = pathway_for(aud["id"], conn["id"], kind)
     if existing:
-        st.info("This pathway exists already; its saved settings and mapping are reused.")
+        st.info(
+            "This audience already has this kind of pathway on this connection; its saved "
+            "settings and mapping are reused (change them on **Column Mapping**)."
+        )
         state[deps.PUSH_PATHWAY_ID] = existing
         if st.button("Next: summary", type="primary"):
             go(4)
             st.rerun()
         return
     client = deps.client_for_connection_id(conn["id"])
+    if kind != dest.DATA_EXTENSION:
+        st.markdown("#### Pathway Summary")
+        st.markdown(
+            f"**{aud['name']}** ({aud['count']:,} records) → **{conn['name']}** · "
+            f"{dest.DESTINATION_KINDS[kind]}"
+        )
+        other.review_other(kind, aud, conn, client, go)
+        return
     ok, listing = ui.guard(_folders, conn["id"], client)
     if not ok:
         st.stop()
     settings = state.get(deps.PUSH_SETTINGS) or {}
+    settings = settings if settings.get("kind", dest.DATA_EXTENSION) == kind else {}
     columns = [c["name"] for c in aud["columns"]]
+    left, right = st.columns(2)
+    title = left.toggle(
+        "Title Case field names (first_name → First Name)",
+        value=bool(state.get(PUSH_TITLE_CASE)),
+    )
+    if title != bool(state.get(PUSH_TITLE_CASE)):
+        state[PUSH_TITLE_CASE] = title
+        state[deps.PUSH_MAPPING] = None  # re-suggest the field names
+    generated = right.toggle(
+        "Generated unique ID as the key (append-only event tables)",
+        value=bool(state.get(PUSH_GENERATED_KEY)),
+        help=f"Each row gets a new UUID in a '{GENERATED_KEY_FIELD}' key field on every sync, so "
+        "rows are only ever added (e.g. a log of gifts or event sign-ups).",
+    )
+    state[PUSH_GENERATED_KEY] = generated
     if state.get(deps.PUSH_MAPPING) is None:
-        state[deps.PUSH_MAPPING] = _mapping_frame(smap.suggest_mapping(aud["columns"]))
+        suggested = smap.suggest_mapping(aud["columns"], title_case_names=title)
+        state[deps.PUSH_MAPPING] = _mapping_frame(suggested)
     suggested_pk = [c["name"] for c in aud["columns"] if c.get("type") == "email"][:1]
     folders = {f.id: f for f in listing.folders}
     st.markdown("#### Pathway Summary")
@@ -177,15 +248,18 @@ def review_step(aud_by_id: dict, conn_by_id: dict, pushed: dict, go: Callable[[i
         with st.expander("Advanced Settings", expanded=True):
             info, colmap = st.tabs(["Information", "Column Mapping"])
             with info:
-                st.selectbox("Destination Object", ["Data Extension"], disabled=True)
-                keys = list(METHODS)
+                keys = ["append"] if generated else list(METHODS)
                 method = st.radio(
                     "Method of Sync",
                     keys,
-                    index=keys.index(settings.get("method", "upsert")),
+                    index=keys.index(settings.get("method", "upsert"))
+                    if settings.get("method", "upsert") in keys
+                    else 0,
                     format_func=lambda k: METHODS[k][0],
                     captions=[METHODS[k][1] for k in keys],
                 )
+                if generated:
+                    st.caption("A generated key makes every row new: the method is Append.")
                 de_name = st.text_input(
                     "Data Extension name",
                     value=settings.get("de_name") or smap.de_name_for(aud["name"]),
@@ -206,9 +280,13 @@ def review_step(aud_by_id: dict, conn_by_id: dict, pushed: dict, go: Callable[[i
                 )
             with colmap:
                 pks = st.multiselect(
-                    "Primary key column(s)",
+                    "Primary key column(s) — several make a combined key",
                     columns,
-                    default=settings.get("primary_keys", suggested_pk),
+                    default=[k for k in settings.get("primary_keys", suggested_pk) if k in columns],
+                    disabled=generated,
+                    help=f"Off while the generated '{GENERATED_KEY_FIELD}' key is on."
+                    if generated
+                    else None,
                 )
                 fids = list(folders)
                 category = st.selectbox(
@@ -248,7 +326,10 @@ def review_step(aud_by_id: dict, conn_by_id: dict, pushed: dict, go: Callable[[i
         go(2)
         st.rerun()
     if submitted:
+        pks = [dest.GENERATED_KEY_COLUMN] if generated else pks
         rows = frame_to_mapping(edited, pks)
+        if generated:
+            rows.append(_generated_key_row(len(rows)))
         problems = mapping_problems(rows, pks)
         if category is None:
             problems.insert(
@@ -256,6 +337,8 @@ def review_step(aud_by_id: dict, conn_by_id: dict, pushed: dict, go: Callable[[i
             )
         state[deps.PUSH_MAPPING] = edited
         state[deps.PUSH_SETTINGS] = {
+            "kind": dest.DATA_EXTENSION,
+            "options": {"generated_key": True, "title_case": title} if generated else {},
             "method": method,
             "de_name": de_name.strip(),
             "de_key": de_key.strip(),
@@ -272,116 +355,3 @@ def review_step(aud_by_id: dict, conn_by_id: dict, pushed: dict, go: Callable[[i
             state[deps.PUSH_PATHWAY_ID] = None
             go(4)
             st.rerun()
-
-
-def summary_step(aud_by_id: dict, conn_by_id: dict, go: Callable[[int], None], user: Any) -> None:
-    """Step 4: summary card, dry run, Confirm -> queued run with live progress."""
-    state = st.session_state
-    aud = aud_by_id.get(state.get(deps.PUSH_AUDIENCE_ID))
-    conn = conn_by_id.get(state.get(deps.PUSH_CONNECTION_ID))
-    if aud is None or conn is None:
-        go(1)
-        st.rerun()
-    st.subheader("4. Summary")
-    pathway_id = state.get(deps.PUSH_PATHWAY_ID)
-    s = dict(state.get(deps.PUSH_SETTINGS) or {})
-    if pathway_id:
-        with deps.session() as session:
-            p = repo.get_pathway(pathway_id, session=session)
-            s = {
-                "method": p.method,
-                "de_name": p.de_name,
-                "de_key": p.de_customer_key,
-                "primary_keys": p.primary_keys,
-                "category_path": p.category_path,
-                "mapping": [m.model_dump() for m in repo.get_mapping(pathway_id, session=session)],
-            }
-    with st.container(border=True):
-        a, b = st.columns(2)
-        a.markdown(f"**Audience**  \n{aud['name']}")
-        a.markdown(f"**Destination**  \n{conn['name']} · Data Extension")
-        a.markdown(f"**Data Extension**  \n{s.get('de_name')}  \n`{s.get('de_key')}`")
-        a.markdown(f"**Folder**  \n{s.get('category_path') or '—'}")
-        b.markdown(f"**Method of Sync**  \n{METHODS[s.get('method', 'upsert')][0]}")
-        b.markdown(f"**Primary key**  \n{', '.join(s.get('primary_keys') or []) or '—'}")
-        b.markdown(f"**Mapped columns**  \n{len(s.get('mapping') or [])}")
-        b.markdown(f"**Estimated record count**  \n{aud['count']:,}")
-    run_id = state.get(deps.PUSH_RUN_ID)
-    if run_id:
-        st.markdown("#### Processing")
-        ui.live_run(run_id, key="push")
-        c1, c2 = st.columns(2)
-        if c1.button("Push another audience"):
-            for k in (
-                deps.PUSH_RUN_ID,
-                deps.PUSH_PATHWAY_ID,
-                deps.PUSH_AUDIENCE_ID,
-                deps.PUSH_CONNECTION_ID,
-                deps.PUSH_MAPPING,
-                PUSH_CHECKED,
-            ):
-                state[k] = None
-            state[deps.PUSH_SETTINGS] = {}
-            go(1)
-            st.rerun()
-        ui.page_link(c2, "pages/manage_pathways.py", "Open Manage Pathways", ":material/sync:")
-        return
-    back, dry, confirm, _ = st.columns([1, 2, 2, 3])
-    if back.button("Back"):
-        go(3)
-        st.rerun()
-    if dry.button("Dry run preview", icon=":material/preview:"):
-        ok, pid = ui.guard(_ensure_pathway, aud, conn, s, user)
-        if ok:
-            state[deps.PUSH_PATHWAY_ID] = pid
-            ok, run = ui.guard(
-                sruns.enqueue_run,
-                deps.get_engine(),
-                pid,
-                "manual",
-                dry_run=True,
-                created_by=user.username,
-            )
-            if ok:
-                state["push_dry_run_id"] = run.id
-                deps.ensure_worker()
-    dry_id = state.get("push_dry_run_id")
-    if dry_id:
-        ui.live_run(dry_id, key="dry")
-    if confirm.button("Confirm and push", type="primary", icon=":material/send:"):
-        ok, pid = ui.guard(_ensure_pathway, aud, conn, s, user)
-        if ok:
-            state[deps.PUSH_PATHWAY_ID] = pid
-            ok, run = ui.guard(
-                sruns.enqueue_run, deps.get_engine(), pid, "manual", created_by=user.username
-            )
-            if ok:
-                state[deps.PUSH_RUN_ID] = run.id
-                deps.ensure_worker()
-                st.rerun()
-
-
-def _ensure_pathway(aud: dict, conn: dict, s: dict, user: Any) -> int:
-    """The pathway of this audience and connection, created with its mapping on first push."""
-    existing = pushed_pairs().get((aud["id"], conn["id"]))
-    if existing:
-        return existing
-    with deps.session() as session:
-        pathway = repo.create_pathway(
-            audience_id=aud["id"],
-            connection_id=conn["id"],
-            de_name=s["de_name"],
-            de_customer_key=s["de_key"],
-            category_id=s["category_id"],
-            category_path=s["category_path"],
-            method=s["method"],
-            primary_keys=s["primary_keys"],
-            delete_guard_share=s.get("guard_pct", 50) / 100,
-            created_by=user.username,
-            session=session,
-        )
-        repo.set_mapping(pathway.id, s["mapping"], session=session)
-        repo.record_audit(
-            user.username, "create pathway", f"{aud['name']} -> {conn['name']}", session=session
-        )
-        return pathway.id

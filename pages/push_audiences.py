@@ -7,6 +7,7 @@ import streamlit as st
 from pages import _deps as deps
 from pages import _widgets as ui
 from pages import _wizard as wiz
+from pages import _wizard_summary as summary
 
 user = deps.require_role("staff")
 st.title("Push Audiences")
@@ -114,4 +115,4 @@ elif step == 3:
     wiz.review_step(aud_by_id, conn_by_id, pushed, go)
 
 else:
-    wiz.summary_step(aud_by_id, conn_by_id, go, user)
+    summary.summary_step(aud_by_id, conn_by_id, go, user)
