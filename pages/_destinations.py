@@ -118,7 +118,7 @@ def _pick_target(kind: str, conn: dict, client: Any, settings: dict) -> Any:
         current = (settings.get("options") or {}).get("event_definition_key")
         keys = list(by_key)
         key = st.selectbox(
-            "Journey entry event",
+            "Which journey (its API entry event)",
             keys,
             index=keys.index(current) if current in keys else None,
             format_func=lambda k: by_key[k].name,

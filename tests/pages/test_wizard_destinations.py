@@ -150,7 +150,7 @@ def test_contacts_from_the_wizard(demo_env):
 
 def test_journey_event_from_the_wizard(demo_env):
     at = _to_review("journey_event")
-    event = next(s for s in at.selectbox if s.label == "Journey entry event")
+    event = next(s for s in at.selectbox if s.label == "Which journey (its API entry event)")
     welcome = next(o for o in event.options if "Welcome" in o)
     event.select_index(event.options.index(welcome)).run()
     assert not at.exception
