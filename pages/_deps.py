@@ -96,11 +96,57 @@ class AuthConfig:
     demo_password: str | None = None
 
 
+# The placeholder shipped in .streamlit/secrets.toml.example: anyone can read it, so a cookie
+# signed with it can be forged by anyone.
+COOKIE_KEY_PLACEHOLDERS = frozenset({"change-me"})
+COOKIE_KEY_MIN_LENGTH = 32
+_COOKIE_KEY_HOWTO = (
+    'generate one with  python -c "import secrets; print(secrets.token_urlsafe(32))"  and put it '
+    "in [auth] cookie_key of .streamlit/secrets.toml"
+)
+
+
+def check_cookie_key(cookie_key: str) -> None:
+    """Refuse a cookie key that would let anyone forge a login cookie.
+
+    Args:
+        cookie_key: the `[auth] cookie_key` from secrets.
+
+    Raises:
+        RuntimeError: the key is the example placeholder or shorter than 32 characters; the
+            message says how to generate a proper one.
+    """
+    key = cookie_key.strip()
+    if key in COOKIE_KEY_PLACEHOLDERS:
+        msg = (
+            "Login is not safe: [auth] cookie_key is still the placeholder from "
+            f".streamlit/secrets.toml.example; {_COOKIE_KEY_HOWTO}."
+        )
+        raise RuntimeError(msg)
+    if len(key) < COOKIE_KEY_MIN_LENGTH:
+        msg = (
+            f"Login is not safe: [auth] cookie_key has {len(key)} characters, it needs at least "
+            f"{COOKIE_KEY_MIN_LENGTH}; {_COOKIE_KEY_HOWTO}."
+        )
+        raise RuntimeError(msg)
+
+
 def _demo_cookie_key() -> str:
     path = data_dir() / "cookie_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
-        path.chmod(0o600)
+        # Written to a private temp file created 0600 from the start (no window where others
+        # can read it), then hard-linked into place: link fails if the key exists, so two
+        # sessions starting at once agree on one key and no reader ever sees a half-written file.
+        tmp = path.with_name(f".cookie_key.{os.getpid()}.{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(secrets.token_urlsafe(32))
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another session won; use its key
+        finally:
+            tmp.unlink(missing_ok=True)
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -128,7 +174,8 @@ def auth_config() -> AuthConfig:
     cookie_key`; only in demo mode is one generated (into the data directory, mode 0600).
 
     Raises:
-        RuntimeError: outside demo mode when `[auth] cookie_key` is missing.
+        RuntimeError: outside demo mode when `[auth] cookie_key` is missing, is the example
+            placeholder or is shorter than 32 characters (see `check_cookie_key`).
     """
     conf = _auth_secrets() or {}
     demo = is_demo_mode()
@@ -141,6 +188,8 @@ def auth_config() -> AuthConfig:
             "or run the demo with PATHWAYS_DEMO=1."
         )
         raise RuntimeError(msg)
+    if not demo:
+        check_cookie_key(str(cookie_key))
     users: tuple[tuple[str, str, str], ...] = ()
     if demo:
         users = tuple(
