@@ -84,6 +84,16 @@ def _drift_notes(
     return notes
 
 
+def _find_by_key(client: SfmcClient, customer_key: str) -> DataExtension | None:
+    # A real client (any SfmcTransport) retrieves the DE and its fields in one round trip;
+    # other clients (test doubles) get the plain public method.
+    if hasattr(client, "_retrieve"):
+        from sfmc.data_extensions import find_data_extension_concurrently
+
+        return find_data_extension_concurrently(client, customer_key)
+    return client.find_data_extension(customer_key=customer_key)
+
+
 def ensure_data_extension(  # noqa: C901, PLR0912 - one rule per branch, kept together
     client: SfmcClient,
     *,
@@ -122,7 +132,7 @@ def ensure_data_extension(  # noqa: C901, PLR0912 - one rule per branch, kept to
         msg = f"The Data Extension key {customer_key!r} is longer than 36 characters; shorten it."
         raise SfmcConfigError(msg)
     wanted = [m.to_de_field() for m in mapping]
-    de = client.find_data_extension(customer_key=customer_key)
+    de = _find_by_key(client, customer_key)
     notes: list[str] = []
     if de is None:
         recreated = bool(previous_fields)
