@@ -1,42 +1,18 @@
-"""Fixtures for the bad-input corpus: a temporary store and a real in-process simulator."""
+"""Helpers for the bad-input corpus.
+
+The `env`, `engine` and `sim` fixtures (a temporary store, a real in-process simulator) are the
+shared ones of `tests/conftest.py`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
-from cryptography.fernet import Fernet
 from sqlalchemy import inspect
 from sqlmodel import Session, func, select
 
-from sfmc.simulator import SimulatorConfig, start_simulator
-from store.db import create_db_and_tables, make_engine
 from store.models import Connection, DataSet
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATHWAYS_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("PATHWAYS_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("PATHWAYS_DEMO", "1")
-    return tmp_path
-
-
-@pytest.fixture
-def engine(env):
-    eng = make_engine(f"sqlite:///{env / 'store.db'}")
-    create_db_and_tables(eng)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def sim() -> Iterator[Any]:
-    config = SimulatorConfig(latency_ms=0, soap_latency_ms=0, async_rows_per_s=1e7, rate_limit=0)
-    with start_simulator(config) as running:
-        yield running
 
 
 def snapshot(engine) -> dict[str, Any]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import socket
 
 import pytest
-import streamlit as st
-from cryptography.fernet import Fernet
 from sqlmodel import Session, func, select
 
 from sfmc.client import SfmcClient
@@ -14,7 +12,7 @@ from sfmc.config import SfmcCredentials
 from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig, start_simulator
 from store.db import make_engine
 from store.models import Connection
-from tests.pages.conftest import ROOT, page_app
+from tests.pages.conftest import page_app
 
 URI_CASES = {
     "path after the host": (
@@ -41,18 +39,6 @@ URI_CASES = {
 }
 
 
-@pytest.fixture
-def page_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATHWAYS_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'test.db'}")
-    monkeypatch.setenv("PATHWAYS_DEMO", "0")
-    monkeypatch.setenv("PATHWAYS_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()
-    yield tmp_path
-    st.cache_resource.clear()
-
-
 def _saved_connections(tmp_path) -> int:
     engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
     try:
@@ -63,7 +49,7 @@ def _saved_connections(tmp_path) -> int:
 
 
 @pytest.mark.parametrize("case", list(URI_CASES))
-def test_connections_page_refuses_bad_auth_uri_and_saves_nothing(page_env, case):
+def test_connections_page_refuses_bad_auth_uri_and_saves_nothing(store_env, case):
     uri, fix = URI_CASES[case]
     at = page_app("pages/connections.py", "admin").run()
     inputs = {t.label: t for t in at.text_input}
@@ -76,7 +62,7 @@ def test_connections_page_refuses_bad_auth_uri_and_saves_nothing(page_env, case)
     assert not at.exception, at.exception
     errors = " ".join(e.value for e in at.error)
     assert fix in errors, errors
-    assert _saved_connections(page_env) == 0
+    assert _saved_connections(store_env) == 0
 
 
 def _client(auth_uri: str, client_id: str, secret: str) -> SfmcClient:

@@ -1,4 +1,5 @@
-"""Fixtures: a real in-process simulator (demo seed: Contacts/Journey data) and a temp SQLite store."""
+"""Fixtures: a real in-process simulator (demo seed: Contacts/Journey data); the temp SQLite
+store (`engine`) is the shared fixture of tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -8,16 +9,15 @@ from typing import Any
 
 import pytest
 import requests
-from cryptography.fernet import Fernet
 from sqlmodel import Session
 
 from sfmc.push import PushOptions, run_pathway
-from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig, start_simulator
+from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, start_simulator
 from sfmc.worker import default_client_factory
 from store import repo, runs
 from store.datasets import import_file
-from store.db import create_db_and_tables, make_engine
 from tests.engine.conftest import csv_bytes
+from tests.fixtures import fast_sim_config
 
 WELCOME = "APIEvent-3f2a9c1e-77d0-4b5e-9c1a-0d9e2b7c4a11"
 SMALL = PushOptions(batch_rows=7, in_flight=2, max_requests_per_s=0)
@@ -25,19 +25,8 @@ LIMITED = "pathways-limited"
 
 
 @pytest.fixture
-def engine(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATHWAYS_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("PATHWAYS_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("PATHWAYS_DEMO", "1")
-    eng = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    create_db_and_tables(eng)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
 def sim() -> Iterator[Any]:
-    config = SimulatorConfig(
+    config = fast_sim_config(
         clients=[
             (DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, None),
             (
@@ -46,11 +35,7 @@ def sim() -> Iterator[Any]:
                 frozenset({"data_extensions_read", "data_extensions_write"}),
             ),
         ],
-        latency_ms=0,
-        soap_latency_ms=0,
-        async_rows_per_s=1e7,
         async_not_found_ms=0,
-        rate_limit=0,
         seed="demo",
     )
     with start_simulator(config) as running:

@@ -1,50 +1,27 @@
-"""Fixtures for engine tests: a real in-process simulator and a real temporary SQLite store."""
+"""Helpers for engine tests.
+
+The `env`, `engine` and `sim` fixtures (a real temporary SQLite store, a real in-process
+simulator) are the shared ones of `tests/conftest.py`.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 import requests
-from cryptography.fernet import Fernet
 from sqlmodel import Session
 
 from sfmc.mapping import FieldMap
-from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig, start_simulator
+from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from store import repo
 from store.datasets import import_file
-from store.db import create_db_and_tables, make_engine
 
 ROOT_FOLDER = 1000
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATHWAYS_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("PATHWAYS_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("PATHWAYS_DEMO", "1")
-    return tmp_path
-
-
-@pytest.fixture
-def engine(env):
-    eng = make_engine(f"sqlite:///{env / 'store.db'}")
-    create_db_and_tables(eng)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def sim() -> Iterator[Any]:
-    config = SimulatorConfig(
-        latency_ms=0, soap_latency_ms=0, async_rows_per_s=1e7, rate_limit=0, random_seed=7
-    )
-    with start_simulator(config) as running:
-        yield running
 
 
 def sim_rows(sim: Any, key: str) -> list[dict[str, Any]]:
