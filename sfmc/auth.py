@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sfmc.config import SfmcCredentials
+from sfmc.config import SfmcCredentials, is_api_url
 from sfmc.errors import SfmcAuthError
 
 # FuelSDK refreshes 300 s early; short-lived test tokens keep half of their life as margin instead,
@@ -34,7 +34,7 @@ def is_token_valid(token: Token | None, *, now: float, margin: float = REFRESH_M
     return now + min(margin, token.lifetime / 2) < token.expires_at
 
 
-def _base(url: object, what: str) -> str:
+def _base(url: object, what: str, *, allow_local: bool) -> str:
     text = str(url or "").strip()
     if not text:
         msg = (
@@ -43,11 +43,31 @@ def _base(url: object, what: str) -> str:
         raise SfmcAuthError(msg, operation="get an access token")
     if "://" not in text:  # the docs example shows bare hosts
         text = "https://" + text
+    # Every later request carries the bearer token to this URL: never trust it blindly (SSRF and
+    # token leak if the auth endpoint, or something in between, names another host).
+    if not is_api_url(text, allow_local=allow_local):
+        msg = (
+            f"The token response pointed at an unexpected host for {what} ({text[:200]!r}): "
+            "SFMC only sends https://<subdomain>.rest/.soap.marketingcloudapis.com/ URLs. Check "
+            "that the Auth Base URI is your tenant's (copy it from the Installed Package)."
+        )
+        raise SfmcAuthError(msg, operation="get an access token", kind="unexpected_host")
     return text.rstrip("/") + "/"
 
 
-def token_from_response(payload: Mapping[str, object], *, now: float) -> Token:
-    """Build a `Token` from the JSON of a `/v2/token` response."""
+def token_from_response(
+    payload: Mapping[str, object], *, now: float, allow_local: bool = False
+) -> Token:
+    """Build a `Token` from the JSON of a `/v2/token` response.
+
+    Args:
+        payload: the response's JSON object.
+        now: the current time (epoch seconds), for the expiry.
+        allow_local: accept loopback instance URLs (a simulator; demo/dev mode only).
+
+    Raises:
+        SfmcAuthError: no access token, or instance URLs missing or on an unexpected host.
+    """
     access = payload.get("access_token")
     if not isinstance(access, str) or not access:
         msg = "The token response has no access_token: check the Auth Base URI."
@@ -62,8 +82,12 @@ def token_from_response(payload: Mapping[str, object], *, now: float) -> Token:
         expires_at=now + lifetime,
         lifetime=lifetime,
         scopes=scopes,
-        rest_url=_base(payload.get("rest_instance_url"), "rest_instance_url"),
-        soap_url=_base(payload.get("soap_instance_url"), "soap_instance_url"),
+        rest_url=_base(
+            payload.get("rest_instance_url"), "rest_instance_url", allow_local=allow_local
+        ),
+        soap_url=_base(
+            payload.get("soap_instance_url"), "soap_instance_url", allow_local=allow_local
+        ),
     )
 
 
@@ -81,8 +105,10 @@ class TokenProvider:
         fetch: Callable[[dict[str, str]], Mapping[str, object]],
         clock: Callable[[], float] = time.time,
         margin: float = REFRESH_MARGIN_S,
+        allow_local: bool = False,
     ) -> None:
         self._credentials = credentials
+        self._allow_local = allow_local
         self._fetch = fetch
         self._clock = clock
         self._margin = margin
@@ -105,7 +131,9 @@ class TokenProvider:
         with self._lock:
             if force or not is_token_valid(self._token, now=self._clock(), margin=self._margin):
                 payload = self._fetch(self.request_body())
-                self._token = token_from_response(payload, now=self._clock())
+                self._token = token_from_response(
+                    payload, now=self._clock(), allow_local=self._allow_local
+                )
             return self._token  # type: ignore[return-value]
 
     def invalidate(self, access_token: str) -> None:

@@ -143,6 +143,43 @@ def _local_uri(text: str, scheme: str, port: int | None, path: str, *, allow_loc
     return f"{scheme}://127.0.0.1:{port}/"
 
 
+def is_api_url(url: str, *, allow_local: bool = False) -> bool:
+    """Whether the client may send its token to `url` (a REST/SOAP base URL from `/v2/token`).
+
+    The token response decides where every later request (and its bearer token) goes, so it is
+    held to the Auth Base URI's rules: https on a `*.marketingcloudapis.com` host (default port,
+    no user info, query or fragment), or a loopback address only when `allow_local` (a simulator).
+
+    Args:
+        url: the URL to check.
+        allow_local: accept loopback hosts (demo/dev mode only).
+
+    Returns:
+        True when the URL is an acceptable API base URL.
+    """
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.username or parts.password or parts.query or parts.fragment or not host:
+        return False
+    if host in _LOCAL_HOSTS or _is_loopback_ip(host):
+        return allow_local and parts.scheme in ("http", "https")
+    suffix = "." + _SFMC_DOMAIN
+    if parts.scheme != "https" or port not in (None, 443) or not host.endswith(suffix):
+        return False
+    return all(_SUBDOMAIN.match(label) for label in host[: -len(suffix)].split("."))
+
+
+def _is_loopback_ip(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def subdomain_of(auth_uri: str) -> str | None:
     """Return the tenant subdomain of a normalised Auth Base URI (None for a local simulator)."""
     host = (urlsplit(auth_uri).hostname or "").lower()

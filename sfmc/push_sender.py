@@ -14,6 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from sfmc import rows as de_rows
+from sfmc.errors import SfmcConfigError
 from sfmc.push_tally import CommitWriter, Tally, commit_batches
 from sfmc.push_types import Commit, PushOptions, PushTarget, Rejection
 from sfmc.types import RowOutcome
@@ -103,7 +104,16 @@ class Sender:
 
     def _once(self, items: Sequence[Mapping[str, object]]) -> list[RowOutcome]:
         self.pacer.wait()
-        request_id = self.client.submit_rows(self.key, items, mode=self.mode)
+        try:
+            request_id = self.client.submit_rows(self.key, items, mode=self.mode)
+        except SfmcConfigError as exc:
+            if exc.kind != de_rows.TOO_LARGE or len(items) < 2:
+                raise
+            # The batch was sized with an estimate (`RowHasher`), not the JSON: escaped quotes,
+            # backslashes and control characters can push the body over the cap. Nothing was
+            # sent; the halves go one after the other, outcomes stay in row order.
+            half = len(items) // 2
+            return self._once(items[:half]) + self._once(items[half:])
         return de_rows.wait_for_rows(
             self.client,
             request_id,

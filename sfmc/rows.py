@@ -21,7 +21,7 @@ from sfmc.outcomes import (
     unexpected,
 )
 from sfmc.responses import json_object
-from sfmc.transport import READ, WRITE, dumps
+from sfmc.transport import JSON_UTF8, READ, WRITE, encode_json
 from sfmc.types import AsyncStatus, RowOutcome
 
 if TYPE_CHECKING:
@@ -60,10 +60,19 @@ def _no_pace() -> None:
     return None
 
 
+# The kind of `SfmcConfigError` `submit_rows` raises for a body over the byte cap (nothing sent):
+# callers that size batches with an estimate split the batch and submit the halves.
+TOO_LARGE = "batch_too_large"
+
+
 def row_bytes(row: Mapping[str, object]) -> int:
-    """Bytes `row` adds to an async request's JSON body."""
-    # `dumps` escapes every non-ASCII character (ensure_ascii): characters are bytes.
-    return len(dumps(row)) + 1
+    """Bytes `row` adds to an async request's JSON body (UTF-8, see `encode_rows`)."""
+    return len(encode_json(row)) + 1
+
+
+def encode_rows(rows: Sequence[Mapping[str, object]]) -> bytes:
+    """The async row API's request body for `rows`: `{"items": [...]}` as UTF-8 JSON."""
+    return encode_json({"items": rows if isinstance(rows, list) else list(rows)})
 
 
 def batches(
@@ -94,11 +103,17 @@ def submit_rows(
 ) -> str:
     """Queue rows through the async DE API; returns SFMC's requestId.
 
+    The body is encoded once (UTF-8 JSON) and sent as those bytes, retries included.
+
     Args:
         client: the client to send through.
         customer_key: the DE's external key.
         rows: flat `{field: value}` rows (at most 32,000 and the byte cap; see `batches`).
         mode: "upsert" (PUT) or "insert" (POST; existing keys come back as row errors).
+
+    Raises:
+        SfmcConfigError: bad mode, too many rows, or (kind `TOO_LARGE`) a body over the byte
+            cap; nothing was sent.
     """
     method = {"upsert": "PUT", "insert": "POST"}.get(mode)
     if method is None:
@@ -108,17 +123,19 @@ def submit_rows(
         msg = f"{len(rows)} rows exceed one async request: split them with batches()."
         raise SfmcConfigError(msg, operation="submit rows")
     # One encode of the whole body (C speed), not one per row: callers size their batches with
-    # their own estimate, this is the exact check. ASCII-only (ensure_ascii): chars are bytes.
-    size = len(dumps({"items": rows if isinstance(rows, list) else list(rows)}))
-    if size > ASYNC_MAX_BYTES + 64:
+    # their own estimate, this is the exact check, and these bytes are what is sent.
+    body = encode_rows(rows)
+    if len(body) > ASYNC_MAX_BYTES + 64:
         msg = (
-            f"{len(rows)} rows / {size} bytes exceed one async request: split them with batches()."
+            f"{len(rows)} rows / {len(body)} bytes exceed one async request: "
+            "split them with batches()."
         )
-        raise SfmcConfigError(msg, operation="submit rows")
+        raise SfmcConfigError(msg, operation="submit rows", kind=TOO_LARGE)
     resp = client._send(
         method,
         f"data/v1/async/dataextensions/key:{customer_key}/rows",
-        json={"items": list(rows)},
+        data=body,
+        content_type=JSON_UTF8,
         operation=f"{mode} {len(rows)} rows into {customer_key}",
         scope=WRITE,
     )
