@@ -281,11 +281,112 @@ def run_push(
     return result
 
 
+def run_engine_only(
+    rows: int,
+    settings: SimSettings,
+    *,
+    in_flight: int | None = None,
+    batch_rows: int | None = None,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """`push_rows` alone on a DE made beforehand: no store, no SOAP, no worker (`--engine-only`).
+
+    Isolates the send loop (convert, preflight, batch, async submit/poll) from the store read and
+    the DE handling, and lets `--in-flight`/`--batch` be tuned. Runs in this process, so
+    `peak_rss_mb` includes the bench itself; the simulator is still its own process.
+    """
+    from dataclasses import replace
+
+    from sfmc.client import SfmcClient
+    from sfmc.config import SfmcCredentials
+    from sfmc.mapping import FieldMap
+    from sfmc.push import PushOptions, PushTarget, push_rows
+    from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from sfmc.types import DataExtension
+
+    mapping = [FieldMap(**m) for m in common.MAPPING]
+    fields = tuple(m.to_de_field() for m in mapping)
+    options = PushOptions()
+    if in_flight is not None:
+        options = replace(options, in_flight=in_flight)
+    if batch_rows is not None:
+        options = replace(options, batch_rows=batch_rows)
+
+    def read(after: int, chunk: int = 5_000) -> Any:
+        for start in range(after, rows, chunk):
+            yield [
+                {"_row": i + 1, **common.source_row(i)}
+                for i in range(start, min(rows, start + chunk))
+            ]
+
+    with SimProcess(settings) as sim:
+        say(f"simulator: {sim.base_url} ({' '.join(settings.flags())})")
+        load_before = os.getloadavg()[0]
+        client = SfmcClient(
+            credentials=SfmcCredentials(sim.auth_uri, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
+            allow_local=True,
+        )
+        key = common.new_de_key("bench")
+        client.create_data_extension(
+            DataExtension(key, key, category_id=common.root_folder_id(sim), fields=fields)
+        )
+        client.granted_scopes()  # token fetched outside the timed part, as the DE is made
+        calls_before = client.api_calls
+        say(f"push_rows: {rows:,} rows (in_flight={options.in_flight}, batch={options.batch_rows})")
+        started = time.perf_counter()
+        result = push_rows(
+            read,
+            target=PushTarget(key, fields, ("Email",), "upsert"),
+            mapping=mapping,
+            client=client,
+            options=options,
+            rows_total=rows,
+        )
+        seconds = time.perf_counter() - started
+        valid = make_plan("upsert", rows).valid
+        rows_in_de = sum(1 for _ in sim.iter_rows(key))
+        # No SOAP and no token in the timed part: the async queue plus 3 REST round trips.
+        floor = valid / settings.async_rows_per_s + 3 * settings.latency_ms / 1000
+        return {
+            "rows": rows,
+            "method": "upsert",
+            "mode": "engine_only",
+            "state": result.state,
+            "seconds": round(seconds, 2),
+            "floor_seconds": round(floor, 2),
+            "ratio_to_floor": round(seconds / floor, 3),
+            "rows_per_s": round(rows / seconds),
+            "rows_in_de": rows_in_de,
+            "expected_rows_in_de": valid,
+            "rows_succeeded": result.counters.rows_succeeded,
+            "rows_failed": result.counters.rows_failed,
+            "api_calls": client.api_calls - calls_before,
+            "in_flight": options.in_flight,
+            "batch_rows": options.batch_rows,
+            "peak_rss_mb": common.peak_rss_mb(),
+            "default_sim_settings": settings.is_default(),
+            "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            **common.machine(),
+        }
+
+
 def _requests_between(before: dict[str, Any], after: dict[str, Any]) -> Any:
     b, a = before.get("requests"), after.get("requests")
     if isinstance(a, int) and isinstance(b, int):
         return a - b
     return a
+
+
+def _human_engine_only(result: dict[str, Any]) -> list[str]:
+    return [
+        f"push_rows (engine only) {result['rows']:,} rows: {result['seconds']:.2f} s "
+        f"({result['rows_per_s']:,} rows/s), floor {result['floor_seconds']:.2f} s, "
+        f"ratio {result['ratio_to_floor']:.2f}, state {result['state']}",
+        f"  DE rows {result['rows_in_de']:,} (expected {result['expected_rows_in_de']:,}), "
+        f"failed {result['rows_failed']:,}, API calls {result['api_calls']:,}, "
+        f"in_flight {result['in_flight']}, batch {result['batch_rows']:,}, "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB",
+    ]
 
 
 def human(result: dict[str, Any]) -> list[str]:
@@ -313,6 +414,19 @@ def human(result: dict[str, Any]) -> list[str]:
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.engine_only:
+        result = run_engine_only(
+            args.rows,
+            SimSettings.from_args(args),
+            in_flight=args.in_flight,
+            batch_rows=args.batch,
+            say=print,
+        )
+        common.emit(result, args.json, _human_engine_only(result))
+        return 0 if result["rows_in_de"] == result["expected_rows_in_de"] else 1
+    if args.in_flight is not None or args.batch is not None:
+        msg = "--in-flight and --batch apply to --engine-only runs (the worker uses its defaults)."
+        raise SystemExit(msg)
     common.apply_profile_arg(args)
     result = run_push(
         args.rows, args.method, SimSettings.from_args(args), baseline=args.baseline, say=print
@@ -328,6 +442,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--method", choices=METHODS, default="upsert")
     parser.add_argument("--baseline", choices=("naive",), default=None)
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.add_argument(
+        "--engine-only",
+        action="store_true",
+        help="push_rows alone on a DE made beforehand (no store, no SOAP, no worker)",
+    )
+    parser.add_argument("--in-flight", type=int, default=None, help="with --engine-only")
+    parser.add_argument("--batch", type=int, default=None, help="rows per request, --engine-only")
     common.add_profile_arg(parser)
     common.add_sim_args(parser)
     parser.set_defaults(func=_main)

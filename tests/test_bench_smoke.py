@@ -70,3 +70,21 @@ def test_bench_push_and_resync_run_on_a_tiny_audience(isolated_env, capsys):
     assert resync["changed_rows"] == 15
     # Only the changed valid rows are sent again; the rest is skipped by the ledger.
     assert resync["rows_sent"] == resync["changed_rows"] - 1  # one changed row is invalid
+
+
+def test_bench_push_engine_only_runs_push_rows_on_a_tiny_audience(isolated_env, capsys):
+    """`--engine-only` replaced tests/engine/bench_push.py: push_rows alone, tunable batches."""
+    status = main(
+        ["push", "--engine-only", "--rows", "300", "--batch", "100", "--in-flight", "2", "--json"]
+        + FAST_SIM
+    )
+    push = last_json(capsys.readouterr().out)
+    assert status == 0
+    assert (push["mode"], push["state"], push["batch_rows"], push["in_flight"]) == (
+        "engine_only",
+        "succeeded",
+        100,
+        2,
+    )
+    # The same audience as the full push: 288 valid rows land, the 12 invalid ones fail.
+    assert (push["rows_in_de"], push["expected_rows_in_de"], push["rows_failed"]) == (288, 288, 12)
