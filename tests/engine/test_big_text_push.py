@@ -11,12 +11,7 @@ from sfmc.push import PushOptions, run_pathway
 from sfmc.worker import default_client_factory
 from store import runs
 from store.models import Pathway
-from tests.engine.conftest import make_pathway, sim_rows  # noqa: F401
-
-try:  # `env`, `engine`, `sim` are moving to tests/conftest.py (shared); older trees: tests/engine
-    from tests.engine.conftest import engine, env, sim  # type: ignore[attr-defined]  # noqa: F401
-except ImportError:
-    pass
+from tests.engine.conftest import sim_rows
 
 # Large batches (the engine's default byte cap), no request pacing: the rows decide the size.
 OPTIONS = PushOptions(max_requests_per_s=0)
