@@ -50,6 +50,7 @@ from sfmc.push_types import (
     original_values,
 )
 from sfmc.runner import run_pathway
+from sfmc.types import RowOutcome
 
 if TYPE_CHECKING:
     from sfmc.client import SfmcClient
@@ -250,17 +251,43 @@ def push_rows(  # noqa: C901 - the send loop reads best in one place
                 row_no = row["_row"]
                 batch.n_rows += 1
                 batch.last_row = row_no
+                refused = row.get("_refused")
+                if refused is not None:
+                    # Preflight refused this very revision before, for its own values: no need
+                    # to check it again; its stored rejection is copied in SQL. Its key still
+                    # counts for the duplicate check of later rows, as in a full pass.
+                    if key:
+                        preflight.seen.add(hash(key))
+                    outcome = RowOutcome(False, row.get("_refused_type"), "Refused before.")
+                    batch.rejected.append(
+                        Rejection(
+                            row_no,
+                            original_values(row),
+                            key_display(values, key_names),
+                            outcome,
+                            copy_of=refused,
+                        )
+                    )
+                    continue
+                remember = None
                 if holders and holders.get(key, row_no) < row_no:
                     # An earlier row, unchanged and so not read, has this key.
                     outcome = preflight.duplicate()
                 else:
                     outcome = preflight.check(values, key)
+                    if outcome is not None and outcome.error_type != "DuplicateKey":
+                        # Refused for its own values: remembered with its revision.
+                        remember = row.get("_rev")
                 if outcome is None and method == "update_only" and hash(key) not in remote:
                     outcome = not_found(key_names)
                 if outcome is not None:
                     batch.rejected.append(
                         Rejection(
-                            row_no, original_values(row), key_display(values, key_names), outcome
+                            row_no,
+                            original_values(row),
+                            key_display(values, key_names),
+                            outcome,
+                            source_rev=remember,
                         )
                     )
                     continue

@@ -109,6 +109,12 @@ class Rejection:
     values: dict[str, Any]
     primary_key: str
     outcome: RowOutcome
+    # Preflight refused the row for its own values: the `_rev` it was refused at, so an
+    # incremental run can skip it while that revision lasts (`store.models.PreflightRefusal`).
+    source_rev: int | None = None
+    # The row was skipped as refused before at this revision: the id of that stored refusal,
+    # copied into this run's rejected rows in SQL.
+    copy_of: int | None = None
 
 
 @dataclass
@@ -146,7 +152,10 @@ def noop(*_args: object) -> None:
 
 def original_values(row: Mapping[str, Any]) -> dict[str, Any]:
     """A source row as the user knows it (without the store's `_row` and `_rev` numbers)."""
-    return {k: v for k, v in row.items() if k not in ("_row", "_rev")}
+    return {k: v for k, v in row.items() if k not in _STORE_KEYS}
+
+
+_STORE_KEYS = frozenset(("_row", "_rev", "_refused", "_refused_type"))
 
 
 def plan_reject(row_no: int, key: str, outcome: RowOutcome) -> dict[str, Any]:

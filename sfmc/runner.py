@@ -273,13 +273,22 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             )
 
         def commit(c: Commit) -> None:
+            # Rows skipped as refused before are copied in SQL; rows preflight refused for
+            # their own values are remembered with their revision (not in a dry run).
+            fresh = [(r, _rejection_row(r)) for r in c.rejected if r.copy_of is None]
             runs.commit_checkpoint(
                 engine,
                 run_id,
                 pathway_id=pathway.id,
                 checkpoint_row=None if c.checkpoint_row < 0 else c.checkpoint_row,
                 counters=c.counters.as_dict(),
-                rejected=[_rejection_row(r) for r in c.rejected],
+                rejected=[d for _, d in fresh],
+                copy_refusals=[r.copy_of for r in c.rejected if r.copy_of is not None],
+                refusals=(
+                    [(r.row, r.source_rev, d) for r, d in fresh if r.source_rev is not None]
+                    if not run.dry_run
+                    else ()
+                ),
                 ledger_upserts=c.ledger_upserts if not run.dry_run else (),
                 ledger_deletes=c.ledger_deletes,
                 extra={"phase": c.phase},

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from store.datasets import ROW_COLUMN, dataset_table, shadow_name
 from store.inference import FALSE_WORDS, TRUE_WORDS, parse_date, parse_datetime, parse_number
-from store.models import Audience, DataSet, RowLedger
+from store.models import Audience, DataSet, PreflightRefusal, RowLedger
 from store.revisions import REV_COLUMN
 
 if TYPE_CHECKING:
@@ -298,7 +298,9 @@ def iter_rows(
         with_revision: add each row's `_rev` (see `store.revisions`; the table must have it).
         unsynced_for: a pathway id: only rows without a ledger entry of that pathway for their
             current `(_row, _rev)`, i.e. new, changed, or not accepted by SFMC last time (one
-            indexed NOT EXISTS; unchanged rows are never read). Implies `with_revision`.
+            indexed NOT EXISTS; unchanged rows are never read). Implies `with_revision`. Each
+            row also carries `_refused`/`_refused_type`: the pathway's stored preflight refusal
+            of this revision of the row (`store.models.PreflightRefusal`), or None.
 
     Raises:
         AudienceFilterError: unknown audience or column, or filters that no longer apply.
@@ -334,6 +336,19 @@ def iter_rows(
                 .exists()
             )
             base = base.where(~synced)
+            # Rows preflight refused at this very revision come marked (`_refused`: the stored
+            # refusal's id, `_refused_type`: its error type) so the engine need not check them.
+            refusal = PreflightRefusal.__table__  # type: ignore[attr-defined]
+            base = base.add_columns(refusal.c.id, refusal.c.error_type).select_from(
+                table.outerjoin(
+                    refusal,
+                    and_(
+                        refusal.c.pathway_id == unsynced_for,
+                        refusal.c.source_row == row_col,
+                        refusal.c.source_rev == rev_col,
+                    ),
+                )
+            )
     by_name = _columns_by_name(ds)
     dates = [
         (i, bool(by_name[n].get("dayfirst")))
@@ -342,6 +357,8 @@ def iter_rows(
     ]
     if with_revision or unsynced_for is not None:
         keys.append(REV_COLUMN)
+    if unsynced_for is not None:
+        keys.extend(("_refused", "_refused_type"))
     last = after_row
     while True:
         stmt = base.where(row_col > last).order_by(row_col).limit(chunk_size)

@@ -186,6 +186,28 @@ class RowLedger(SQLModel, table=True):
     source_rev: int | None = None
 
 
+class PreflightRefusal(SQLModel, table=True):
+    """A source row the engine's preflight refused, at the revision it refused it, per pathway.
+
+    Only refusals that depend on the row alone are kept (a bad value, not a duplicate key): an
+    incremental run does not read such a row again while its `_rev` is unchanged, and copies
+    this record into the run's rejected rows instead (`store.runs.copy_refusals`). Rows SFMC
+    itself refused are not kept here: they are retried. Forgotten with the ledger.
+    """
+
+    __table_args__ = (UniqueConstraint("pathway_id", "source_row"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pathway_id: int = Field(foreign_key="pathway.id", index=True)
+    source_row: int
+    source_rev: int
+    row_values: dict[str, Any] = _json({})
+    primary_key: str | None = None
+    field: str | None = None
+    error_type: str
+    error_details: str
+
+
 class AuditEvent(SQLModel, table=True):
     """Who did what, when."""
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.engine import Connection as DbConnection
 from sqlalchemy.engine import Engine
 
-from store.models import Pathway, RejectedRow, RowLedger, SyncRun
+from store.models import Pathway, PreflightRefusal, RejectedRow, RowLedger, SyncRun
 
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("succeeded", "failed", "needs_confirm", "cancelled")
@@ -30,6 +30,7 @@ _RUN = SyncRun.__table__  # type: ignore[attr-defined]
 _REJ = RejectedRow.__table__  # type: ignore[attr-defined]
 _LEDGER = RowLedger.__table__  # type: ignore[attr-defined]
 _PATHWAY = Pathway.__table__  # type: ignore[attr-defined]
+_REFUSAL = PreflightRefusal.__table__  # type: ignore[attr-defined]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _LOOKUP_CHUNK = 500
 
@@ -324,6 +325,8 @@ def commit_checkpoint(
     ledger_upserts: Sequence[LedgerEntry] = (),
     ledger_deletes: Sequence[str] = (),
     extra: Mapping[str, Any] | None = None,
+    refusals: Sequence[tuple[int, int, Mapping[str, Any]]] = (),
+    copy_refusals: Sequence[int] = (),
 ) -> None:
     """Persist one acknowledged prefix of a run in ONE transaction.
 
@@ -341,6 +344,10 @@ def commit_checkpoint(
             accepted (or skipped as unchanged: their source revision is refreshed).
         ledger_deletes: keys deleted from the DE.
         extra: more checkpoint entries (e.g. the phase).
+        refusals: (source `_row`, source `_rev`, rejected-row dict) of rows preflight refused
+            for their own values: remembered (`PreflightRefusal`), replacing older revisions.
+        copy_refusals: ids of stored refusals whose rows this run skipped unchanged: copied
+            into the run's rejected rows in SQL (INSERT ... SELECT).
     """
     with engine.begin() as conn:
         current = conn.execute(select(_RUN.c.checkpoint).where(_RUN.c.id == run_id)).scalar()
@@ -352,6 +359,8 @@ def commit_checkpoint(
         batch = [{"run_id": run_id, **dict(r)} for r in rejected]
         if batch:
             conn.execute(insert(_REJ), batch)
+        _copy_refusals(conn, run_id, copy_refusals)
+        _remember_refusals(conn, pathway_id, refusals)
         _upsert_ledger(conn, pathway_id, ledger_upserts)
         for start in range(0, len(ledger_deletes), _LOOKUP_CHUNK):
             conn.execute(
@@ -366,6 +375,53 @@ def commit_checkpoint(
             .where(_RUN.c.id == run_id)
             .values(checkpoint=checkpoint, heartbeat_at=_now(), **tallies)
         )
+
+
+def _copy_refusals(conn: DbConnection, run_id: int, ids: Sequence[int]) -> None:
+    columns = ("row_values", "primary_key", "field", "error_type", "error_details")
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        part = list(ids[start : start + _LOOKUP_CHUNK])
+        source = select(literal(run_id), *(_REFUSAL.c[c] for c in columns), literal(False)).where(
+            _REFUSAL.c.id.in_(part)
+        )
+        conn.execute(insert(_REJ).from_select(["run_id", *columns, "retryable"], source))
+
+
+def _remember_refusals(
+    conn: DbConnection, pathway_id: int, refusals: Sequence[tuple[int, int, Mapping[str, Any]]]
+) -> None:
+    if not refusals:
+        return
+    rows = [r for _, _, r in refusals]
+    for start in range(0, len(refusals), _LOOKUP_CHUNK):
+        part = [row for row, _, _ in refusals[start : start + _LOOKUP_CHUNK]]
+        conn.execute(
+            delete(_REFUSAL).where(
+                _REFUSAL.c.pathway_id == pathway_id, _REFUSAL.c.source_row.in_(part)
+            )
+        )
+    conn.execute(
+        insert(_REFUSAL),
+        [
+            {
+                "pathway_id": pathway_id,
+                "source_row": row,
+                "source_rev": rev,
+                "row_values": rej["row_values"],
+                "primary_key": rej.get("primary_key"),
+                "field": rej.get("field"),
+                "error_type": rej["error_type"],
+                "error_details": rej["error_details"],
+            }
+            for (row, rev, _), rej in zip(refusals, rows, strict=True)
+        ],
+    )
+
+
+def forget_refusals(engine: Engine, pathway_id: int) -> None:
+    """Forget the pathway's remembered preflight refusals (their rows are checked again)."""
+    with engine.begin() as conn:
+        conn.execute(delete(_REFUSAL).where(_REFUSAL.c.pathway_id == pathway_id))
 
 
 def finish_run(
@@ -452,6 +508,8 @@ def use_ledger_fingerprint(engine: Engine, pathway_id: int, fingerprint: str) ->
             .where(_LEDGER.c.pathway_id == pathway_id, _LEDGER.c.source_rev.is_not(None))
             .values(source_row=None, source_rev=None)
         )
+        # Refusals were decided under the old mapping/DE: check those rows again.
+        conn.execute(delete(_REFUSAL).where(_REFUSAL.c.pathway_id == pathway_id))
         conn.execute(
             update(_PATHWAY)
             .where(_PATHWAY.c.id == pathway_id)
@@ -483,6 +541,7 @@ def clear_ledger(engine: Engine, pathway_id: int) -> None:
     """Forget what was sent (the DE was recreated, or a full re-send was asked for)."""
     with engine.begin() as conn:
         conn.execute(delete(_LEDGER).where(_LEDGER.c.pathway_id == pathway_id))
+        conn.execute(delete(_REFUSAL).where(_REFUSAL.c.pathway_id == pathway_id))
 
 
 def clear_rejected_after(engine: Engine, run_id: int) -> None:

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from store import audiences, repo, runs
 from store.models import Audience, DataSet, Pathway
-from tests.engine.conftest import text_mapping
+from tests.engine.conftest import set_faults, text_mapping
 from tests.engine.test_push_e2e import de_key, people, rejected, run, table
 
 
@@ -225,3 +225,113 @@ def test_killed_incremental_run_resumes_without_loss(env, engine, make_pathway):
         assert done.rows_succeeded + done.rows_failed + done.rows_skipped == 6_000
         assert done.rows_failed == 1
         assert done.rows_succeeded == 2_000  # the changed rows, each counted once
+
+
+def _refusals(engine, pathway_id: int) -> dict[int, tuple[int, str]]:
+    from store.models import PreflightRefusal
+
+    with Session(engine) as session:
+        found = session.exec(
+            select(PreflightRefusal).where(PreflightRefusal.pathway_id == pathway_id)
+        ).all()
+        return {r.source_row: (r.source_rev, r.error_type) for r in found}
+
+
+def _rejects(engine, run_id: int) -> list[tuple[str, str, str | None, str]]:
+    return sorted(
+        (r.row_values["email"], r.error_type, r.field, r.error_details)
+        for r in rejected(engine, run_id)
+    )
+
+
+def test_rows_preflight_refused_are_not_checked_again_but_stay_rejected(
+    engine, sim, make_pathway, reads, monkeypatch
+):
+    from sfmc.preflight import Preflight
+
+    checked: list[object] = []
+    real_check = Preflight.check
+
+    def spy(self, values, key=None):
+        checked.append(values.get("Email"))
+        return real_check(self, values, key)
+
+    monkeypatch.setattr(Preflight, "check", spy)
+    rows = people(30)
+    rows[4]["email"] = "not-an-email"  # InvalidEmailAddress: remembered (_row 5)
+    rows[6]["name"] = "x" * 25  # MaxLengthExceeded (Text(20)): remembered (_row 7)
+    rows[9]["email"] = "USER8@example.org"  # DuplicateKey: depends on row 9, checked again
+    pid = make_pathway(rows)
+    first, _ = run(engine, pid)
+    assert (first.rows_succeeded, first.rows_failed) == (27, 3)
+    assert _refusals(engine, pid) == {5: (0, "InvalidEmailAddress"), 7: (0, "MaxLengthExceeded")}
+
+    # Nothing changed: the two remembered rows are not checked again, yet the run's rejected
+    # rows are the same records (copied in SQL) and the counts add up.
+    checked.clear()
+    again, _ = run(engine, pid)
+    assert again.state == "succeeded", again.error
+    assert "not-an-email" not in checked
+    assert "user6@example.org" not in checked
+    assert 10 in reads["changed"]  # the duplicate is read and found duplicate again
+    assert _rejects(engine, again.id) == _rejects(engine, first.id)
+    assert {r.run_id for r in rejected(engine, again.id)} == {again.id}
+    assert (again.rows_sent, again.rows_skipped, again.rows_failed) == (0, 27, 3)
+    assert again.rows_read == again.rows_total == 30
+
+    # The bad email is fixed (a new revision): checked and sent. Another row turns bad: it is
+    # refused and remembered at its new revision. The long name is unchanged: still copied.
+    update_rows(engine, pid, "email = 'fixed@example.org'", "_row = 5")
+    update_rows(engine, pid, "email = 'broken'", "_row = 12")
+    checked.clear()
+    third, _ = run(engine, pid)
+    assert third.state == "succeeded", third.error
+    assert "fixed@example.org" in checked
+    assert "broken" in checked
+    assert "user6@example.org" not in checked
+    assert (third.rows_sent, third.rows_failed) == (1, 3)
+    assert third.rows_succeeded + third.rows_failed + third.rows_skipped == 30
+    assert {row: t for row, (_, t) in _refusals(engine, pid).items() if row != 5} == {
+        7: "MaxLengthExceeded",
+        12: "InvalidEmailAddress",
+    }
+    assert {e for e, *_ in _rejects(engine, third.id)} == {
+        "broken",
+        "user6@example.org",
+        "USER8@example.org",
+    }
+    expected = expected_de(rows, {4, 6, 9})
+    expected["fixed@example.org"] = {**expected_de(rows, set())["not-an-email"]}
+    expected["fixed@example.org"]["Email"] = "fixed@example.org"
+    # Upsert never deletes: user11 (now "broken" in the store) stays in the DE.
+    assert table(sim, de_key(engine, pid)) == expected
+
+    # A mapping change forgets the refusals: every row is checked again.
+    mapping = text_mapping(["email", "name", "city"])
+    mapping[1]["length"] = 40  # the DE's Name stays Text(20): the long name is still refused
+    with Session(engine) as session:
+        repo.set_mapping(pid, mapping, session=session)
+    checked.clear()
+    fourth, _ = run(engine, pid)
+    assert fourth.state == "succeeded", fourth.error
+    assert "user6@example.org" in checked
+    assert {e for e, *_ in _rejects(engine, fourth.id)} == {
+        "broken",
+        "user6@example.org",
+        "USER8@example.org",
+    }
+
+
+def test_rows_sfmc_refused_are_retried(engine, sim, make_pathway):
+    set_faults(sim, deadlock_rate=0.5)
+    pid = make_pathway(people(30))
+    first, _ = run(engine, pid)
+    failed = {r.row_values["email"] for r in rejected(engine, first.id)}
+    assert failed, "expected some rows to fail twice"
+    assert _refusals(engine, pid) == {}  # SFMC's refusals are not remembered
+    set_faults(sim, deadlock_rate=0.0)
+    second, _ = run(engine, pid)
+    assert second.state == "succeeded", second.error
+    assert second.rows_failed == 0
+    assert second.rows_sent == len(failed)
+    assert set(table(sim, de_key(engine, pid))) == {r["email"] for r in people(30)}
