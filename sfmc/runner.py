@@ -212,6 +212,16 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
         # Other destination kinds (membership flag, contacts, journey events): sfmc.destinations.
         other_kind = (pathway.destination_kind or "data_extension") != "data_extension"
         ensured = None
+        # While the DE is looked up (SOAP round trips), read the first chunk of rows an
+        # incremental run would send: used only if the run turns out incremental on the same
+        # basis (no DE created, no field added), else dropped.
+        early = _prefetch_changed(
+            engine,
+            ctx,
+            after=int((run.checkpoint or {}).get("row", 0) or 0),
+            chunk_size=chunk_size,
+            enabled=not other_kind and not run.dry_run and not run.full_resend,
+        )
         if not other_kind:
             ensured = ensure_data_extension(
                 client,
@@ -384,8 +394,17 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             same_basis = runs.use_ledger_fingerprint(engine, pathway.id, fingerprint)
         changed_only = has_ledger and same_basis and revisions
 
+        usable = early is not None and not (ensured.created or ensured.added)
+
         def changed_chunks(after: int) -> Iterator[list[dict[str, Any]]]:
-            return audiences.iter_rows(
+            first = early.take(after) if usable else None  # type: ignore[union-attr]
+            if first is not None:
+                if first:
+                    yield first
+                if len(first) < chunk_size:
+                    return
+                after = first[-1]["_row"]
+            yield from audiences.iter_rows(
                 engine,
                 audience.id,
                 chunk_size=chunk_size,
@@ -446,6 +465,59 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
         return PushResult("failed", counters, message=error)
     finally:
         beat.stop()
+
+
+class _Prefetch:
+    """The first chunk of `iter_rows(unsynced_for=...)`, read on a thread; taken at most once."""
+
+    def __init__(self, read: Callable[[], list[dict[str, Any]]], after: int) -> None:
+        self._after = after
+        self._rows: list[dict[str, Any]] | None = None
+        self._thread = threading.Thread(target=self._run, args=(read,), daemon=True)
+        self._thread.start()
+
+    def _run(self, read: Callable[[], list[dict[str, Any]]]) -> None:
+        try:
+            self._rows = read()
+        except Exception:  # noqa: BLE001 - only a head start: the run reads the rows itself
+            self._rows = None
+
+    def take(self, after: int) -> list[dict[str, Any]] | None:
+        """The chunk if it was read from `after` (None: read it again), then forget it."""
+        self._thread.join()
+        rows, self._rows = self._rows, None
+        return rows if after == self._after else None
+
+
+def _prefetch_changed(
+    engine: Engine, ctx: dict[str, Any], *, after: int, chunk_size: int, enabled: bool
+) -> _Prefetch | None:
+    from store import audiences, runs
+
+    pathway, dataset = ctx["pathway"], ctx["dataset"]
+    if (
+        not enabled
+        or dataset is None
+        or (pathway.options or {}).get("generated_key")
+        or not pathway.ledger_fingerprint
+        or not runs.ledger_has_rows(engine, pathway.id)
+    ):
+        return None
+
+    def read() -> list[dict[str, Any]]:
+        from store.revisions import ensure_row_revisions
+
+        ensure_row_revisions(engine, dataset.table_name)
+        chunks = audiences.iter_rows(
+            engine,
+            ctx["audience"].id,
+            chunk_size=chunk_size,
+            after_row=after,
+            unsynced_for=pathway.id,
+        )
+        return next(iter(chunks), [])
+
+    return _Prefetch(read, after)
 
 
 def _summary(result: PushResult, notes: str) -> str:
