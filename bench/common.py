@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -499,6 +500,30 @@ def new_de_key(prefix: str) -> str:
 
 def temp_dir() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="pathways-bench-")
+
+
+@dataclass
+class BenchSetup:
+    """What a store-backed benchmark runs against: simulator, imported store, DE folder, load."""
+
+    sim: SimProcess
+    store: BenchStore
+    category_id: int
+    load_before: float  # 1-minute load average before the store was built
+
+
+@contextmanager
+def bench_setup(
+    rows: int, settings: SimSettings, say: Callable[[str], None]
+) -> Iterator[BenchSetup]:
+    """Start the simulator, point the env at a temp dir and import a `rows`-row audience there."""
+    with temp_dir() as tmp, SimProcess(settings) as sim:
+        directory = Path(tmp)
+        prepare_environment(directory)
+        say(f"simulator: {sim.base_url} ({' '.join(settings.flags())})")
+        load_before = os.getloadavg()[0]
+        store = make_store(directory, rows, sim, say)
+        yield BenchSetup(sim, store, root_folder_id(sim), load_before)
 
 
 # ---------------------------------------------------------------------------------------------

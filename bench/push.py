@@ -16,7 +16,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from bench import common
@@ -200,13 +199,9 @@ def run_push(
 ) -> dict[str, Any]:
     """Run the push benchmark; returns the figures (the JSON line's content)."""
     method = method.replace("-", "_")
-    with common.temp_dir() as tmp, SimProcess(settings) as sim:
-        directory = Path(tmp)
-        common.prepare_environment(directory)
-        say(f"simulator: {sim.base_url} ({' '.join(settings.flags())})")
-        load_before = os.getloadavg()[0]
-        store = common.make_store(directory, rows, sim, say)
-        category_id = common.root_folder_id(sim)
+    with common.bench_setup(rows, settings, say) as setup:
+        sim, store, category_id = setup.sim, setup.store, setup.category_id
+        load_before = setup.load_before
         plan = make_plan(method, rows)
         key = common.new_de_key("bench")
         if plan.seeded_count or plan.stale:

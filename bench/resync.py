@@ -11,11 +11,10 @@ import argparse
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from bench import common
-from bench.common import SimProcess, SimSettings
+from bench.common import SimSettings
 
 CHANGE_PREFIX = "R-"
 
@@ -71,13 +70,9 @@ def run_resync(
     rows: int, share: float, settings: SimSettings, *, say: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Run the re-sync benchmark; returns the figures (the JSON line's content)."""
-    with common.temp_dir() as tmp, SimProcess(settings) as sim:
-        directory = Path(tmp)
-        common.prepare_environment(directory)
-        say(f"simulator: {sim.base_url} ({' '.join(settings.flags())})")
-        load_before = os.getloadavg()[0]
-        store = common.make_store(directory, rows, sim, say)
-        category_id = common.root_folder_id(sim)
+    with common.bench_setup(rows, settings, say) as setup:
+        sim, store, category_id = setup.sim, setup.store, setup.category_id
+        load_before = setup.load_before
         key = common.new_de_key("resync")
         pathway_id = store.add_pathway("upsert", key, category_id)
         say(f"first sync of {rows:,} rows ...")
