@@ -161,14 +161,23 @@ def _folders(conn_id: int, client: Any) -> Any:
     return listing
 
 
-def review_step(aud_by_id: dict, conn_by_id: dict, pushed: dict, go: Callable[[int], None]) -> None:
-    """Step 3: validate the connection, then Pathway Summary with Advanced Settings."""
+def chosen_audience_and_connection(
+    aud_by_id: dict, conn_by_id: dict, go: Callable[[int], None]
+) -> tuple[dict, dict]:
+    """The audience and connection chosen in steps 1-2; back to step 1 when either is gone."""
     state = st.session_state
     aud = aud_by_id.get(state.get(deps.PUSH_AUDIENCE_ID))
     conn = conn_by_id.get(state.get(deps.PUSH_CONNECTION_ID))
     if aud is None or conn is None:
         go(1)
         st.rerun()
+    return aud, conn
+
+
+def review_step(aud_by_id: dict, conn_by_id: dict, pushed: dict, go: Callable[[int], None]) -> None:
+    """Step 3: validate the connection, then Pathway Summary with Advanced Settings."""
+    state = st.session_state
+    aud, conn = chosen_audience_and_connection(aud_by_id, conn_by_id, go)
     st.subheader("3. Review Pathway")
     if state.get(PUSH_CHECKED) != conn["id"]:
         with st.spinner("Checking the connection with Marketing Cloud…"):

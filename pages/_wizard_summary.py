@@ -17,6 +17,7 @@ from pages._wizard import (
     PUSH_GENERATED_KEY,
     PUSH_KIND,
     PUSH_TITLE_CASE,
+    chosen_audience_and_connection,
     pathway_for,
 )
 from sfmc import destinations as dest
@@ -27,11 +28,7 @@ from store import runs as sruns
 def summary_step(aud_by_id: dict, conn_by_id: dict, go: Callable[[int], None], user: Any) -> None:
     """Step 4: summary card, dry run, Confirm -> queued run with live progress."""
     state = st.session_state
-    aud = aud_by_id.get(state.get(deps.PUSH_AUDIENCE_ID))
-    conn = conn_by_id.get(state.get(deps.PUSH_CONNECTION_ID))
-    if aud is None or conn is None:
-        go(1)
-        st.rerun()
+    aud, conn = chosen_audience_and_connection(aud_by_id, conn_by_id, go)
     st.subheader("4. Summary")
     pathway_id = state.get(deps.PUSH_PATHWAY_ID)
     s = dict(state.get(deps.PUSH_SETTINGS) or {})
@@ -81,6 +78,7 @@ def summary_step(aud_by_id: dict, conn_by_id: dict, go: Callable[[int], None], u
                 PUSH_CHECKED,
                 PUSH_KIND,
                 PUSH_TITLE_CASE,
+                chosen_audience_and_connection,
                 PUSH_GENERATED_KEY,
                 other.PUSH_DEST_FRAME,
             ):
