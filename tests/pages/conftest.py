@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.fixtures import ROOT
@@ -16,6 +21,36 @@ PAGES = {
     "Manage Pathways": ("pages/manage_pathways.py", ("admin", "staff", "analyst")),
 }
 ROLES = ("admin", "staff", "analyst")
+
+# The demo workspace's in-process simulator without latency or rate limit, and a small demo set.
+FAST_SIM_ENV = {
+    "PATHWAYS_DEMO": "1",
+    "PATHWAYS_DEMO_ROWS": "400",
+    "PATHWAYS_SIM_PORT": "0",
+    "PATHWAYS_SIM_LATENCY_MS": "0",
+    "PATHWAYS_SIM_SOAP_LATENCY_MS": "0",
+    "PATHWAYS_SIM_ROWSET_MS": "0",
+    "PATHWAYS_SIM_ASYNC_ROWS_PER_S": "1000000",
+    "PATHWAYS_SIM_RATE_LIMIT": "0",
+}
+
+
+@pytest.fixture
+def demo_env(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Demo mode with its store in `demo_dir` (each module using this defines that, module-scoped).
+
+    Caches are cleared before and after, so each test starts its own simulator and worker.
+    """
+    for key, value in FAST_SIM_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PATHWAYS_DATA_DIR", str(demo_dir))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("PATHWAYS_SECRET_KEY", raising=False)
+    monkeypatch.chdir(ROOT)
+    st.cache_resource.clear()
+    yield demo_dir
+    st.cache_resource.clear()  # stops the simulator and the worker (on_release)
+    st.cache_data.clear()
 
 
 def page_app(path: str, role: str, *, timeout: float = 20) -> AppTest:

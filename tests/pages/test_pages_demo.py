@@ -9,41 +9,13 @@ from __future__ import annotations
 import time
 
 import pytest
-import streamlit as st
 
 from tests.pages.conftest import PAGES, ROLES, page_app
-
-FAST_SIM = {
-    "PATHWAYS_DEMO": "1",
-    "PATHWAYS_DEMO_ROWS": "400",
-    "PATHWAYS_SIM_PORT": "0",
-    "PATHWAYS_SIM_LATENCY_MS": "0",
-    "PATHWAYS_SIM_SOAP_LATENCY_MS": "0",
-    "PATHWAYS_SIM_ROWSET_MS": "0",
-    "PATHWAYS_SIM_ASYNC_ROWS_PER_S": "1000000",
-    "PATHWAYS_SIM_RATE_LIMIT": "0",
-}
 
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("demo")
-
-
-@pytest.fixture
-def demo_env(demo_dir, monkeypatch):
-    from tests.pages.conftest import ROOT
-
-    for key, value in FAST_SIM.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("PATHWAYS_DATA_DIR", str(demo_dir))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.delenv("PATHWAYS_SECRET_KEY", raising=False)
-    monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()
-    yield demo_dir
-    st.cache_resource.clear()  # stops the simulator and the worker (on_release)
-    st.cache_data.clear()
 
 
 def _wait_for_run(run_id: int, timeout: float = 30) -> object:

@@ -10,10 +10,9 @@ from datetime import datetime
 
 import pytest
 import requests
-import streamlit as st
 
-from tests.pages.conftest import ROOT, page_app
-from tests.pages.test_pages_demo import FAST_SIM, _pick_audience, _wait_for_run
+from tests.pages.conftest import page_app
+from tests.pages.test_pages_demo import _pick_audience, _wait_for_run
 
 AUDIENCE = "Monthly givers"
 
@@ -21,20 +20,6 @@ AUDIENCE = "Monthly givers"
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("demo_kinds")
-
-
-@pytest.fixture
-def demo_env(demo_dir, monkeypatch):
-    for key, value in FAST_SIM.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("PATHWAYS_DATA_DIR", str(demo_dir))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.delenv("PATHWAYS_SECRET_KEY", raising=False)
-    monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()
-    yield demo_dir
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 def _sim(path: str) -> dict:
