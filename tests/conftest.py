@@ -4,10 +4,14 @@
   a real in-process simulator with the fast settings (engine, bad-input, destination tests).
 - `store_env`: a fresh store OUTSIDE demo mode, as a real deployment runs, with Streamlit's
   caches cleared around the test (page and security tests).
+- `pg_server`: one real PostgreSQL per test session (per xdist worker), started by `pgserver`
+  (PostgreSQL tests of the store and the engine; each makes its own schema or database in it).
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,3 +63,17 @@ def store_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     yield tmp_path
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A PostgreSQL server for the whole session, stopped and its data dir removed at the end."""
+    import pgserver  # here, not at the top: only the PostgreSQL tests need it
+
+    # Not under tmp_path_factory: as root, pgserver runs initdb as an unprivileged user, who
+    # cannot traverse pytest's 0700 /tmp/pytest-of-root; a directory of its own works.
+    pgdata = tempfile.mkdtemp(prefix="pathways-pg-")
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    yield server
+    server.cleanup()
+    shutil.rmtree(pgdata, ignore_errors=True)

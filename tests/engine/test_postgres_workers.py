@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -22,19 +20,6 @@ from tests.engine.test_push_e2e import de_key, people, table
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
 _counter = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def pg_server():
-    import pgserver
-
-    # Directly under /tmp: pgserver runs PostgreSQL as its own user, which cannot enter
-    # pytest's 0700 base directory.
-    data = tempfile.mkdtemp(prefix="pathways-pg-engine-")
-    server = pgserver.get_server(data, cleanup_mode="stop")
-    yield server
-    server.cleanup()
-    shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture

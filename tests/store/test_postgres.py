@@ -8,8 +8,6 @@ xdist worker); each test gets a fresh database, so tests stay independent and fa
 from __future__ import annotations
 
 import itertools
-import shutil
-import tempfile
 
 import pytest
 from sqlalchemy import event, text
@@ -47,19 +45,6 @@ from tests.store.test_repo import (  # noqa: F401
 
 pytestmark = pytest.mark.postgres
 _counter = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def pg_server():
-    import pgserver
-
-    # Not under tmp_path_factory: as root, pgserver runs initdb as an unprivileged user, who
-    # cannot traverse pytest's 0700 /tmp/pytest-of-root; a directory of its own works.
-    pgdata = tempfile.mkdtemp(prefix="pathways-pg-")
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
-    yield server
-    server.cleanup()
-    shutil.rmtree(pgdata, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
