@@ -92,12 +92,11 @@ if user is None:
     st.stop()
 
 allowed = {title: spec for title, spec in PAGES.items() if user.can(*spec[2])}
-sections: dict[str, list[st.Page]] = {}
-for title, (path, icon, _roles) in allowed.items():
-    section = "Setup" if title == "Connections" else "Audiences"
-    section = "Sync" if title == "Manage Pathways" else section
-    sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon))
-pg = st.navigation(sections)
+# A flat menu across the top (3-5 pages, in the order of the work); the sidebar keeps the user.
+pg = st.navigation(
+    [st.Page(path, title=title, icon=icon) for title, (path, icon, _roles) in allowed.items()],
+    position="top",
+)
 
 deps.get_engine()
 deps.ensure_worker()
