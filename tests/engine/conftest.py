@@ -30,6 +30,19 @@ def sim_rows(sim: Any, key: str) -> list[dict[str, Any]]:
     return resp.json()["items"]
 
 
+def point_pathway_at(engine: Any, pathway_id: int, auth_uri: str) -> str:
+    """Send a pathway's connection to another simulator; returns the pathway's DE key."""
+    from store.models import Connection, Pathway
+
+    with Session(engine) as session:
+        pathway = session.get(Pathway, pathway_id)
+        conn = session.get(Connection, pathway.connection_id)
+        conn.auth_base_uri = auth_uri
+        session.add(conn)
+        session.commit()
+        return pathway.de_customer_key
+
+
 def set_faults(sim: Any, **knobs: Any) -> None:
     requests.post(f"{sim.base_url}/_sim/faults", json=knobs, timeout=10).raise_for_status()
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from store import audiences, repo, runs
 from store.models import Audience, DataSet, Pathway
-from tests.engine.conftest import set_faults, text_mapping
+from tests.engine.conftest import point_pathway_at, set_faults, text_mapping
 from tests.engine.test_push_e2e import de_key, people, rejected, run, table
 
 
@@ -174,7 +174,6 @@ def test_killed_incremental_run_resumes_without_loss(env, engine, make_pathway):
     import signal
 
     from sfmc.simulator import SimulatorConfig, start_simulator
-    from store.models import Connection
     from tests.engine.test_resume_kill import ROOT, _worker
 
     config = SimulatorConfig(latency_ms=0, soap_latency_ms=0, async_rows_per_s=2_000, rate_limit=0)
@@ -182,13 +181,7 @@ def test_killed_incremental_run_resumes_without_loss(env, engine, make_pathway):
         rows = people(6_000)
         rows[10]["email"] = "broken-10"
         pid = make_pathway(rows)
-        with Session(engine) as session:
-            pathway = session.get(Pathway, pid)
-            conn = session.get(Connection, pathway.connection_id)
-            conn.auth_base_uri = slow.auth_uri
-            session.add(conn)
-            session.commit()
-            key = pathway.de_customer_key
+        key = point_pathway_at(engine, pid, slow.auth_uri)
         worker_env = {**os.environ, "DATABASE_URL": str(engine.url), "PYTHONPATH": str(ROOT)}
         runs.enqueue_run(engine, pid)
         assert _worker(worker_env, "--exit-when-idle").wait(timeout=120) == 0

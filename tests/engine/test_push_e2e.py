@@ -8,7 +8,7 @@ from sfmc.push import PushOptions, run_pathway
 from sfmc.worker import default_client_factory
 from store import runs
 from store.models import Pathway, RejectedRow
-from tests.engine.conftest import set_faults, sim_rows
+from tests.engine.conftest import point_pathway_at, set_faults, sim_rows
 
 SMALL = PushOptions(batch_rows=7, in_flight=3, max_requests_per_s=0)
 
@@ -252,16 +252,11 @@ def test_cancel_stops_between_batches(engine, sim, make_pathway):
 
 def test_request_sfmc_never_finishes_fails_the_run_with_advice(engine, make_pathway):
     from sfmc.simulator import SimulatorConfig, start_simulator
-    from store.models import Connection
 
     config = SimulatorConfig(latency_ms=0, soap_latency_ms=0, async_rows_per_s=0.5, rate_limit=0)
     with start_simulator(config) as stuck:
         pid = make_pathway(people(5))
-        with Session(engine) as session:
-            conn = session.get(Connection, session.get(Pathway, pid).connection_id)
-            conn.auth_base_uri = stuck.auth_uri
-            session.add(conn)
-            session.commit()
+        point_pathway_at(engine, pid, stuck.auth_uri)
         queued = runs.enqueue_run(engine, pid)
         options = PushOptions(status_timeout=0.5, max_requests_per_s=0)
         run_pathway(engine, queued.id, client_factory=default_client_factory, options=options)

@@ -18,7 +18,8 @@ from sqlmodel import Session, select
 
 from sfmc.simulator import SimulatorConfig, start_simulator
 from store import runs
-from store.models import Pathway, RejectedRow
+from store.models import RejectedRow
+from tests.engine.conftest import point_pathway_at
 from tests.engine.test_push_e2e import people, table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,15 +51,7 @@ def test_killed_worker_run_is_resumed_without_loss_or_duplicates(
     for i in bad:
         rows[i]["email"] = f"broken-{i}"
     pid = make_pathway(rows)
-    with Session(engine) as session:
-        from store.models import Connection
-
-        pathway = session.get(Pathway, pid)
-        conn = session.get(Connection, pathway.connection_id)
-        conn.auth_base_uri = slow_sim.auth_uri
-        session.add(conn)
-        session.commit()
-        key = pathway.de_customer_key
+    key = point_pathway_at(engine, pid, slow_sim.auth_uri)
     run = runs.enqueue_run(engine, pid)
     worker_env = {**os.environ, "DATABASE_URL": str(engine.url), "PYTHONPATH": str(ROOT)}
 
