@@ -8,20 +8,11 @@ with their line numbers; nothing is dropped silently.
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import os
-import re
-import shutil
-import tempfile
 import time
 import uuid
-import zipfile
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import BigInteger, Column, Float, MetaData, String, Table, Text, delete, select
@@ -29,6 +20,18 @@ from sqlalchemy.engine import Connection as SAConnection
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from store.csv_source import (
+    MAX_CELL_BYTES,
+    MAX_PROBLEMS,
+    SAMPLE_BYTES,
+    Collector,
+    Source,
+    csv_source,
+    open_source,
+    stream_size,
+    xlsx_source,
+)
+from store.dataset_errors import DataSetError
 from store.inference import (
     ColumnStats,
     parse_date,
@@ -37,31 +40,24 @@ from store.inference import (
 )
 from store.models import DataSet
 
+__all__ = [
+    "BATCH_ROWS",
+    "COMMIT_EVERY_ROWS",
+    "MAX_CELL_BYTES",
+    "MAX_PROBLEMS",
+    "ROW_COLUMN",
+    "SAMPLE_BYTES",
+    "DataSetError",
+    "ImportProgress",
+    "ImportReport",
+    "dataset_table",
+    "import_file",
+    "shadow_name",
+]
+
 BATCH_ROWS = 5_000
 COMMIT_EVERY_ROWS = 50_000  # let other writers (progress of running syncs) in between
-MAX_PROBLEMS = 1_000
-SAMPLE_BYTES = 64 * 1024
-MAX_CELL_BYTES = 128 * 1024 * 1024
 ROW_COLUMN = "_row"
-
-# A 10 MB cell is legitimate (pasted notes); the default limit is 128 KB. Process-wide, but
-# only ever raised, so other csv users are not hurt.
-csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL_BYTES))
-
-_SURROGATES = re.compile("[\udc80-\udcff]")
-_BINARY_MAGIC = {
-    b"%PDF": "a PDF document",
-    b"\x89PNG": "a PNG image",
-    b"GIF8": "a GIF image",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"\x1f\x8b": "a gzip archive",
-    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) or Word file; save it as .xlsx or .csv",
-}
-_DELIMITERS = ",;\t|"
-
-
-class DataSetError(ValueError):
-    """The file cannot become a data set; the message says what to fix."""
 
 
 @dataclass(frozen=True)
@@ -125,317 +121,6 @@ def dataset_table(ds: DataSet, *, with_shadows: bool = True) -> Table:
     return Table(ds.table_name, MetaData(), *cols)
 
 
-# --- sources ---------------------------------------------------------------------------------
-
-
-def _open_source(source: Any) -> tuple[IO[bytes], bool]:
-    """A seekable binary stream for `source` and whether we must close it."""
-    if isinstance(source, str | os.PathLike):
-        return Path(source).open("rb"), True
-    if isinstance(source, bytes | bytearray | memoryview):
-        return io.BytesIO(bytes(source)), True
-    stream: IO[bytes] = source
-    if getattr(stream, "seekable", lambda: False)():
-        return stream, False
-    # Uploads from a pipe: spool to disk so we can read the file more than once.
-    spooled = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115
-    shutil.copyfileobj(stream, spooled)
-    spooled.seek(0)
-    return spooled, True  # type: ignore[return-value]
-
-
-def _size(fh: IO[bytes]) -> int | None:
-    try:
-        here = fh.tell()
-        end = fh.seek(0, os.SEEK_END)
-        fh.seek(here)
-        return end
-    except (OSError, ValueError):
-        return None
-
-
-def _detect_encoding(fh: IO[bytes], head: bytes) -> str:
-    """utf-8-sig / utf-16 by BOM, else utf-8 unless it is mostly not, then cp1252 or latin-1.
-
-    A file that is UTF-8 except for a few stray bytes stays UTF-8 (the bad lines are refused
-    and reported) rather than turning every accent elsewhere into mojibake.
-    """
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
-    bad = good = 0
-    cp1252_ok = True
-    fh.seek(0)
-    while chunk := fh.read(1024 * 1024):
-        if chunk.isascii():
-            continue
-        text = decoder.decode(chunk)
-        surrogates = len(_SURROGATES.findall(text))
-        bad += surrogates
-        good += len(text) - len(text.encode("ascii", "ignore")) - surrogates
-        if cp1252_ok:
-            try:
-                chunk.decode("cp1252")
-            except UnicodeDecodeError:
-                cp1252_ok = False
-    fh.seek(0)
-    if bad == 0 or good >= bad:
-        return "utf-8"
-    return "cp1252" if cp1252_ok else "latin-1"
-
-
-def _check_not_binary(head: bytes, filename: str) -> None:
-    for magic, what in _BINARY_MAGIC.items():
-        if head.startswith(magic):
-            msg = f"{filename!r} is {what}, not a CSV or XLSX file. Upload a .csv or .xlsx file."
-            raise DataSetError(msg)
-    sample = head[:8192]
-    if sample and sample.count(0) > len(sample) // 10:
-        if sample[1::2].count(0) > len(sample) // 3 or sample[0::2].count(0) > len(sample) // 3:
-            msg = f"{filename!r} looks like UTF-16 text without a BOM; save it as UTF-8 CSV."
-        else:
-            msg = f"{filename!r} is a binary file, not a CSV. Upload a .csv or .xlsx file."
-        raise DataSetError(msg)
-
-
-@dataclass
-class _Collector:
-    """Refused rows and counts, shared by the readers and the import loop."""
-
-    problems: list[dict[str, Any]] = field(default_factory=list)
-    counts: Counter[str] = field(default_factory=Counter)
-    refused: int = 0
-    blank_rows: int = 0
-
-    def refuse(self, line: int, kind: str, problem: str) -> None:
-        self.refused += 1
-        self.counts[kind] += 1
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append({"line": line, "kind": kind, "problem": problem})
-
-
-def _choose_delimiter(sample: str, complete: bool) -> str:
-    try:
-        sniffed: str | None = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
-    except csv.Error:
-        sniffed = None
-    scores: dict[str, tuple[bool, float, int]] = {}
-    for delim in _DELIMITERS:
-        try:
-            # newline="": classic-Mac files end lines with a bare CR, which csv must see as one.
-            rows = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delim) if r]
-        except csv.Error:
-            continue
-        if not complete and len(rows) > 1:
-            rows = rows[:-1]  # the sample may cut the last record
-        if not rows:
-            continue
-        widths = Counter(len(r) for r in rows[:200])
-        width, hits = widths.most_common(1)[0]
-        scores[delim] = (width > 1, hits / sum(widths.values()), width)
-    if not scores:
-        return ","
-    best = max(scores, key=lambda d: scores[d])
-    if sniffed in scores and scores[sniffed][0] and scores[sniffed][1] >= scores[best][1] - 0.05:
-        return sniffed
-    return best if scores[best][0] else ","
-
-
-def _looks_like_header(sample: str, first_row: list[str]) -> bool:
-    """Assume a header unless the first row holds data-like values (numbers, dates, emails)."""
-    try:
-        sniffed_header = csv.Sniffer().has_header(sample)
-    except csv.Error:
-        sniffed_header = True
-    if sniffed_header:
-        return True
-    stats = ColumnStats()
-    for value in first_row:
-        if value.strip():
-            stats.add(value.strip())
-    data_like = set(stats.counts) - {"text", "boolean"}
-    return not data_like
-
-
-def _csv_lines(
-    stream: IO[str], bad_lines: dict[int, str], quotes: list[int] | None = None
-) -> Iterator[str]:
-    """Physical lines for csv.reader, noting those with undecodable or NUL bytes.
-
-    `quotes[0]` counts the double quotes seen: an odd total means a quote is never closed.
-    """
-    for number, line in enumerate(stream, start=1):
-        if quotes is not None:
-            quotes[0] += line.count('"')
-        if not line.isascii():
-            found = _SURROGATES.findall(line)
-            if found:
-                raw = " ".join(f"0x{ord(ch) - 0xDC00:02X}" for ch in found[:5])
-                bad_lines[number] = (
-                    f"bytes that are not valid text in the file's encoding ({raw}); "
-                    "save the file as UTF-8 and upload it again"
-                )
-        if "\x00" in line:
-            bad_lines[number] = "NUL bytes (binary data inside the text); remove them"
-            line = line.replace("\x00", "")
-        yield line
-
-
-@dataclass
-class _Source:
-    """Records of a file: (first line, last line, values), plus what was detected."""
-
-    kind: str
-    records: Iterator[tuple[int, int, list[Any]]]
-    encoding: str | None = None
-    delimiter: str | None = None
-    has_header: bool = True
-    pad_short_rows: bool = False
-    notes: list[str] = field(default_factory=list)
-    close: Callable[[], None] = lambda: None
-
-
-def _csv_source(fh: IO[bytes], filename: str, collector: _Collector) -> _Source:
-    head = fh.read(SAMPLE_BYTES)
-    if not head.strip():
-        msg = f"{filename!r} is empty. Upload a file with a header row and at least one data row."
-        raise DataSetError(msg)
-    _check_not_binary(head, filename)
-    encoding = _detect_encoding(fh, head)
-    errors = "strict" if encoding == "utf-16" else "surrogateescape"
-    fh.seek(0)
-    text = io.TextIOWrapper(fh, encoding=encoding, errors=errors, newline="")  # type: ignore[arg-type]
-    try:
-        sample = text.read(SAMPLE_BYTES)
-    except UnicodeDecodeError as exc:
-        msg = f"{filename!r} is not valid UTF-16 ({exc.reason}); save it as UTF-8 CSV."
-        raise DataSetError(msg) from None
-    complete = len(sample) < SAMPLE_BYTES
-    cut = max(sample.rfind("\n"), sample.rfind("\r"))
-    if not complete and cut > 0:
-        sample = sample[:cut]
-    delimiter = _choose_delimiter(sample, complete)
-    try:
-        first = next(
-            (r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if r), []
-        )
-    except csv.Error as exc:
-        msg = (
-            f"{filename!r} cannot be read as CSV ({exc}). Save it again as UTF-8 CSV and upload it."
-        )
-        raise DataSetError(msg) from None
-    has_header = _looks_like_header(sample, first)
-    text.seek(0)
-    bad_lines: dict[int, str] = {}
-    quotes = [0]
-    reader = csv.reader(_csv_lines(text, bad_lines, quotes), delimiter=delimiter, strict=False)
-
-    def records() -> Iterator[tuple[int, int, list[Any]]]:  # noqa: C901 - one reader loop
-        end = 0
-        # One record is held back: at the end of the file a quote that was never closed has
-        # swallowed every following line into one value (csv does not complain), and that
-        # record must be refused with the reason rather than imported.
-        held: tuple[int, int, list[Any]] | None = None
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                if held is not None:
-                    first, last, _values = held
-                    if quotes[0] % 2 and last > first:
-                        collector.refuse(
-                            first,
-                            "unclosed_quote",
-                            f'Line {first}: a quote (") opened here is never closed, so lines '
-                            f"{first}-{last} were read as one value. Close or remove the quote "
-                            "and upload the file again.",
-                        )
-                    else:
-                        yield held
-                return
-            except csv.Error as exc:
-                msg = (
-                    f"{filename!r} cannot be read as CSV after line {reader.line_num} ({exc}). "
-                    "Check for a quote that is never closed."
-                )
-                raise DataSetError(msg) from None
-            except UnicodeDecodeError as exc:
-                msg = f"{filename!r} is not valid UTF-16 ({exc.reason}); save it as UTF-8 CSV."
-                raise DataSetError(msg) from None
-            start, end = end + 1, reader.line_num
-            if bad_lines:
-                found = [bad_lines.pop(n) for n in sorted(bad_lines) if n <= end]
-                if found:
-                    kind = "nul_bytes" if found[0].startswith("NUL") else "undecodable"
-                    collector.refuse(start, kind, f"Line {start}: {found[0]}.")
-                    continue
-            if held is not None:
-                yield held
-            held = (start, end, row)
-
-    notes = [f"Read as {encoding} text, values separated by {_delimiter_name(delimiter)}."]
-    if not has_header:
-        notes.append("The first row looks like data, not a header: columns are numbered.")
-    return _Source(
-        kind="csv",
-        records=records(),
-        encoding=encoding,
-        delimiter=delimiter,
-        has_header=has_header,
-        notes=notes,
-        close=text.detach,
-    )
-
-
-def _delimiter_name(delimiter: str) -> str:
-    return {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}.get(
-        delimiter, repr(delimiter)
-    )
-
-
-def _cell_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    if hasattr(value, "isoformat"):
-        text = value.isoformat()
-        return text.removesuffix("T00:00:00")
-    return str(value)
-
-
-def _xlsx_source(fh: IO[bytes], filename: str) -> _Source:
-    import openpyxl  # noqa: PLC0415  (only XLSX imports pay for it)
-    from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
-
-    try:
-        # data_only=False: formulas arrive as their text ("=SUM(B2:B9)") and are stored as text.
-        workbook = openpyxl.load_workbook(fh, read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
-        msg = (
-            f"{filename!r} is not a readable .xlsx workbook ({exc}). Save it again as .xlsx or CSV."
-        )
-        raise DataSetError(msg) from None
-    sheet = workbook.worksheets[0]
-    notes = [f"Read the first sheet ({sheet.title!r}) of the workbook."]
-    if len(workbook.worksheets) > 1:
-        notes.append(f"The workbook has {len(workbook.worksheets)} sheets; only the first is read.")
-
-    def records() -> Iterator[tuple[int, int, list[Any]]]:
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, number, [_cell_text(v) for v in row]
-
-    return _Source(
-        kind="xlsx", records=records(), pad_short_rows=True, notes=notes, close=workbook.close
-    )
-
-
 # --- import ----------------------------------------------------------------------------------
 
 
@@ -476,14 +161,14 @@ def import_file(
         if session.exec(select(DataSet).where(DataSet.name == name)).first():  # type: ignore[call-overload]
             msg = f"A data set called {name!r} exists already; choose another name."
             raise DataSetError(msg)
-    fh, must_close = _open_source(source)
-    collector = _Collector()
+    fh, must_close = open_source(source)
+    collector = Collector()
     try:
-        bytes_total = _size(fh)
+        bytes_total = stream_size(fh)
         head = fh.read(8)
         fh.seek(0)
         is_xlsx = filename.lower().endswith((".xlsx", ".xlsm")) or head.startswith(b"PK\x03\x04")
-        src = _xlsx_source(fh, filename) if is_xlsx else _csv_source(fh, filename, collector)
+        src = xlsx_source(fh, filename) if is_xlsx else csv_source(fh, filename, collector)
         try:
             return _import_records(
                 engine, src, fh, collector, name, filename, bytes_total, on_progress, started
@@ -497,9 +182,9 @@ def import_file(
 
 def _import_records(
     engine: Engine,
-    src: _Source,
+    src: Source,
     fh: IO[bytes],
-    collector: _Collector,
+    collector: Collector,
     name: str,
     filename: str,
     bytes_total: int | None,
@@ -640,9 +325,9 @@ def _shadow_value(value: str | None, cls: str | None, kind: str, dayfirst: bool)
 
 def _stream_rows(
     engine: Engine,
-    src: _Source,
+    src: Source,
     fh: IO[bytes],
-    collector: _Collector,
+    collector: Collector,
     ds: DataSet,
     stats: list[ColumnStats],
     first_data: list[Any] | None,
@@ -752,7 +437,7 @@ def _chain_first(
 
 
 def _progress(
-    imported: int, collector: _Collector, fh: IO[bytes], total: int | None
+    imported: int, collector: Collector, fh: IO[bytes], total: int | None
 ) -> ImportProgress:
     try:
         position = fh.tell()
