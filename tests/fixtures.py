@@ -26,3 +26,50 @@ FAST_SIM: dict[str, Any] = {
 def fast_sim_config(**overrides: Any) -> SimulatorConfig:
     """A `SimulatorConfig` with the `FAST_SIM` settings, changed by `overrides`."""
     return SimulatorConfig(**{**FAST_SIM, **overrides})
+
+
+def push_csv(
+    engine: Any,
+    data: bytes,
+    *,
+    auth_uri: str,
+    client_id: str,
+    client_secret: str,
+    text_column: str,
+    text_length: int,
+) -> Any:
+    """Import `data` (columns email + `text_column`), push it to a new DE, return the run.
+
+    The pathway keys on Email (EmailAddress, PK) and maps `text_column` to a Text field of
+    `text_length` named after it in Title Case; the run goes through the real engine.
+    """
+    from sqlmodel import Session
+
+    from sfmc.push import run_pathway
+    from sfmc.worker import default_client_factory
+    from store import repo, runs
+    from store.datasets import import_file
+
+    import_file(engine, data, name="d", filename="d.csv")
+    with Session(engine) as session:
+        ds = repo.get_dataset_by_name("d", session=session)
+        audience = repo.create_audience("a", ds.id, session=session)
+        conn = repo.create_connection("Main", auth_uri, client_id, client_secret, session=session)
+        pathway = repo.create_pathway(
+            audience.id, conn.id, "Pushed", "pushed_key", session=session, category_id=1000
+        )
+        repo.set_mapping(
+            pathway.id,
+            [
+                {"source_column": "email", "destination_field": "Email",
+                 "field_type": "EmailAddress", "length": 254, "is_primary_key": True,
+                 "required": True},
+                {"source_column": text_column, "destination_field": text_column.title(),
+                 "length": text_length},
+            ],
+            session=session,
+        )  # fmt: skip
+        pathway_id = pathway.id
+    queued = runs.enqueue_run(engine, pathway_id, "manual")
+    run_pathway(engine, queued.id, client_factory=default_client_factory)
+    return runs.get_run(engine, queued.id)

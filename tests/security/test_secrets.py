@@ -14,14 +14,13 @@ from sqlmodel import Session
 from sfmc.client import SfmcClient
 from sfmc.config import SfmcCredentials
 from sfmc.errors import SfmcError
-from sfmc.push import run_pathway
 from sfmc.simulator import SimulatorConfig, start_simulator
 from sfmc.worker import default_client_factory
-from store import repo, runs
+from store import repo
 from store.crypto import SecretKeyError
-from store.datasets import import_file
 from store.db import create_db_and_tables, make_engine
 from store.models import Connection
+from tests.fixtures import push_csv
 from tests.pages.conftest import page_app
 
 SECRET = "Sup3r-Secret-" + uuid.uuid4().hex  # a marker that cannot appear by chance
@@ -54,30 +53,15 @@ def _files(directory: Path) -> dict[str, bytes]:
 
 
 def _push(engine, sim) -> Any:
-    import_file(
-        engine, b"email,name\na@example.org,A\nb@example.org,B\n", name="d", filename="d.csv"
+    return push_csv(
+        engine,
+        b"email,name\na@example.org,A\nb@example.org,B\n",
+        auth_uri=sim.auth_uri,
+        client_id=CLIENT_ID,
+        client_secret=SECRET,
+        text_column="name",
+        text_length=50,
     )
-    with Session(engine) as session:
-        ds = repo.get_dataset_by_name("d", session=session)
-        audience = repo.create_audience("a", ds.id, session=session)
-        conn = repo.create_connection("Main", sim.auth_uri, CLIENT_ID, SECRET, session=session)
-        pathway = repo.create_pathway(
-            audience.id, conn.id, "Sec", "sec_key", session=session, category_id=1000
-        )
-        repo.set_mapping(
-            pathway.id,
-            [
-                {"source_column": "email", "destination_field": "Email",
-                 "field_type": "EmailAddress", "length": 254, "is_primary_key": True,
-                 "required": True},
-                {"source_column": "name", "destination_field": "Name", "length": 50},
-            ],
-            session=session,
-        )  # fmt: skip
-        pathway_id = pathway.id
-    queued = runs.enqueue_run(engine, pathway_id, "manual")
-    run_pathway(engine, queued.id, client_factory=default_client_factory)
-    return runs.get_run(engine, queued.id)
 
 
 def test_secret_is_not_in_the_sqlite_files_nor_the_logs(demo_env, sim, caplog):
