@@ -212,7 +212,7 @@ class Lab:
             self.proc_sim.wait_ready()
             self.sim: Any = self.proc_sim
         else:
-            from sfmc.simulator import SimulatorConfig, start_simulator
+            from simulator import SimulatorConfig, start_simulator
 
             self.sim = start_simulator(
                 sim_config or SimulatorConfig(latency_ms=0, soap_latency_ms=0, rate_limit=0)
@@ -240,7 +240,7 @@ class Lab:
     def make_pathway(self, *, method: str = "upsert", category_id: int | None = None) -> int:
         from sqlmodel import Session
 
-        from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+        from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
         from store import repo
         from store.datasets import import_file
 
@@ -332,8 +332,8 @@ class Lab:
 
     def run(self, pathway_id: int, *, full: bool = False, options: Any = None) -> Any:
         """Run a sync in this process (blocking) and return the finished run row."""
-        from sfmc.push import run_pathway
         from store import runs
+        from sync.push import run_pathway
 
         run_id = self.enqueue(pathway_id, full=full)
         run_pathway(self.engine, run_id, client_factory=self.client_factory, options=options,
@@ -343,7 +343,7 @@ class Lab:
     def run_in_thread(
         self, pathway_id: int, *, options: Any = None
     ) -> tuple[int, threading.Thread]:
-        from sfmc.push import run_pathway
+        from sync.push import run_pathway
 
         run_id = self.enqueue(pathway_id)
         thread = threading.Thread(
@@ -421,7 +421,7 @@ class Lab:
 
     # --- worker subprocesses
     def start_worker(self, worker_id: str, *, stale_after: float) -> subprocess.Popen[bytes]:
-        cmd = [sys.executable, "-m", "sfmc.worker", "--database-url", self.db_url,
+        cmd = [sys.executable, "-m", "sync.worker", "--database-url", self.db_url,
                "--worker-id", worker_id, "--poll", "0.1", "--stale-after", str(stale_after),
                "--heartbeat", "0.2", "--no-schedules"]  # fmt: skip
         log = (self.dir / f"{worker_id}.log").open("wb")
@@ -447,7 +447,7 @@ class Scale:
 
 
 def _sim_config(**kwargs: Any) -> Any:
-    from sfmc.simulator import SimulatorConfig
+    from simulator import SimulatorConfig
 
     base: dict[str, Any] = {
         "latency_ms": 0,
@@ -460,7 +460,7 @@ def _sim_config(**kwargs: Any) -> Any:
 
 
 def _options(scale: Scale, **kwargs: Any) -> Any:
-    from sfmc.push import PushOptions
+    from sync.push import PushOptions
 
     base: dict[str, Any] = {"batch_rows": max(50, scale.rows // 8), "in_flight": 3}
     base.update(kwargs)

@@ -17,13 +17,13 @@ import time
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Claim and execute the next queued run with `sfmc.worker.Worker.run_once`."""
+    """Claim and execute the next queued run with `sync.worker.Worker.run_once`."""
     parser = argparse.ArgumentParser(prog="python -m bench.child")
     parser.add_argument("--database-url", required=True)
     args = parser.parse_args(argv)
 
-    from sfmc.worker import Worker
     from store.db import make_engine
+    from sync.worker import Worker
 
     engine = make_engine(args.database_url)
     # A long-lived worker has these loaded already; keep first-import time out of the figure.

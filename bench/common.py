@@ -293,7 +293,7 @@ def _write_rows(out: IO[str], rows: int) -> None:
 
 
 def _de_fields() -> dict[str, Any]:
-    from sfmc.mapping import FieldMap
+    from sync.mapping import FieldMap
 
     return {
         src: FieldMap(**m).to_de_field()
@@ -456,7 +456,7 @@ def make_store(
     """Write the audience CSV, import it (the product's importer), add audience and connection."""
     from sqlmodel import Session
 
-    from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
     from store import repo
     from store.datasets import import_file
     from store.db import create_db_and_tables, make_engine
@@ -531,7 +531,7 @@ def bench_setup(
 
 
 def run_worker_child(store: BenchStore, pathway_id: int, **enqueue: Any) -> dict[str, Any]:
-    """Queue a run of `pathway_id` and execute it with `sfmc.worker.Worker.run_once` in a child.
+    """Queue a run of `pathway_id` and execute it with `sync.worker.Worker.run_once` in a child.
 
     The child's figures: seconds (run_once alone, no interpreter start-up) and peak_rss_mb
     (ru_maxrss of the child: the product side only, the simulator is another process).

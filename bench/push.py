@@ -111,7 +111,7 @@ def seed_de(sim: SimProcess, plan: Plan, key: str, category_id: int) -> None:
 def naive_client(sim: SimProcess) -> Any:
     from sfmc.client import SfmcClient
     from sfmc.config import SfmcCredentials
-    from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
     return SfmcClient(
         credentials=SfmcCredentials(sim.auth_uri, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
@@ -294,10 +294,10 @@ def run_engine_only(
 
     from sfmc.client import SfmcClient
     from sfmc.config import SfmcCredentials
-    from sfmc.mapping import FieldMap
-    from sfmc.push import PushOptions, PushTarget, push_rows
-    from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
     from sfmc.types import DataExtension
+    from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from sync.mapping import FieldMap
+    from sync.push import PushOptions, PushTarget, push_rows
 
     mapping = [FieldMap(**m) for m in common.MAPPING]
     fields = tuple(m.to_de_field() for m in mapping)

@@ -232,7 +232,7 @@ def get_simulator() -> Any:
     """
     if not is_demo_mode():
         return None
-    from sfmc.simulator import SimulatorConfig, start_simulator
+    from simulator import SimulatorConfig, start_simulator
 
     config = SimulatorConfig(
         seed="demo",
@@ -283,7 +283,7 @@ def get_engine() -> Engine:
 
 def client_for(connection: Any) -> Any:
     """A new SfmcClient for a Connection row (local simulator URIs only in demo mode)."""
-    from sfmc.worker import default_client_factory
+    from sync.worker import default_client_factory
 
     return default_client_factory(connection)
 
@@ -323,7 +323,7 @@ def client_for_connection_id(connection_id: int) -> Any:
 @st.cache_resource(show_spinner=False, on_release=_stop)
 def get_worker() -> Any:
     """The background worker thread that runs queued sync runs (started once per process)."""
-    from sfmc.worker import start_background_worker
+    from sync.worker import start_background_worker
 
     engine = get_engine()
     return start_background_worker(engine, client_factory=client_for)

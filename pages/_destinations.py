@@ -2,7 +2,7 @@
 
 Membership flag (a True/False column on an existing shared DE), Contacts (attribute sets) and
 Journey entry events. The engine checks all of this again before it sends anything
-(`sfmc.destinations.push_destination`); the wizard checks it first so the user fixes it here.
+(`sync.destinations.push_destination`); the wizard checks it first so the user fixes it here.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import streamlit as st
 
 from pages import _deps as deps
 from pages import _widgets as ui
-from sfmc import destinations as dest
 from sfmc.types import DeField
+from sync import destinations as dest
 
 PUSH_TARGETS = "push_targets"  # (connection id, kind) -> cached choices from SFMC
 PUSH_DEST_FRAME = "push_dest_frame"  # (signature, mapping frame) of the non-DE mapping editor

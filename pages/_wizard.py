@@ -11,10 +11,10 @@ import streamlit as st
 from pages import _deps as deps
 from pages import _destinations as other
 from pages import _widgets as ui
-from sfmc import destinations as dest
-from sfmc import mapping as smap
 from store import audiences as saud
 from store import repo
+from sync import destinations as dest
+from sync import mapping as smap
 
 METHODS = {
     "upsert": ("Update or Create (recommended)", "Adds new rows and updates rows already there."),

@@ -20,9 +20,9 @@ from pages._wizard import (
     chosen_audience_and_connection,
     pathway_for,
 )
-from sfmc import destinations as dest
 from store import repo
 from store import runs as sruns
+from sync import destinations as dest
 
 
 def summary_step(aud_by_id: dict, conn_by_id: dict, go: Callable[[int], None], user: Any) -> None:

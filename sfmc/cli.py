@@ -1,49 +1,31 @@
 """Command line for admins: `python -m sfmc <command>`.
 
-Commands live in a small registry so other modules can add theirs (the engine adds `push`):
-write a `configure(parser)` and a `run(args) -> exit code`, then call `register(Command(...))`.
+The sync engine's commands (`push`) are `python -m sync ...` (`sync/cli.py`).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from sfmc.types import ConnectionReport
-
-
-@dataclass(frozen=True)
-class Command:
-    """One subcommand."""
-
-    name: str
-    help: str
-    configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-
-
-COMMANDS: dict[str, Command] = {}
-
-
-def register(command: Command) -> Command:
-    """Add a subcommand (a later registration with the same name replaces the earlier one)."""
-    COMMANDS[command.name] = command
-    return command
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sfmc", description="Pathways SFMC tools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS.values():
-        command.configure(sub.add_parser(command.name, help=command.help, description=command.help))
+    check_help = (
+        "Test a connection: token, endpoints and the scope checklist "
+        "(exit 0 only when it works and has every needed scope)."
+    )
+    _configure_check(sub.add_parser("check", help=check_help, description=check_help))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv` and run the chosen command; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    return COMMANDS[args.command].run(args)
+    return _run_check(args)
 
 
 # --- check --------------------------------------------------------------------------------------
@@ -105,43 +87,3 @@ def _run_check(args: argparse.Namespace) -> int:
     )
     print(format_report(report))
     return 0 if report.ready else 1
-
-
-register(
-    Command(
-        name="check",
-        help="Test a connection: token, endpoints and the scope checklist "
-        "(exit 0 only when it works and has every needed scope).",
-        configure=_configure_check,
-        run=_run_check,
-    )
-)
-
-
-# --- push (the sync engine, sfmc/worker.py) ----------------------------------------------------
-
-
-def _configure_push(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pathway", type=int, required=True, help="pathway id")
-    parser.add_argument("--dry-run", action="store_true", help="report the plan, write nothing")
-    parser.add_argument("--full", action="store_true", help="re-send every row (ignore the ledger)")
-    parser.add_argument(
-        "--confirm-deletes", action="store_true", help="let Mirror delete past the guard"
-    )
-    parser.add_argument("--database-url", default=None, help="default: DATABASE_URL or ./data")
-
-
-def _run_push(args: argparse.Namespace) -> int:
-    from sfmc.worker import run_push_command
-
-    return run_push_command(args)
-
-
-register(
-    Command(
-        name="push",
-        help="Sync one pathway now, printing progress and a summary (exit 0 only on success).",
-        configure=_configure_push,
-        run=_run_push,
-    )
-)

@@ -26,8 +26,8 @@ from store.crypto import SecretKeyError
 from store.datasets import DataSetError, import_file
 from store.db import create_db_and_tables
 
-# Same values as sfmc.simulator.DEMO_CLIENT_ID/SECRET (a test keeps them equal); copied because
-# store/ must not import sfmc.simulator.
+# Same values as simulator.DEMO_CLIENT_ID/SECRET (a test keeps them equal); copied because
+# store/ must not import simulator.
 DEMO_CLIENT_ID = "pathways-demo"
 DEMO_CLIENT_SECRET = "pathways-demo-secret"  # noqa: S105  (the simulator's public demo client)
 DEMO_PASSWORD = "pathways-demo"  # noqa: S105  (shown on the demo login page on purpose)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from sfmc.simulator import start_simulator
+from simulator import start_simulator
 from store.db import create_db_and_tables, make_engine
 from tests.fixtures import ROOT, fast_sim_config
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sfmc.simulator import SimulatorConfig
+from simulator import SimulatorConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,10 +45,10 @@ def push_csv(
     """
     from sqlmodel import Session
 
-    from sfmc.push import run_pathway
-    from sfmc.worker import default_client_factory
     from store import repo, runs
     from store.datasets import import_file
+    from sync.push import run_pathway
+    from sync.worker import default_client_factory
 
     import_file(engine, data, name="d", filename="d.csv")
     with Session(engine) as session:

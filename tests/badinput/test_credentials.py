@@ -9,7 +9,7 @@ from sqlmodel import Session, func, select
 
 from sfmc.client import SfmcClient
 from sfmc.config import SfmcCredentials
-from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig, start_simulator
+from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig, start_simulator
 from store.db import make_engine
 from store.models import Connection
 from tests.pages.conftest import page_app

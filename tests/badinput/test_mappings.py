@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from sfmc.push import run_pathway
-from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from sfmc.worker import default_client_factory
+from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from store import repo, runs
 from store.datasets import import_file
 from store.models import ColumnMapping, RejectedRow
+from sync.push import run_pathway
+from sync.worker import default_client_factory
 from tests.badinput.conftest import sim_des
 
 CSV = b"email,name,joined,amount\nann@example.org,Ann,2024-01-31,12.5\nbob@example.org,Bob,2023-12-01,abc\n"

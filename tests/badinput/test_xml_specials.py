@@ -7,8 +7,8 @@ import requests
 
 from sfmc.client import SfmcClient
 from sfmc.config import SfmcCredentials
-from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from sfmc.types import DataExtension, DeField
+from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
 SPECIALS = {
     "less-than": "<",

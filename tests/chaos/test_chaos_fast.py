@@ -1,7 +1,7 @@
 """The chaos suite's fast subset: every scenario, small audiences and short faults.
 
 Each scenario runs end to end against a real simulator (a subprocess with `python -m
-sfmc.worker` subprocesses for the SIGKILL one) and compares the final Data Extension row by row
+sync.worker` subprocesses for the SIGKILL one) and compares the final Data Extension row by row
 with the audience; see `bench/chaos.py`. The full-size run is `python -m bench chaos`.
 """
 

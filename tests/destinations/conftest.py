@@ -11,11 +11,11 @@ import pytest
 import requests
 from sqlmodel import Session
 
-from sfmc.push import PushOptions, run_pathway
-from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, start_simulator
-from sfmc.worker import default_client_factory
+from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, start_simulator
 from store import repo, runs
 from store.datasets import import_file
+from sync.push import PushOptions, run_pathway
+from sync.worker import default_client_factory
 from tests.engine.conftest import csv_bytes
 from tests.fixtures import fast_sim_config
 

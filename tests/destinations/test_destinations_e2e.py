@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from sfmc.simulator.state import SimDE
 from sfmc.types import DeField
+from simulator.state import SimDE
 from store import repo
 from store.models import RejectedRow
 from tests.destinations.conftest import LIMITED, WELCOME, inspect, post_sim, run

@@ -1,6 +1,6 @@
-"""DE push key options that live in sfmc.destinations (generated UUID keys)."""
+"""DE push key options that live in sync.destinations (generated UUID keys)."""
 
-from sfmc.destinations import GENERATED_KEY_COLUMN, contact_key_problem, with_generated_keys
+from sync.destinations import GENERATED_KEY_COLUMN, contact_key_problem, with_generated_keys
 
 
 def source(after):

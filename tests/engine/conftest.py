@@ -16,10 +16,10 @@ import pytest
 import requests
 from sqlmodel import Session
 
-from sfmc.mapping import FieldMap
-from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from store import repo
 from store.datasets import import_file
+from sync.mapping import FieldMap
 
 ROOT_FOLDER = 1000
 

@@ -7,10 +7,10 @@ from typing import Any
 import requests
 from sqlmodel import Session
 
-from sfmc.push import PushOptions, run_pathway
-from sfmc.worker import default_client_factory
 from store import runs
 from store.models import Pathway
+from sync.push import PushOptions, run_pathway
+from sync.worker import default_client_factory
 from tests.engine.conftest import sim_rows
 
 # Large batches (the engine's default byte cap), no request pacing: the rows decide the size.

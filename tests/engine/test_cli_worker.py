@@ -1,12 +1,12 @@
-"""`python -m sfmc push` and the in-app background worker."""
+"""`python -m sync push` and the in-app background worker."""
 
 from __future__ import annotations
 
 import time
 
-from sfmc.cli import main
-from sfmc.worker import Worker, start_background_worker
 from store import runs
+from sync.cli import main
+from sync.worker import Worker, start_background_worker
 from tests.engine.test_push_e2e import de_key, people, table
 
 

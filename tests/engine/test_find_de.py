@@ -8,8 +8,8 @@ from __future__ import annotations
 from sfmc.client import SfmcClient
 from sfmc.config import SfmcCredentials
 from sfmc.data_extensions import find_data_extension_concurrently
-from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from sfmc.types import DataExtension, DeField
+from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from tests.engine.conftest import ROOT_FOLDER
 
 

@@ -10,13 +10,13 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from sfmc.mapping import suggest_mapping
-from sfmc.push import PushOptions, run_pathway
-from sfmc.worker import default_client_factory
 from store import repo, runs
 from store.datasets import import_file
 from store.demo import DEMO_AUDIENCES, DONOR_COLUMNS, donor_rows
 from store.models import RejectedRow
+from sync.mapping import suggest_mapping
+from sync.push import PushOptions, run_pathway
+from sync.worker import default_client_factory
 from tests.engine.conftest import ROOT_FOLDER, sim_rows
 
 SMALL = PushOptions(batch_rows=50, in_flight=2, max_requests_per_s=0)

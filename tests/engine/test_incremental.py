@@ -173,7 +173,7 @@ def test_mapping_or_filter_change_forces_a_full_pass(engine, sim, make_pathway, 
 def test_killed_incremental_run_resumes_without_loss(env, engine, make_pathway):
     import signal
 
-    from sfmc.simulator import SimulatorConfig, start_simulator
+    from simulator import SimulatorConfig, start_simulator
     from tests.engine.test_resume_kill import ROOT, _worker
 
     config = SimulatorConfig(latency_ms=0, soap_latency_ms=0, async_rows_per_s=2_000, rate_limit=0)
@@ -240,7 +240,7 @@ def _rejects(engine, run_id: int) -> list[tuple[str, str, str | None, str]]:
 def test_rows_preflight_refused_are_not_checked_again_but_stay_rejected(
     engine, sim, make_pathway, reads, monkeypatch
 ):
-    from sfmc.preflight import Preflight
+    from sync.preflight import Preflight
 
     checked: list[object] = []
     real_check = Preflight.check

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sfmc.mapping import (
+from sfmc.types import DeField
+from sync.mapping import (
     FieldMap,
     RowConverter,
     convert_value,
@@ -15,8 +16,7 @@ from sfmc.mapping import (
     suggest_mapping,
     title_case,
 )
-from sfmc.preflight import Preflight
-from sfmc.types import DeField
+from sync.preflight import Preflight
 
 COLUMNS = [
     {"name": "email", "original": "Email", "type": "email", "max_length": 40},

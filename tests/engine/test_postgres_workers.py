@@ -65,7 +65,7 @@ def test_two_worker_processes_share_the_queue(engine, sim, make_pathway):
     worker_env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "sfmc.worker", "--no-schedules", "--exit-when-idle",
+            [sys.executable, "-m", "sync.worker", "--no-schedules", "--exit-when-idle",
              "--worker-id", f"w{n}"],
             cwd=ROOT,
             env=worker_env,
@@ -88,9 +88,9 @@ def test_two_worker_processes_share_the_queue(engine, sim, make_pathway):
 
 
 def test_incremental_resync_on_postgres_reads_only_changed_rows(engine, sim, make_pathway):
-    from sfmc.push import run_pathway
-    from sfmc.worker import default_client_factory
     from store import audiences
+    from sync.push import run_pathway
+    from sync.worker import default_client_factory
     from tests.engine.test_incremental import data_table
 
     rows = people(30)

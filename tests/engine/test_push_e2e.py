@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from sfmc.push import PushOptions, run_pathway
-from sfmc.worker import default_client_factory
 from store import runs
 from store.models import Pathway, RejectedRow
+from sync.push import PushOptions, run_pathway
+from sync.worker import default_client_factory
 from tests.engine.conftest import point_pathway_at, set_faults, sim_rows
 
 SMALL = PushOptions(batch_rows=7, in_flight=3, max_requests_per_s=0)
@@ -251,7 +251,7 @@ def test_cancel_stops_between_batches(engine, sim, make_pathway):
 
 
 def test_request_sfmc_never_finishes_fails_the_run_with_advice(engine, make_pathway):
-    from sfmc.simulator import SimulatorConfig, start_simulator
+    from simulator import SimulatorConfig, start_simulator
 
     config = SimulatorConfig(latency_ms=0, soap_latency_ms=0, async_rows_per_s=0.5, rate_limit=0)
     with start_simulator(config) as stuck:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from sfmc.simulator import SimulatorConfig, start_simulator
+from simulator import SimulatorConfig, start_simulator
 from store import runs
 from store.models import RejectedRow
 from tests.engine.conftest import point_pathway_at
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _worker(env: dict[str, str], *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "sfmc.worker", "--no-schedules", "--poll", "0.2", *args],
+        [sys.executable, "-m", "sync.worker", "--no-schedules", "--poll", "0.2", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

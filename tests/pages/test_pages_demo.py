@@ -162,7 +162,7 @@ def test_review_step_stops_on_bad_credentials_with_the_fix(demo_env):
 
 
 def test_category_dropdown_falls_back_without_folder_scope(demo_env):
-    from sfmc.simulator import SimulatorConfig, start_simulator
+    from simulator import SimulatorConfig, start_simulator
 
     limited = (
         "limited-pkg",
@@ -190,9 +190,9 @@ def test_deleted_folder_can_be_repicked_on_manage_pathways(demo_env):
     import dataclasses
 
     from pages import _deps as deps
-    from sfmc.mapping import suggest_mapping
     from store import repo
     from store import runs as sruns
+    from sync.mapping import suggest_mapping
 
     page_app("pages/manage_pathways.py", "staff", timeout=60).run()  # builds the workspace
     with deps.session() as session:

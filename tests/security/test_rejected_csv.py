@@ -8,7 +8,7 @@ import io
 import pytest
 from cryptography.fernet import Fernet
 
-from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, start_simulator
+from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, start_simulator
 from store import runs
 from store.db import create_db_and_tables, make_engine
 from tests.fixtures import fast_sim_config, push_csv

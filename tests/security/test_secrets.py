@@ -14,12 +14,12 @@ from sqlmodel import Session
 from sfmc.client import SfmcClient
 from sfmc.config import SfmcCredentials
 from sfmc.errors import SfmcError
-from sfmc.simulator import SimulatorConfig, start_simulator
-from sfmc.worker import default_client_factory
+from simulator import SimulatorConfig, start_simulator
 from store import repo
 from store.crypto import SecretKeyError
 from store.db import create_db_and_tables, make_engine
 from store.models import Connection
+from sync.worker import default_client_factory
 from tests.fixtures import push_csv
 from tests.pages.conftest import page_app
 

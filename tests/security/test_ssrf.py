@@ -8,9 +8,9 @@ from cryptography.fernet import Fernet
 from sfmc.client import SfmcClient
 from sfmc.config import SfmcCredentials, normalize_auth_uri
 from sfmc.errors import SfmcConfigError
-from sfmc.worker import default_client_factory
 from store.crypto import encrypt_secret
 from store.models import Connection
+from sync.worker import default_client_factory
 
 HOSTILE = [
     "http://169.254.169.254/",  # cloud metadata

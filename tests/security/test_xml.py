@@ -15,7 +15,7 @@ from sfmc import soap
 from sfmc.client import SfmcClient
 from sfmc.config import SfmcCredentials
 from sfmc.errors import SfmcError
-from sfmc.simulator import SimulatorConfig, start_simulator
+from simulator import SimulatorConfig, start_simulator
 
 ENVELOPE = (
     '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'

@@ -9,8 +9,8 @@ from sfmc.cli import main
 from sfmc.client import SfmcClient
 from sfmc.config import SfmcCredentials
 from sfmc.errors import SfmcAuthError, SfmcConfigError
-from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig, start_simulator
 from sfmc.types import DataExtension, DeField
+from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig, start_simulator
 
 FAST = {
     "latency_ms": 0,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from sfmc.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig, start_simulator
+from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig, start_simulator
 
 PARTNER = "http://exacttarget.com/wsdl/partnerAPI"
 FAST = {"latency_ms": 0, "soap_latency_ms": 0, "rowset_ms_per_row": 0, "async_rows_per_s": 1e9,

@@ -286,7 +286,7 @@ def test_latency_overlaps_between_threads(make_sim):
 
 
 def test_cli_parser():
-    from sfmc.simulator.__main__ import build_parser
+    from simulator.__main__ import build_parser
 
     args = build_parser().parse_args(["--port", "0", "--client", "id1:secret1:data_extensions_read,email_send",
                                       "--client", "id2:s2", "--error-rate", "0.1", "--seed", "demo"])  # fmt: skip

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 
 from sfmc import fieldrules as fr
-from sfmc.simulator.schema import UNSET, DeSchema, RowError
-from sfmc.simulator.state import SimDE
 from sfmc.types import DeField
+from simulator.schema import UNSET, DeSchema, RowError
+from simulator.state import SimDE
 
 FIELDS = [
     DeField("Text", "Text", max_length=5),

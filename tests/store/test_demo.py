@@ -21,7 +21,7 @@ ROWS = 2_000  # the app uses 50,000; the same generator, fewer rows keeps the te
 
 
 def test_demo_constants_match_the_simulator():
-    import sfmc.simulator as sim
+    import simulator as sim
 
     assert (DEMO_CLIENT_ID, DEMO_CLIENT_SECRET) == (sim.DEMO_CLIENT_ID, sim.DEMO_CLIENT_SECRET)
 

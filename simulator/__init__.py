@@ -1,0 +1,31 @@
+"""A local stand-in for one Salesforce Marketing Cloud tenant (auth, REST, SOAP) over real HTTP.
+
+`python -m sfmc.simulator --help` for the command line; in-process::
+
+    from simulator import SimulatorConfig, start_simulator
+
+    with start_simulator(SimulatorConfig(latency_ms=0, soap_latency_ms=0)) as sim:
+        sim.auth_uri   # "http://127.0.0.1:PORT/" -> token at /v2/token
+        sim.state      # the in-memory tenant
+
+See `simulator.app` for the request pipeline and how extensions add routes.
+"""
+
+from __future__ import annotations
+
+from simulator.config import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    FaultConfig,
+    SimulatorConfig,
+)
+from simulator.server import RunningSimulator, start_simulator
+
+__all__ = [
+    "DEMO_CLIENT_ID",
+    "DEMO_CLIENT_SECRET",
+    "FaultConfig",
+    "RunningSimulator",
+    "SimulatorConfig",
+    "start_simulator",
+]

@@ -1,0 +1,353 @@
+"""REST async Data Extension API (`/data/v1/async/...`) and its tenant-wide processing queue.
+
+Submitted rows wait in one FIFO queue processed at `async_rows_per_s` for the whole tenant: a
+job's pickup time is when the queue frees up, its completion time adds rows / rate. Status goes
+AsyncRequestStatusNotFound (for `async_not_found_ms` after submit) -> Pending -> Executing ->
+Complete (or Error). These times come from the rate alone, never from how fast this process is.
+
+Doing the work: an `AsyncWorker` thread validates each job's rows (`DeSchema.prepare`, no tenant
+lock) in chunks as their processing window opens, so the CPU cost is spread at the tenant's rate.
+When a job's completion time has passed, its rows are committed in one short step under the tenant
+lock (`Tenant.settle`, by the worker or by whichever request looks first), so reads never see
+half-applied jobs and no request waits behind a whole batch's validation. When the CPU is slower
+than the configured rate (tests use a huge rate), `settle` finishes the validation itself.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Response
+
+from simulator.app import Call, json_response, rest_error
+from simulator.schema import DeSchema
+from simulator.state import MID, RowError, SimDE, Tenant, now_utc
+
+if TYPE_CHECKING:
+    from simulator.app import Router, Simulator
+
+MAX_ITEMS = 32_000  # hard limit per request (§3b)
+MAX_BYTES = 6_000_000  # [I] SFMC publishes none; clients stay under ~5 MB
+MAX_PAGE_SIZE = 2_500  # [I]
+CHUNK = 1_000  # rows validated per step of the worker (0.1 s of work at 10,000 rows/s)
+NOT_OBJECT = "The item is not a JSON object of column: value."
+DEADLOCK = (
+    "Transaction (Process ID {pid}) was deadlocked on lock resources with another process and "
+    "has been chosen as the deadlock victim. Rerun the transaction."
+)
+
+
+@dataclass
+class Job:
+    """One submitted async request."""
+
+    request_id: str
+    de_key: str
+    mode: str  # "insert" (POST) | "upsert" (PUT)
+    items: list[Any] | None
+    n_rows: int
+    sim: Simulator
+    submitted: datetime
+    submit_mono: float
+    visible_at: float
+    pickup_at: float
+    complete_at: float
+    fail: bool = False
+    partial: bool = False
+    done: bool = False
+    outcomes: list[Any] = field(default_factory=list)  # None = OK, RowError, or a message str
+    # Validation done ahead of the commit: per row a `Prepared` tuple, a RowError or a message.
+    prepared: list[Any] = field(default_factory=list)
+    schema: DeSchema | None = None  # the field list `prepared` was made with
+    ready: bool = False  # nothing left to validate (or nothing can be: the commit decides)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def prepare(self, tenant: Tenant, upto: int, schema: DeSchema | None = None) -> None:
+        """Validate rows up to `upto` (no tenant lock needed: prepare is state-free).
+
+        `schema` (from under the tenant lock) restarts validation when the DE's fields changed.
+        """
+        with self.lock:
+            if schema is not None and schema is not self.schema:
+                self.prepared, self.schema, self.ready = [], schema, False
+            if self.schema is None:
+                de = tenant.get_de(self.de_key)
+                if de is None or self.fail or self.items is None:
+                    self.ready = True
+                    return
+                self.schema = de.schema
+            items, out, mode, prepare = (
+                self.items or [],
+                self.prepared,
+                self.mode,
+                self.schema.prepare,
+            )
+            faults = self.sim.faults
+            for item in items[len(out) : upto]:
+                if faults.knobs.deadlock_rate > 0 and faults.roll("deadlock_rate"):
+                    out.append(DEADLOCK.format(pid=faults.choice(range(52, 190))))
+                elif item.__class__ is not dict:
+                    out.append(NOT_OBJECT)
+                else:
+                    out.append(prepare(item, mode))
+            self.ready = len(out) >= len(items)
+
+    def apply(self, tenant: Tenant) -> None:
+        """Commit the rows (called by `Tenant.settle` under the tenant lock)."""
+        de = tenant.get_de(self.de_key)
+        if self.fail or de is None:
+            self.fail = True
+        else:
+            schema = de.schema
+            self.prepare(tenant, self.n_rows, schema)
+            self.outcomes.extend(de.commit_many(self.prepared, mode=self.mode, schema=schema))
+            self.sim.stats.rows(processed=self.n_rows)
+        self.items, self.prepared = None, []
+        self.done = True
+
+    @property
+    def has_errors(self) -> bool:
+        return self.fail or any(o is not None for o in self.outcomes)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _not_found(request_id: str) -> Response:
+    return json_response(
+        {
+            "requestId": str(uuid.uuid4()),
+            "resultMessages": [
+                {
+                    "resultType": "Operational",
+                    "resultClass": "Error",
+                    "resultCode": "AsyncRequestStatusNotFound",
+                    "message": "Unable to locate an Async Request Status Record for the provided "
+                    f"RequestId: {request_id}.",
+                }
+            ],
+        }
+    )
+
+
+def resolve_de(tenant: Tenant, ref: str) -> tuple[SimDE | None, str, str]:
+    """(DE, id text, key text) for a `key:{key}` or `{objectId}` path segment."""
+    if ref.lower().startswith("key:"):
+        key = ref[4:]
+        return tenant.get_de(key), "", key
+    return tenant.get_de_by_id(ref), ref, ""
+
+
+def submit(call: Call) -> Response:
+    sim, tenant = call.sim, call.tenant
+    data = call.request.get_data()
+    if len(data) > MAX_BYTES:
+        return rest_error(
+            413,
+            f"The request body is {len(data):,} bytes; the limit is {MAX_BYTES:,}. Send fewer rows "
+            "per request.",
+            10000,
+        )
+    body = call.json()
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        return rest_error(400, 'The body must be {"items": [{column: value, ...}, ...]}.', 10002)
+    if len(items) > MAX_ITEMS:
+        return rest_error(
+            400,
+            f"The request has {len(items):,} items; at most {MAX_ITEMS:,} are allowed per request.",
+            10000,
+        )
+    with tenant.lock:
+        de, obj_id, key = resolve_de(tenant, call.args["ref"])
+        if de is None:
+            msg = (
+                "Failed to resolve the Custom Object from the provided ObjectReferenceIdentifier "
+                f"[Id: {obj_id}, Key: {key}]."
+            )
+            result = {"resultType": "Validation", "resultClass": "Error",
+                      "resultCode": "CustomObjectNotFound", "message": msg}  # fmt: skip
+            return json_response(
+                {"requestId": str(uuid.uuid4()), "resultMessages": [result]}, status=400
+            )
+        now = time.monotonic()
+        rate = max(sim.config.async_rows_per_s, 1e-9)
+        pickup = max(now, tenant.queue_free_at)
+        complete = pickup + len(items) / rate
+        tenant.queue_free_at = complete
+        job = Job(
+            request_id=str(uuid.uuid4()),
+            de_key=de.customer_key,
+            mode="insert" if call.request.method == "POST" else "upsert",
+            items=items,
+            n_rows=len(items),
+            sim=sim,
+            submitted=now_utc(),
+            submit_mono=now,
+            visible_at=now + sim.config.async_not_found_ms / 1000,
+            pickup_at=pickup,
+            complete_at=complete,
+            fail=sim.faults.roll("async_error_rate"),
+            partial=sim.faults.roll("partial_results_rate"),
+        )
+        tenant.jobs[job.request_id] = job
+        tenant.job_queue.append(job)
+    sim.stats.rows(received=len(items))
+    worker = getattr(sim, "async_worker", None)
+    if worker is not None:
+        worker.kick()
+    return json_response({"requestId": job.request_id, "resultMessages": []}, status=202)
+
+
+def _find(call: Call) -> Job | None:
+    tenant = call.tenant
+    with tenant.lock:
+        tenant.settle()
+        job = tenant.jobs.get(call.args["request_id"])
+    if job is None or time.monotonic() < job.visible_at:
+        return None
+    return job
+
+
+def status(call: Call) -> Response:
+    job = _find(call)
+    if job is None:
+        return _not_found(call.args["request_id"])
+    now = time.monotonic()
+    info: dict[str, Any] = {
+        "callDateTime": _stamp(job.submitted),
+        "hasErrors": False,
+        "requestId": job.request_id,
+    }
+    picked = job.submitted + timedelta(seconds=job.pickup_at - job.submit_mono)
+    if now >= job.pickup_at:
+        info["pickupDateTime"] = _stamp(picked)
+    if not job.done:
+        info["requestStatus"] = "Pending" if now < job.pickup_at else "Executing"
+    else:
+        done_at = job.submitted + timedelta(seconds=job.complete_at - job.submit_mono)
+        info["completionDateTime"] = _stamp(done_at)
+        info["requestStatus"] = "Error" if job.fail else "Complete"
+        info["hasErrors"] = job.has_errors
+        info["resultStatus"] = "Error" if job.has_errors else "OK"
+    return json_response({"status": info, "requestId": str(uuid.uuid4())})
+
+
+def render(outcome: Any, job: Job, de_key: str) -> dict[str, Any]:
+    """One `/results` item in SFMC's shape."""
+    if outcome is None:
+        verb = "Inserted" if job.mode == "insert" else "Upserted"
+        return {"status": "OK", "message": f"{verb} DataExtensionObject"}
+    if isinstance(outcome, str):
+        code = "UnexpectedError" if "Rerun the transaction" in outcome else 2
+        return {"status": "Error", "errorCode": code, "message": outcome}
+    assert isinstance(outcome, RowError)
+    errors = [{"name": v.field, "errorCode": v.code, "errorMessage": v.message}
+              for v in outcome.violations]  # fmt: skip
+    if outcome.kind == "missing_key":
+        message = "Cannot locate the existing record. Required keys are missing."
+    elif outcome.kind == "duplicate":
+        return {
+            "status": "Error",
+            "errorCode": "UnexpectedError",
+            "message": f"Violation of PRIMARY KEY constraint 'PK_C{MID}_{de_key}'. Cannot insert "
+            f"duplicate key in object 'dbo.C{MID}_{de_key}'. The duplicate key value is "
+            "(...).\r\nThe statement has been terminated.",
+        }
+    elif outcome.violations:
+        message = outcome.violations[0].message
+    else:
+        message = outcome.message
+    item: dict[str, Any] = {"status": "Error", "errorCode": 2, "message": message}
+    if errors:
+        item["errors"] = errors
+    return item
+
+
+def results(call: Call) -> Response:
+    job = _find(call)
+    if job is None:
+        return _not_found(call.args["request_id"])
+    args = call.request.args
+    try:
+        page = max(1, int(args.get("$page", args.get("page", 1))))
+        size = int(args.get("$pageSize", args.get("$pagesize", args.get("pageSize", 50))))
+    except ValueError:
+        return rest_error(400, "$page and $pageSize must be integers.", 10003)
+    size = min(max(1, size), MAX_PAGE_SIZE)
+    outcomes = job.outcomes if job.done else []
+    if job.partial:
+        outcomes = outcomes[: len(outcomes) // 2]
+    start = (page - 1) * size
+    items = [render(o, job, job.de_key) for o in outcomes[start : start + size]]
+    body = {"page": page, "pageSize": size, "count": len(outcomes), "requestId": job.request_id,
+            "items": items}  # fmt: skip
+    return Response(json.dumps(body), mimetype="application/json")
+
+
+class AsyncWorker:
+    """Validates queued async rows at the tenant's pace; commits each job once it is due.
+
+    One thread at most, started by the first submit and ending when the queue is empty (or the
+    simulator stops), so idle simulators hold no threads.
+    """
+
+    LEAD_S = 0.02  # start a chunk this much before its window opens, to commit right on time
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self._lock = threading.Lock()
+        self._running = False
+
+    def kick(self) -> None:
+        """Make sure the thread runs (call without holding the tenant lock)."""
+        with self._lock:
+            if self._running:
+                return
+            self._running = True
+        threading.Thread(target=self._run, daemon=True, name="sfmc-sim-async").start()
+
+    def _head(self) -> Job | None:
+        tenant = self.sim.state
+        with self._lock, tenant.lock:
+            if not tenant.job_queue or self.sim.stopping.is_set():
+                self._running = False
+                return None
+            return tenant.job_queue[0]
+
+    def _run(self) -> None:
+        sim, tenant = self.sim, self.sim.state
+        while (job := self._head()) is not None:
+            now = time.monotonic()
+            if not job.ready and not job.done:
+                rate = max(sim.config.async_rows_per_s, 1e-9)
+                opens = job.pickup_at + len(job.prepared) / rate
+                if now >= opens - self.LEAD_S:
+                    job.prepare(tenant, len(job.prepared) + CHUNK)
+                else:
+                    sim.sleep(min(opens - self.LEAD_S - now, 0.05))
+            elif now >= job.complete_at:
+                tenant.settle(now)
+            else:
+                sim.sleep(min(job.complete_at - now, 0.05))
+
+
+def register(router: Router) -> None:
+    """Add the async DE routes (and the simulator's async worker)."""
+    router.sim.async_worker = AsyncWorker(router.sim)
+    rows = "/data/v1/async/dataextensions/<path:ref>/rows"
+    router.add(rows, submit, methods=("POST",), scope="data_extensions_write",
+               endpoint="POST async rows")  # fmt: skip
+    router.add(rows, submit, methods=("PUT",), scope="data_extensions_write",
+               endpoint="PUT async rows")  # fmt: skip
+    router.add("/data/v1/async/<request_id>/status", status, scope="data_extensions_read",
+               endpoint="GET async status")  # fmt: skip
+    router.add("/data/v1/async/<request_id>/results", results, scope="data_extensions_read",
+               endpoint="GET async results")  # fmt: skip

@@ -1,0 +1,261 @@
+"""Reading and writing the SOAP objects the simulator supports, in WSDL schema order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from xml.etree.ElementTree import Element
+
+from sfmc.types import FIELD_TYPES, DeField
+from simulator.soapxml import (
+    API_OBJECT,
+    SoapFault,
+    esc,
+    first_text,
+    parse_bool,
+    parse_int,
+    read,
+    tag,
+    text,
+    xsi_type,
+)
+from simulator.state import MID, SimDE, SimFolder
+
+DATA_EXTENSION = (*API_OBJECT, "Name", "Description", "IsSendable", "IsTestable",
+    "SendableDataExtensionField", "SendableSubscriberField", "Template",
+    "DataRetentionPeriodLength", "DataRetentionPeriodUnitOfMeasure", "RowBasedRetention",
+    "ResetRetentionPeriodOnImport", "DeleteAtEndOfRetentionPeriod", "RetainUntil", "Fields",
+    "DataRetentionPeriod", "CategoryID", "Status")  # fmt: skip
+PROPERTY_DEFINITION = ("Name", "DataType", "ValueType", "PropertyType", "IsCreatable",
+    "IsUpdatable", "IsRetrievable", "IsQueryable", "IsFilterable", "IsPartnerProperty",
+    "IsAccountProperty", "PartnerMap", "AttributeMaps", "Markups", "Precision", "Scale", "Label",
+    "Description", "DefaultValue", "MinLength", "MaxLength", "MinValue", "MaxValue", "IsRequired",
+    "IsViewable", "IsEditable", "IsNillable", "IsRestrictedPicklist", "PicklistItems",
+    "IsSendTime", "DisplayOrder", "References", "RelationshipName", "Status",
+    "IsContextSpecific")  # fmt: skip
+DATA_EXTENSION_FIELD = (*API_OBJECT, *PROPERTY_DEFINITION, "Ordinal", "IsPrimaryKey", "FieldType",
+                        "DataExtension", "StorageType")  # fmt: skip
+DATA_FOLDER = (*API_OBJECT, "ParentFolder", "Name", "Description", "ContentType", "IsActive",
+               "IsEditable", "AllowChildren")  # fmt: skip
+DATA_EXTENSION_OBJECT = (*API_OBJECT, "Type", "Properties", "Name", "Keys")
+FOLDER_CONTENT_TYPES = ("dataextension", "shared_dataextension")
+
+# Retrievable properties per object type -> how to read them from the simulator's objects.
+FOLDER_PROPS = ("ID", "ObjectID", "CustomerKey", "Name", "Description", "ContentType", "IsActive",
+    "IsEditable", "AllowChildren", "ParentFolder.ID", "ParentFolder.Name",
+    "ParentFolder.CustomerKey", "ParentFolder.ObjectID", "Client.ID")  # fmt: skip
+DE_PROPS = ("ObjectID", "CustomerKey", "Name", "Description", "CategoryID", "IsSendable",
+            "IsTestable", "CreatedDate", "ModifiedDate", "Client.ID", "Status")  # fmt: skip
+FIELD_PROPS = ("ObjectID", "CustomerKey", "Name", "FieldType", "MaxLength", "Scale", "Precision",
+    "IsPrimaryKey", "IsRequired", "Ordinal", "DefaultValue", "DataExtension.CustomerKey",
+    "Client.ID")  # fmt: skip
+
+
+def bool_text(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def folder_record(f: SimFolder, parent: SimFolder | None) -> dict[str, str]:
+    return {
+        "ID": str(f.id), "ObjectID": f.object_id, "CustomerKey": f.customer_key, "Name": f.name,
+        "Description": f.description, "ContentType": f.content_type, "IsActive": "true",
+        "IsEditable": bool_text(f.is_editable), "AllowChildren": bool_text(f.allow_children),
+        "ParentFolder.ID": str(f.parent_id), "ParentFolder.Name": parent.name if parent else "",
+        "ParentFolder.CustomerKey": parent.customer_key if parent else "",
+        "ParentFolder.ObjectID": parent.object_id if parent else "", "Client.ID": str(MID),
+    }  # fmt: skip
+
+
+def de_record(de: SimDE) -> dict[str, str]:
+    stamp = de.created.isoformat(timespec="seconds")
+    return {
+        "ObjectID": de.object_id, "CustomerKey": de.customer_key, "Name": de.name,
+        "Description": de.description, "CategoryID": str(de.category_id),
+        "IsSendable": bool_text(de.is_sendable), "IsTestable": "false", "CreatedDate": stamp,
+        "ModifiedDate": stamp, "Client.ID": str(MID), "Status": "Active",
+    }  # fmt: skip
+
+
+def field_record(de: SimDE, i: int) -> dict[str, str]:
+    f = de.fields[i]
+    rec = {
+        "ObjectID": de.field_ids[i], "CustomerKey": f"[{de.customer_key}].[{f.name}]",
+        "Name": f.name, "FieldType": f.field_type, "IsPrimaryKey": bool_text(f.is_primary_key),
+        "IsRequired": bool_text(f.is_required), "Ordinal": str(i),
+        "DataExtension.CustomerKey": de.customer_key, "Client.ID": str(MID),
+    }  # fmt: skip
+    if f.field_type == "Decimal":
+        rec["MaxLength"] = str(f.precision or f.max_length or 18)
+        rec["Scale"] = str(f.scale or 0)
+        rec["Precision"] = rec["MaxLength"]
+    elif f.field_type in ("Text", "EmailAddress", "Phone", "Locale"):
+        from sfmc.fieldrules import max_length
+
+        rec["MaxLength"] = str(max_length(f))
+    if f.default_value not in (None, ""):
+        rec["DefaultValue"] = f.default_value or ""
+    return rec
+
+
+def _client(rec: dict[str, str], props: set[str]) -> str:
+    return f"<Client><ID>{esc(rec['Client.ID'])}</ID></Client>" if "Client.ID" in props else ""
+
+
+def _pick(rec: dict[str, str], props: set[str], names: Iterable[str]) -> str:
+    return "".join(tag(n, rec.get(n)) for n in names if n in props)
+
+
+def render_folder(rec: dict[str, str], props: set[str]) -> str:
+    parent = {p.split(".", 1)[1] for p in props if p.startswith("ParentFolder.")}
+    parent_xml = ""
+    if parent:
+        sub = {k.split(".", 1)[1]: v for k, v in rec.items() if k.startswith("ParentFolder.")}
+        parent_xml = "<ParentFolder>" + _pick(sub, parent, ("ID", "ObjectID", "CustomerKey")) + (
+            tag("Name", sub["Name"]) if "Name" in parent else "") + "</ParentFolder>"  # fmt: skip
+    return (
+        '<Results xsi:type="DataFolder">' + _client(rec, props)
+        + _pick(rec, props, ("ID", "ObjectID", "CustomerKey")) + parent_xml
+        + _pick(rec, props, ("Name", "Description", "ContentType", "IsActive", "IsEditable",
+                             "AllowChildren"))
+        + "</Results>"
+    )  # fmt: skip
+
+
+def render_de(rec: dict[str, str], props: set[str]) -> str:
+    return (
+        '<Results xsi:type="DataExtension">' + _client(rec, props)
+        + _pick(rec, props, ("CreatedDate", "ModifiedDate", "ObjectID", "CustomerKey", "Name",
+                             "Description", "IsSendable", "IsTestable", "CategoryID", "Status"))
+        + "</Results>"
+    )  # fmt: skip
+
+
+def render_field(rec: dict[str, str], props: set[str]) -> str:
+    de_xml = ""
+    if "DataExtension.CustomerKey" in props:
+        de_xml = (
+            f"<DataExtension>{tag('CustomerKey', rec['DataExtension.CustomerKey'])}</DataExtension>"
+        )
+    return (
+        '<Results xsi:type="DataExtensionField">' + _client(rec, props)
+        + _pick(rec, props, ("ObjectID", "CustomerKey", "Name", "Precision", "Scale",
+                             "DefaultValue", "MaxLength", "IsRequired", "Ordinal",
+                             "IsPrimaryKey", "FieldType"))
+        + de_xml + "</Results>"
+    )  # fmt: skip
+
+
+def render_row(pairs: Iterable[tuple[str, str | None]]) -> str:
+    props = "".join(
+        f"<Property><Name>{esc(n)}</Name><Value>{esc(v or '')}</Value></Property>" for n, v in pairs
+    )
+    return f'<Results xsi:type="DataExtensionObject"><Properties>{props}</Properties></Results>'
+
+
+# ----- parsing request objects
+@dataclass
+class ParsedDE:
+    customer_key: str | None
+    object_id: str | None
+    name: str | None
+    description: str | None
+    category_id: int | None
+    is_sendable: bool | None
+    sendable_field: str | None
+    fields: list[tuple[DeField, str | None]]  # (field, ObjectID of an existing field or None)
+    has_fields: bool
+
+
+def parse_field(el: Element, where: str) -> tuple[DeField, str | None]:
+    found = read(el, DATA_EXTENSION_FIELD, where=where)
+    name = first_text(found, "Name")
+    if not name:
+        msg = f"{where}: required element Name is missing."
+        raise SoapFault(msg)
+    ftype = first_text(found, "FieldType") or "Text"
+    if ftype not in FIELD_TYPES:
+        msg = f"{where}: FieldType {ftype!r} is not one of {', '.join(FIELD_TYPES)}."
+        raise SoapFault(msg)
+    pk = bool(parse_bool(first_text(found, "IsPrimaryKey"), where))
+    required = parse_bool(first_text(found, "IsRequired"), where)
+    max_len = parse_int(first_text(found, "MaxLength"), where)
+    precision = parse_int(first_text(found, "Precision"), where)
+    if ftype == "Decimal" and precision is None:
+        precision, max_len = max_len, None  # SFMC also accepts precision as MaxLength
+    field = DeField(
+        name=name, field_type=ftype, max_length=max_len if ftype != "Decimal" else None,
+        precision=precision if ftype == "Decimal" else None,
+        scale=parse_int(first_text(found, "Scale"), where) if ftype == "Decimal" else None,
+        is_primary_key=pk, is_required=bool(required),
+        default_value=first_text(found, "DefaultValue", strip=False) or None,
+    )  # fmt: skip
+    return field, first_text(found, "ObjectID") or None
+
+
+def parse_de(el: Element, where: str) -> ParsedDE:
+    found = read(el, DATA_EXTENSION, where=where)
+    fields: list[tuple[DeField, str | None]] = []
+    for holder in found.get("Fields", []):
+        inner = read(holder, ("Field",), where=f"{where}/Fields", repeat=("Field",))
+        for i, fel in enumerate(inner.get("Field", [])):
+            fields.append(parse_field(fel, f"{where}/Fields/Field[{i}]"))
+    sendable = None
+    if "SendableDataExtensionField" in found:
+        sub = read(found["SendableDataExtensionField"][0], DATA_EXTENSION_FIELD,
+                   where=f"{where}/SendableDataExtensionField")  # fmt: skip
+        sendable = first_text(sub, "Name")
+    return ParsedDE(
+        customer_key=first_text(found, "CustomerKey") or None,
+        object_id=first_text(found, "ObjectID") or None,
+        name=first_text(found, "Name") or None,
+        description=first_text(found, "Description"),
+        category_id=parse_int(first_text(found, "CategoryID"), where),
+        is_sendable=parse_bool(first_text(found, "IsSendable"), where),
+        sendable_field=sendable,
+        fields=fields,
+        has_fields="Fields" in found,
+    )
+
+
+def parse_folder(el: Element, where: str) -> dict[str, object]:
+    found = read(el, DATA_FOLDER, where=where)
+    parent_id = None
+    if "ParentFolder" in found:
+        sub = read(found["ParentFolder"][0], DATA_FOLDER, where=f"{where}/ParentFolder")
+        parent_id = parse_int(first_text(sub, "ID"), where)
+    return {
+        "id": parse_int(first_text(found, "ID"), where),
+        "customer_key": first_text(found, "CustomerKey") or None,
+        "name": first_text(found, "Name"),
+        "description": first_text(found, "Description") or "",
+        "content_type": first_text(found, "ContentType"),
+        "parent_id": parent_id,
+        "allow_children": parse_bool(first_text(found, "AllowChildren"), where),
+        "is_editable": parse_bool(first_text(found, "IsEditable"), where),
+    }
+
+
+def _pairs(holder: Element, child: str, where: str) -> dict[str, str | None]:
+    inner = read(holder, (child,), where=where, repeat=(child,))
+    out: dict[str, str | None] = {}
+    for i, prop in enumerate(inner.get(child, [])):
+        pwhere = f"{where}/{child}[{i}]"
+        found = read(prop, ("Name", "Value"), where=pwhere, required=("Name",))
+        name = first_text(found, "Name") or ""
+        is_null = xsi_type(prop) == "NullAPIProperty"
+        out[name] = None if is_null else text(found.get("Value", [None])[0], strip=False)
+    return out
+
+
+def parse_deo(
+    el: Element, where: str
+) -> tuple[str | None, str | None, dict[str, str | None], dict[str, str | None]]:
+    """(CustomerKey, Name, properties, keys) of a DataExtensionObject."""
+    found = read(el, DATA_EXTENSION_OBJECT, where=where)
+    props = (
+        _pairs(found["Properties"][0], "Property", f"{where}/Properties")
+        if "Properties" in found
+        else {}
+    )
+    keys = _pairs(found["Keys"][0], "Key", f"{where}/Keys") if "Keys" in found else {}
+    return first_text(found, "CustomerKey") or None, first_text(found, "Name") or None, props, keys

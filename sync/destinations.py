@@ -1,0 +1,414 @@
+"""Destinations beyond one Data Extension per audience: membership flags, Contacts, Journey events.
+
+The runners the sync engine dispatches to by `Pathway.destination_kind`:
+
+- ``membership_flag``: an existing shared DE keyed by a contact key; the audience is a Boolean field
+  set True for members and False for people who left since the last run. Rows are never deleted.
+  (`sync.membership`)
+- ``contacts``: members upserted as SFMC Contacts with attribute sets (`"Set.Attribute"` targets).
+  (client calls and contact-key rules: `sfmc.contacts`; runner: `sync.records`)
+- ``journey_event``: new members (or every member) fired as API entry events to an event definition.
+  (client calls: `sfmc.journeys`; runner: `sync.records`)
+
+This module holds the kinds, their settings and scope check, `push_destination` (which checks the
+destination and builds the per-kind plan), the ledger key reader and the generated-key option for
+DE pushes. Every HTTP call goes through `SfmcClient._request`, which owns tokens, retries and error
+mapping. The client-call names of `sfmc.contacts` and `sfmc.journeys` stay importable from here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from sfmc.contacts import (
+    ATTRIBUTE_SETS_PAGE,
+    CONTACT_KEY_MAX,
+    AttributeDefinition,
+    AttributeSetDefinition,
+    contact_key_problem,
+    contact_payload,
+    list_attribute_set_definitions,
+    upsert_contact,
+    upsert_contacts,
+    writable_attributes,
+)
+from sfmc.errors import SfmcAuthError, SfmcConfigError
+from sfmc.journeys import (
+    EVENT_BATCH_MAX,
+    EVENT_DEFINITIONS_PAGE,
+    EventDefinition,
+    fire_entry_event,
+    fire_entry_events,
+    get_event_definition,
+    list_event_definitions,
+)
+from sfmc.types import DeField, RowOutcome
+from sync.mapping import FieldMap
+from sync.membership import push_membership
+from sync.push import Commit, Counters, Progress, PushOptions, PushResult, _noop
+from sync.records import RecordPlan, push_records
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from sfmc.client import SfmcClient
+
+__all__ = [
+    "ATTRIBUTE_SETS_PAGE",
+    "CONTACTS",
+    "CONTACT_KEY_MAX",
+    "DATA_EXTENSION",
+    "DESTINATION_HELP",
+    "DESTINATION_KINDS",
+    "DESTINATION_SCOPES",
+    "EVENT_BATCH_MAX",
+    "EVENT_DEFINITIONS_PAGE",
+    "GENERATED_KEY_COLUMN",
+    "JOURNEY_EVENT",
+    "MEMBERSHIP_FLAG",
+    "AttributeDefinition",
+    "AttributeSetDefinition",
+    "DestinationSettings",
+    "EventDefinition",
+    "check_scopes",
+    "contact_key_problem",
+    "contact_payload",
+    "fire_entry_event",
+    "fire_entry_events",
+    "get_event_definition",
+    "ledger_keys",
+    "list_attribute_set_definitions",
+    "list_event_definitions",
+    "push_destination",
+    "upsert_contact",
+    "upsert_contacts",
+    "with_generated_keys",
+    "writable_attributes",
+]
+
+DATA_EXTENSION = "data_extension"
+MEMBERSHIP_FLAG = "membership_flag"
+CONTACTS = "contacts"
+JOURNEY_EVENT = "journey_event"
+DESTINATION_KINDS: dict[str, str] = {
+    DATA_EXTENSION: "Data Extension (one per audience)",
+    MEMBERSHIP_FLAG: "Membership flag on a shared Data Extension",
+    CONTACTS: "Contacts (attribute sets)",
+    JOURNEY_EVENT: "Journey entry event",
+}
+DESTINATION_HELP: dict[str, str] = {
+    DATA_EXTENSION: "A Data Extension of its own holding the audience's rows (sync methods apply).",
+    MEMBERSHIP_FLAG: (
+        "One True/False column per audience in an existing DE keyed by contact key: members get "
+        "True, people who left get False; rows are never deleted. Several audiences share one DE."
+    ),
+    CONTACTS: (
+        "Creates or updates Contacts in Contact Builder, writing attribute-set values "
+        "(e.g. Email Addresses.Email Address)."
+    ),
+    JOURNEY_EVENT: (
+        "Sends each new member (or every member) into a journey through an API entry event; "
+        "mapped fields must exist in the event's Data Extension."
+    ),
+}
+# Scopes each kind needs (reference §4; sfmc-api.md §10). Checked before a run sends anything.
+DESTINATION_SCOPES: dict[str, frozenset[str]] = {
+    DATA_EXTENSION: frozenset({"data_extensions_read", "data_extensions_write"}),
+    MEMBERSHIP_FLAG: frozenset({"data_extensions_read", "data_extensions_write"}),
+    CONTACTS: frozenset({"list_and_subscribers_read", "list_and_subscribers_write"}),
+    JOURNEY_EVENT: frozenset({"journeys_read", "data_extensions_read"}),
+}
+
+
+# ----------------------------------------------------------------------------- the runners
+#
+# `push_destination(...)` takes the same arguments as `sync.push.push_rows` plus the pathway's
+# destination settings, and reports through the same `Progress` / `Commit` / `PushResult` types,
+# so `run_pathway` persists progress, checkpoints, rejected rows and the ledger the same way for
+# every destination kind. The ledger holds, per pathway, the contact keys SFMC accepted.
+
+
+@dataclass(frozen=True)
+class DestinationSettings:
+    """What a pathway of a non-DE kind needs besides its mapping.
+
+    Attributes:
+        kind: `MEMBERSHIP_FLAG`, `CONTACTS` or `JOURNEY_EVENT`.
+        de_customer_key: membership flag: the shared DE's external key.
+        flag_field: membership flag: the Boolean field of this audience (created if missing).
+        event_definition_key: journey event: the event definition to fire.
+        send_to: journey event: "new" (members not sent before) or "all" (every member, every run).
+        use_batch: journey event: use the batch events endpoint (falls back to single on 404).
+    """
+
+    kind: str
+    de_customer_key: str = ""
+    flag_field: str = ""
+    event_definition_key: str = ""
+    send_to: str = "new"
+    use_batch: bool = True
+
+    @classmethod
+    def from_pathway(cls, pathway: Any) -> DestinationSettings:
+        """Read the settings from a `store.models.Pathway` (options JSON + DE key)."""
+        opts = dict(pathway.options or {})
+        return cls(
+            kind=pathway.destination_kind,
+            de_customer_key=pathway.de_customer_key,
+            flag_field=str(opts.get("flag_field") or ""),
+            event_definition_key=str(opts.get("event_definition_key") or ""),
+            send_to=str(opts.get("send_to") or "new"),
+            use_batch=bool(opts.get("use_batch", True)),
+        )
+
+
+def check_scopes(client: SfmcClient, kind: str) -> None:
+    """Refuse to start when the token lacks a scope the destination kind needs.
+
+    Raises:
+        SfmcAuthError: with the scopes to add to the Installed Package.
+    """
+    missing = sorted(DESTINATION_SCOPES.get(kind, frozenset()) - set(client.granted_scopes()))
+    if missing:
+        msg = (
+            f"The connection's Installed Package lacks {', '.join(missing)}, needed for the "
+            f"{DESTINATION_KINDS.get(kind, kind)} destination. Add the scope(s) in Marketing "
+            "Cloud Setup > Installed Packages, then test the connection again."
+        )
+        raise SfmcAuthError(msg, operation="check scopes", kind="scope")
+
+
+def push_destination(
+    settings: DestinationSettings,
+    read_chunks: Callable[[int], Iterable[Sequence[Mapping[str, Any]]]],
+    *,
+    mapping: Sequence[FieldMap],
+    client: SfmcClient,
+    options: PushOptions | None = None,
+    rows_total: int = 0,
+    ledger_lookup: Callable[[Sequence[str]], Mapping[str, str]] | None = None,
+    ledger_keys: Callable[[], Iterable[str]] | None = None,
+    resume_row: int = 0,
+    resume_counters: Counters | None = None,
+    on_progress: Callable[[Progress], None] = _noop,
+    on_commit: Callable[[Commit], None] = _noop,
+    should_cancel: Callable[[], bool] = lambda: False,
+) -> PushResult:
+    """Run one pathway of a non-DE destination kind (see the module docstring).
+
+    Args:
+        settings: destination settings (`DestinationSettings.from_pathway`).
+        read_chunks: as for `push_rows`: `read_chunks(after_row)` yields lists of source rows.
+        mapping: source column -> destination field. The primary-key mapping is the contact key.
+            Contacts: destination fields are `"<Set>.<Attribute>"`. Journey events: fields of the
+            event's Data Extension. Membership flag: fields of the shared DE (key at least).
+        client: a thread-safe SFMC client.
+        options: `PushOptions` (dry_run, incremental; batch sizes are per kind).
+        rows_total: audience size for progress.
+        ledger_lookup: key strings -> hash accepted before (incremental; "new member" test).
+        ledger_keys: every key string in the pathway's ledger (membership flag: who left).
+        resume_row: checkpoint to resume after.
+        resume_counters: tallies saved with that checkpoint.
+        on_progress: progress callback.
+        on_commit: persist each acknowledged prefix (rejected rows, ledger changes).
+        should_cancel: polled between batches.
+
+    Returns:
+        A `PushResult` like `push_rows`.
+
+    Raises:
+        SfmcConfigError: the destination is not usable as set (missing flag field name, unknown
+            event definition, mapped field missing from the event DE...), with what to fix.
+        SfmcAuthError: a needed scope is missing.
+    """
+    options = options or PushOptions()
+    check_scopes(client, settings.kind)
+    keyed = [m for m in mapping if m.is_primary_key]
+    if len(keyed) != 1:
+        msg = (
+            "Mark exactly one mapped column as the contact key (the column that identifies a "
+            f"supporter, e.g. a CRM id); {len(keyed)} are marked."
+        )
+        raise SfmcConfigError(msg, operation="check the mapping")
+    if settings.kind == MEMBERSHIP_FLAG:
+        return push_membership(
+            settings,
+            read_chunks,
+            mapping=mapping,
+            client=client,
+            options=options,
+            rows_total=rows_total,
+            ledger_lookup=ledger_lookup,
+            ledger_keys=ledger_keys,
+            resume_row=resume_row,
+            resume_counters=resume_counters,
+            on_progress=on_progress,
+            on_commit=on_commit,
+            should_cancel=should_cancel,
+        )
+    if settings.kind == CONTACTS:
+        plan = _contacts_plan(client, mapping)
+    elif settings.kind == JOURNEY_EVENT:
+        plan = _journey_plan(client, settings, mapping)
+        if settings.send_to == "all":
+            # Every member enters every run: the ledger must not skip unchanged rows.
+            options = replace(options, incremental=False)
+    else:
+        msg = f"Unknown destination kind {settings.kind!r}; use one of {', '.join(DESTINATION_KINDS)}."
+        raise SfmcConfigError(msg)
+    return push_records(
+        plan,
+        read_chunks,
+        mapping=mapping,
+        client=client,
+        options=options,
+        rows_total=rows_total,
+        ledger_lookup=ledger_lookup,
+        resume_row=resume_row,
+        resume_counters=resume_counters,
+        on_progress=on_progress,
+        on_commit=on_commit,
+        should_cancel=should_cancel,
+        only_new=settings.kind == JOURNEY_EVENT and settings.send_to != "all",
+    )
+
+
+def _contacts_plan(client: SfmcClient, mapping: Sequence[FieldMap]) -> RecordPlan:
+    sets = list_attribute_set_definitions(client)
+    attrs = {a.qualified_name.casefold(): a for s in sets for a in s.attributes}
+    fields: list[DeField] = []
+    key_dest = next(m.destination_field for m in mapping if m.is_primary_key)
+    for m in mapping:
+        if m.is_primary_key and "." not in m.destination_field:
+            # The contact key column need not be an attribute: it is the contactKey itself.
+            fields.append(
+                DeField(m.destination_field, "Text", CONTACT_KEY_MAX, is_primary_key=True)
+            )
+            continue
+        attr = attrs.get(m.destination_field.casefold())
+        if attr is None:
+            known = ", ".join(a.qualified_name for a in writable_attributes(sets))
+            msg = (
+                f"'{m.destination_field}' is not an attribute of this account (map to "
+                f"'<Attribute Set>.<Attribute>'). Available: {known}."
+            )
+            raise SfmcConfigError(msg, operation="check the contacts mapping")
+        if attr.is_read_only:
+            msg = f"'{attr.qualified_name}' is read-only in SFMC; remove it from the mapping."
+            raise SfmcConfigError(msg, operation="check the contacts mapping")
+        fields.append(replace(attr.to_de_field(), is_primary_key=m.is_primary_key))
+    payload = tuple(
+        m.destination_field for m in mapping if not m.is_primary_key or "." in m.destination_field
+    )
+    canonical = {a.qualified_name.casefold(): a.qualified_name for a in attrs.values()}
+
+    def send(batch: Sequence[tuple[str, Mapping[str, object]]]) -> list[RowOutcome]:
+        fixed = [(k, {canonical.get(n.casefold(), n): v for n, v in d.items()}) for k, d in batch]
+        return upsert_contacts(client, fixed)
+
+    return RecordPlan(tuple(fields), key_dest, 50, send, payload)
+
+
+def _journey_plan(
+    client: SfmcClient, settings: DestinationSettings, mapping: Sequence[FieldMap]
+) -> RecordPlan:
+    if not settings.event_definition_key:
+        msg = "Pick the Journey event definition to send members to (pathway option event_definition_key)."
+        raise SfmcConfigError(msg, operation="check the journey settings")
+    definition = get_event_definition(client, settings.event_definition_key)
+    if definition is None:
+        msg = (
+            f"The event definition '{settings.event_definition_key}' does not exist in this "
+            "account (deleted or renamed in Journey Builder?). Pick one of the account's event "
+            "definitions in the pathway settings."
+        )
+        raise SfmcConfigError(msg, operation="find the journey event definition")
+    de = None
+    if definition.data_extension_name:
+        de = client.find_data_extension(name=definition.data_extension_name)
+    if de is None:
+        msg = (
+            f"The Data Extension of event '{definition.name}' "
+            f"('{definition.data_extension_name}') was not found; fix the event in Journey Builder."
+        )
+        raise SfmcConfigError(msg, operation="read the event's Data Extension")
+    by_name = {f.name.casefold(): f for f in de.fields}
+    fields: list[DeField] = []
+    for m in mapping:
+        de_field = by_name.get(m.destination_field.casefold())
+        if de_field is None:
+            msg = (
+                f"'{m.destination_field}' is not a field of the event's Data Extension "
+                f"'{de.name}' (fields: {', '.join(f.name for f in de.fields)}); SFMC would refuse "
+                "every event. Fix the mapping."
+            )
+            raise SfmcConfigError(msg, operation="check the journey mapping")
+        fields.append(replace(de_field, is_primary_key=m.is_primary_key))
+    mapped = {f.name.casefold() for f in fields}
+    unmapped_required = [
+        f.name
+        for f in de.fields
+        if (f.is_required or f.is_primary_key)
+        and f.default_value is None
+        and f.name.casefold() not in mapped
+    ]
+    if unmapped_required:
+        msg = (
+            f"The event's Data Extension requires {', '.join(unmapped_required)}; map a column "
+            "to each of them."
+        )
+        raise SfmcConfigError(msg, operation="check the journey mapping")
+    key = definition.key
+
+    def send(batch: Sequence[tuple[str, Mapping[str, object]]]) -> list[RowOutcome]:
+        return fire_entry_events(client, key, batch, use_batch=settings.use_batch)
+
+    names = tuple(f.name for f in fields)
+    return RecordPlan(
+        tuple(fields),
+        fields[[m.is_primary_key for m in mapping].index(True)].name,
+        EVENT_BATCH_MAX,
+        send,
+        names,
+    )
+
+
+def ledger_keys(engine: Engine, pathway_id: int) -> list[str]:
+    """Every key in a pathway's ledger (the members SFMC accepted on earlier runs)."""
+    from sqlmodel import Session, select
+
+    from store.models import RowLedger
+
+    with Session(engine) as session:
+        return list(
+            session.exec(select(RowLedger.row_key).where(RowLedger.pathway_id == pathway_id)).all()
+        )
+
+
+# ------------------------------------------------------------------ DE push key options
+
+GENERATED_KEY_COLUMN = "_pathways_uuid"
+
+
+def with_generated_keys(
+    read_chunks: Callable[[int], Iterable[Sequence[Mapping[str, Any]]]],
+    *,
+    namespace: str,
+    column: str = GENERATED_KEY_COLUMN,
+) -> Callable[[int], Iterator[list[dict[str, Any]]]]:
+    """Add a generated UUID key to every row, for append-only event tables.
+
+    The UUID is derived from `namespace` (e.g. "pathway:7:run:42") and the row's `_row`, so a
+    resumed run sends the same keys again (no duplicates) while a new run appends new rows. Map
+    `column` to a Text(36) primary key field of the DE.
+    """
+    base = uuid.uuid5(uuid.NAMESPACE_URL, f"pathways:{namespace}")
+
+    def chunks(after: int) -> Iterator[list[dict[str, Any]]]:
+        for chunk in read_chunks(after):
+            yield [{**row, column: str(uuid.uuid5(base, str(row["_row"])))} for row in chunk]
+
+    return chunks

@@ -1,0 +1,233 @@
+"""Ensure the Data Extension a pathway writes to: create it, add new fields, detect drift.
+
+Run before every sync (and, read-only, before a dry run). Changes SFMC cannot make (type change,
+other primary key) are refused with a message that says what to change in the pathway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from sfmc import fieldrules
+from sfmc.errors import SfmcConfigError, SfmcFatalError
+from sfmc.types import DataExtension, DeField
+from sync.mapping import FieldMap
+
+if TYPE_CHECKING:
+    from sfmc.client import SfmcClient
+
+# ---------------------------------------------------------------------------------------------
+# Ensure the Data Extension
+
+
+@dataclass(frozen=True)
+class EnsureResult:
+    """The DE as the run will write it, and what ensuring it did or would do.
+
+    Attributes:
+        de: the Data Extension (as SFMC describes it after any change).
+        fields: the DE fields the mapping writes, in mapping order, as SFMC defines them.
+        mapping: the mapping with destination names spelled as in the DE.
+        created: the DE was (or, in a dry run, would be) created.
+        added: names of fields added (or to add).
+        recreated: the DE existed at the last run and has been deleted in SFMC since.
+        notes: drift and other facts worth telling the user.
+    """
+
+    de: DataExtension
+    fields: tuple[DeField, ...]
+    mapping: tuple[FieldMap, ...]
+    created: bool = False
+    added: tuple[str, ...] = ()
+    recreated: bool = False
+    notes: tuple[str, ...] = ()
+
+
+def _field_label(f: DeField) -> str:
+    if f.field_type in ("Text", "EmailAddress", "Phone") and f.max_length:
+        return f"{f.field_type}({f.max_length})"
+    if f.field_type == "Decimal":
+        precision, scale = fieldrules.decimal_shape(f)
+        return f"Decimal({precision},{scale})"
+    return f.field_type
+
+
+def field_to_dict(f: DeField) -> dict[str, Any]:
+    """A DE field as JSON (for `Pathway.remote_fields`)."""
+    return dict(f.__dict__)
+
+
+def field_from_dict(data: Mapping[str, Any]) -> DeField:
+    """Inverse of `field_to_dict`, tolerant of unknown keys."""
+    known = {k: v for k, v in data.items() if k in DeField.__dataclass_fields__}
+    return DeField(**known)
+
+
+def _drift_notes(
+    previous: Sequence[DeField], remote: Mapping[str, DeField], customer_key: str
+) -> list[str]:
+    notes = []
+    for old in previous:
+        now = remote.get(old.name.casefold())
+        if now is None:
+            notes.append(
+                f"Field {old.name!r} was removed from the Data Extension {customer_key!r} in "
+                "Marketing Cloud since the last sync."
+            )
+        elif now.field_type != old.field_type or now.max_length != old.max_length:
+            notes.append(
+                f"Field {old.name!r} changed in Marketing Cloud since the last sync: "
+                f"{_field_label(old)} -> {_field_label(now)}."
+            )
+    return notes
+
+
+def _find_by_key(client: SfmcClient, customer_key: str) -> DataExtension | None:
+    # A real client (any SfmcTransport) retrieves the DE and its fields in one round trip;
+    # other clients (test doubles) get the plain public method.
+    if hasattr(client, "_retrieve"):
+        from sfmc.data_extensions import find_data_extension_concurrently
+
+        return find_data_extension_concurrently(client, customer_key)
+    return client.find_data_extension(customer_key=customer_key)
+
+
+def ensure_data_extension(  # noqa: C901, PLR0912 - one rule per branch, kept together
+    client: SfmcClient,
+    *,
+    name: str,
+    customer_key: str,
+    category_id: int | None,
+    mapping: Sequence[FieldMap],
+    previous_fields: Sequence[DeField] = (),
+    dry_run: bool = False,
+) -> EnsureResult:
+    """Make sure the DE exists with every mapped field; create it or add new fields.
+
+    Args:
+        client: the SFMC client.
+        name: DE name used when creating it.
+        customer_key: the DE's external key (at most 36 characters).
+        category_id: folder (DataFolder ID) used when creating it.
+        mapping: the pathway's column mapping.
+        previous_fields: the DE's fields as seen by the last run (to detect drift).
+        dry_run: only look; report what would be created or added.
+
+    Returns:
+        An `EnsureResult`.
+
+    Raises:
+        SfmcConfigError: the mapping cannot be written to this DE (type change, other primary
+            key, invalid schema, no folder); the message says what to fix.
+    """
+    if not mapping:
+        msg = "The pathway has no mapped columns; map at least the primary key column."
+        raise SfmcConfigError(msg)
+    if not any(m.is_primary_key for m in mapping):
+        msg = "No mapped column is marked as primary key; mark the column that identifies a row (e.g. Email)."
+        raise SfmcConfigError(msg)
+    if len(customer_key) > 36:
+        msg = f"The Data Extension key {customer_key!r} is longer than 36 characters; shorten it."
+        raise SfmcConfigError(msg)
+    wanted = [m.to_de_field() for m in mapping]
+    de = _find_by_key(client, customer_key)
+    notes: list[str] = []
+    if de is None:
+        recreated = bool(previous_fields)
+        if recreated:
+            notes.append(
+                f"The Data Extension {customer_key!r} was deleted in Marketing Cloud since the "
+                "last sync; it is created again and every row is sent again."
+            )
+        problems = fieldrules.check_schema(wanted)
+        if problems:
+            msg = "The mapping cannot become a Data Extension: " + " ".join(problems)
+            raise SfmcConfigError(msg)
+        if category_id is None:
+            msg = "Choose a category (Data Extension folder) for the pathway before syncing."
+            raise SfmcConfigError(msg)
+        new = DataExtension(
+            name=name, customer_key=customer_key, category_id=category_id, fields=tuple(wanted)
+        )
+        if not dry_run:
+            try:
+                made = client.create_data_extension(new)
+            except SfmcFatalError as exc:
+                if "categoryid" not in str(exc).lower():
+                    raise
+                # The folder was deleted or renamed in SFMC since it was picked (DESIGN §2).
+                msg = (
+                    f"The Data Extension folder (category {category_id}) chosen for this pathway "
+                    "no longer exists in Marketing Cloud: it was deleted or renamed. Pick a valid "
+                    "folder for the pathway, then sync again."
+                )
+                raise SfmcConfigError(msg, operation=f"create Data Extension {name}") from exc
+            new = made if made.fields else replace(made, fields=new.fields)
+        return EnsureResult(
+            de=new,
+            fields=tuple(wanted),
+            mapping=tuple(mapping),
+            created=True,
+            added=tuple(f.name for f in wanted),
+            recreated=recreated,
+            notes=tuple(notes),
+        )
+
+    remote = {f.name.casefold(): f for f in de.fields}
+    notes.extend(_drift_notes(previous_fields, remote, customer_key))
+    remote_pk = {f.name.casefold() for f in de.fields if f.is_primary_key}
+    wanted_pk = {f.name.casefold() for f in wanted if f.is_primary_key}
+    if remote_pk != wanted_pk:
+        have = ", ".join(f.name for f in de.fields if f.is_primary_key) or "none"
+        want = ", ".join(f.name for f in wanted if f.is_primary_key)
+        msg = (
+            f"The Data Extension {customer_key!r} has primary key ({have}) in Marketing Cloud but "
+            f"the pathway uses ({want}). Change the pathway's primary key to match, or use a new "
+            "Data Extension key."
+        )
+        raise SfmcConfigError(msg)
+    has_rows = de.row_count is None or de.row_count > 0
+    to_add: list[DeField] = []
+    fields: list[DeField] = []
+    names: list[str] = []
+    for want in wanted:
+        have = remote.get(want.name.casefold())
+        if have is None:
+            # On a DE with rows a new field must be nullable (SFMC rule, sfmc-api.md §4.3).
+            new_field = replace(want, is_required=False) if has_rows else want
+            problem = fieldrules.check_field_change(None, new_field, de_has_rows=has_rows)
+            if problem:
+                raise SfmcConfigError(problem)
+            to_add.append(new_field)
+            fields.append(new_field)
+            names.append(new_field.name)
+            continue
+        if have.field_type != want.field_type:
+            msg = (
+                f"Field {have.name!r} is {_field_label(have)} in the Data Extension but the "
+                f"mapping says {_field_label(want)}; SFMC cannot change a field's type. Set the "
+                f"mapping back to {have.field_type} or map the column to a new field name."
+            )
+            raise SfmcConfigError(msg)
+        limit_have, limit_want = fieldrules.max_length(have), fieldrules.max_length(want)
+        if limit_have and limit_want and limit_want > limit_have:
+            notes.append(
+                f"Field {have.name!r} stays {_field_label(have)} in Marketing Cloud (the mapping "
+                f"says {_field_label(want)}); longer values are rejected."
+            )
+        fields.append(have)
+        names.append(have.name)
+    if to_add:
+        notes.append("New fields added to the Data Extension: " + ", ".join(f.name for f in to_add))
+        if not dry_run:
+            de = client.add_fields(customer_key, to_add)
+    renamed = tuple(replace(m, destination_field=n) for m, n in zip(mapping, names, strict=True))
+    return EnsureResult(
+        de=de,
+        fields=tuple(fields),
+        mapping=renamed,
+        added=tuple(f.name for f in to_add),
+        notes=tuple(notes),
+    )

@@ -1,0 +1,246 @@
+"""The worker: claims queued sync runs and executes them, one pathway at a time.
+
+In the app it is a daemon thread started once (`start_background_worker`); standalone it is
+`python -m sync.worker`. Several workers may share one PostgreSQL store: runs are claimed with
+row locks (`store.runs.claim_next_run`), and a run whose worker died (stale heartbeat) is claimed
+again and resumed from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sync.push import PushOptions, run_pathway
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from sfmc.client import SfmcClient
+    from store.models import Connection
+
+log = logging.getLogger(__name__)
+_LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost")
+
+
+def default_client_factory(connection: Connection) -> SfmcClient:
+    """Build a client from a stored connection (secret decrypted; local URIs in demo mode only)."""
+    from sfmc.client import SfmcClient
+    from sfmc.config import SfmcCredentials
+    from store import repo
+    from store.settings import demo_mode
+
+    credentials = SfmcCredentials(
+        auth_base_uri=connection.auth_base_uri,
+        client_id=connection.client_id,
+        client_secret=repo.connection_secret(connection),
+        account_id=connection.account_id,
+    )
+    allow_local = demo_mode() and connection.auth_base_uri.startswith(_LOCAL_PREFIXES)
+    return SfmcClient(credentials=credentials, allow_local=allow_local)
+
+
+class Worker:
+    """Claims and runs sync runs from the store, and queues scheduled runs when due.
+
+    Args:
+        engine: the store.
+        client_factory: `Connection` row -> `SfmcClient`.
+        worker_id: a name unique among running workers (default: host-pid-random).
+        poll_interval: seconds to wait when there is nothing to do.
+        stale_after: a running run whose heartbeat is older than this is taken over.
+        heartbeat_every: seconds between heartbeats of the run in progress.
+        options: transport tuning passed to the engine.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        client_factory: Callable[[Any], SfmcClient] = default_client_factory,
+        *,
+        worker_id: str | None = None,
+        poll_interval: float = 1.0,
+        stale_after: float = 60.0,
+        heartbeat_every: float = 5.0,
+        schedules: bool = True,
+        options: PushOptions | None = None,
+    ) -> None:
+        self.engine = engine
+        self.client_factory = client_factory
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.poll_interval = poll_interval
+        self.stale_after = stale_after
+        self.heartbeat_every = min(heartbeat_every, max(stale_after / 3, 0.1))
+        self.schedules = schedules
+        self.options = options
+        self.stop_event = threading.Event()
+        self.runs_done: list[int] = []
+
+    def run_once(self) -> int | None:
+        """Queue due schedules, then claim and execute one run; returns its id (None if idle)."""
+        from store import runs
+
+        if self.schedules:
+            try:
+                runs.enqueue_due_runs(self.engine)
+            except Exception:  # a schedule hiccup must not stop the worker
+                log.exception("queueing scheduled runs failed")
+        run = runs.claim_next_run(self.engine, self.worker_id, stale_after=self.stale_after)
+        if run is None or run.id is None:
+            return None
+        log.info("worker %s runs sync run %s (pathway %s)", self.worker_id, run.id, run.pathway_id)
+        run_pathway(
+            self.engine,
+            run.id,
+            client_factory=self.client_factory,
+            worker_id=self.worker_id,
+            options=self.options,
+            heartbeat_every=self.heartbeat_every,
+        )
+        self.runs_done.append(run.id)
+        return run.id
+
+    def run_forever(self, *, exit_when_idle: bool = False) -> None:
+        """Loop until `stop()` (or, with `exit_when_idle`, until there is nothing to run)."""
+        while not self.stop_event.is_set():
+            try:
+                ran = self.run_once()
+            except Exception:  # keep serving other runs; the failed run is recorded
+                log.exception("worker %s: run failed unexpectedly", self.worker_id)
+                ran = None
+            if ran is None:
+                if exit_when_idle:
+                    return
+                self.stop_event.wait(self.poll_interval)
+
+    def stop(self) -> None:
+        """Ask the loop to end after the current run."""
+        self.stop_event.set()
+
+
+_background: dict[int, tuple[Worker, threading.Thread]] = {}
+_background_lock = threading.Lock()
+
+
+def start_background_worker(
+    engine: Engine,
+    client_factory: Callable[[Any], SfmcClient] = default_client_factory,
+    **kwargs: Any,
+) -> Worker:
+    """Start (once per engine) a daemon thread that runs queued syncs; returns its `Worker`."""
+    with _background_lock:
+        found = _background.get(id(engine))
+        if found is not None and found[1].is_alive():
+            return found[0]
+        worker = Worker(engine, client_factory, **kwargs)
+        thread = threading.Thread(
+            target=worker.run_forever, name=f"pathways-worker-{worker.worker_id}", daemon=True
+        )
+        thread.start()
+        _background[id(engine)] = (worker, thread)
+        return worker
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m sync.worker`: run sync runs from the store given by DATABASE_URL."""
+    from store.db import create_db_and_tables, make_engine
+
+    parser = argparse.ArgumentParser(prog="python -m sync.worker", description=main.__doc__)
+    parser.add_argument("--database-url", default=None, help="default: DATABASE_URL or ./data")
+    parser.add_argument("--poll", type=float, default=1.0, help="idle wait in seconds")
+    parser.add_argument("--stale-after", type=float, default=60.0, help="take over after N s")
+    parser.add_argument("--heartbeat", type=float, default=5.0, help="heartbeat every N s")
+    parser.add_argument("--worker-id", default=None)
+    parser.add_argument("--exit-when-idle", action="store_true", help="stop when nothing is queued")
+    parser.add_argument("--no-schedules", action="store_true", help="do not fire schedules")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    engine = make_engine(args.database_url)
+    create_db_and_tables(engine)
+    worker = Worker(
+        engine,
+        worker_id=args.worker_id,
+        poll_interval=args.poll,
+        stale_after=args.stale_after,
+        heartbeat_every=args.heartbeat,
+        schedules=not args.no_schedules,
+    )
+    try:
+        worker.run_forever(exit_when_idle=args.exit_when_idle)
+    except KeyboardInterrupt:
+        worker.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+def _say(text: str) -> None:
+    # CLI output (ruff T20 keeps print() out of library code).
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def run_push_command(args: Any) -> int:
+    """`python -m sync push`: queue a run of one pathway and execute it in this process.
+
+    Returns:
+        0 succeeded, 1 failed or cancelled, 2 the pathway is busy or unknown, 3 needs confirm.
+    """
+    from store import runs
+    from store.db import create_db_and_tables, make_engine
+
+    engine = make_engine(args.database_url)
+    create_db_and_tables(engine)
+    try:
+        run = runs.enqueue_run(
+            engine,
+            args.pathway,
+            "cli",
+            dry_run=args.dry_run,
+            full_resend=args.full,
+            confirm_deletes=args.confirm_deletes,
+            created_by="cli",
+        )
+    except (runs.RunConflictError, LookupError) as exc:
+        _say(f"error: {exc}")
+        return 2
+    assert run.id is not None
+    _say(f"Run {run.id}: pathway {args.pathway}{' (dry run)' if args.dry_run else ''}")
+    last = [0.0]
+
+    def show(p: Any) -> None:
+        now = time.monotonic()
+        if now - last[0] < 1.0 and p.phase != "done":
+            return
+        last[0] = now
+        eta = f", ETA {p.eta_s:.0f} s" if p.eta_s else ""
+        _say(
+            f"  {p.phase}: {p.rows_done:,}/{p.rows_total:,} rows, {p.rows_per_s:,.0f} rows/s"
+            f"{eta}, {p.counters.api_calls} API calls"
+        )
+
+    run_pathway(
+        engine, run.id, client_factory=default_client_factory, worker_id="cli", on_progress=show
+    )
+    done = runs.get_run(engine, run.id)
+    assert done is not None
+    _say(f"State: {done.state}")
+    _say(done.message or done.error or "")
+    if done.dry_run and done.plan:
+        for item in done.plan.get("rejects", [])[:10]:
+            _say(
+                f"  reject row {item['row']} ({item['key']}): {item['error_type']} {item['error_details']}"
+            )
+    if done.rows_failed and not done.dry_run:
+        _say(f"Rejected rows: {done.rows_failed:,} (download them from the Manage Pathways page).")
+    return {"succeeded": 0, "needs_confirm": 3}.get(done.state, 1)
