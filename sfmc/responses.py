@@ -2,25 +2,25 @@
 
 `raise_for_response` is the single place where an HTTP status or SOAP fault becomes an error class
 (through `_HTTP_TABLE` / `_FAULT_TABLE`) with a message saying what to fix (`_FIX`);
-`network_error` does the same for connection problems. `SfmcTransport._request` calls both.
+`SfmcTransport._request` calls it (and maps connection failures itself, `sfmc.transport`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from sfmc import soap
 from sfmc.errors import (
     SfmcAuthError,
-    SfmcConfigError,
     SfmcError,
     SfmcFatalError,
     SfmcRetriableError,
     scrub,
 )
+
+if TYPE_CHECKING:
+    import requests
 
 # status -> (error class, kind). 5xx not listed are retriable, other 4xx fatal.
 _HTTP_TABLE: dict[int, tuple[type[SfmcError], str | None]] = {
@@ -122,40 +122,6 @@ def token_rejected(resp: requests.Response, api: str) -> bool:
         return False
     fault = soap.parse_fault(resp.text)
     return fault is not None and fault.message.lower() in ("token expired", "login failed")
-
-
-def network_error(
-    exc: requests.RequestException, url: str, operation: str, *, timeout: float
-) -> SfmcError:
-    """Map a failed connection (TLS, timeout, DNS, refused...) to an error saying what to check."""
-    host = requests.utils.urlparse(url).hostname or url
-    text = str(exc)
-    if isinstance(exc, requests.exceptions.SSLError):
-        msg = (
-            f"The secure (TLS) connection to {host} failed: check the Auth Base URI uses https:// "
-            "and that no proxy or antivirus intercepts HTTPS."
-        )
-        return SfmcFatalError(msg, operation=operation, body=scrub(text), kind="tls")
-    if isinstance(exc, requests.exceptions.Timeout):
-        msg = f"{host} did not answer within {timeout:g} s."
-        return SfmcRetriableError(msg, operation=operation, kind="timeout")
-    dns_markers = (
-        "NameResolution",
-        "Name or service not known",
-        "getaddrinfo",
-        "nodename nor servname",
-    )
-    if any(marker in text for marker in dns_markers):
-        msg = (
-            f"The host {host} does not exist (DNS lookup failed): check the subdomain in the "
-            "Auth Base URI."
-        )
-        return SfmcConfigError(msg, operation=operation, kind="dns")
-    if isinstance(exc, requests.ConnectionError):
-        msg = f"Could not connect to {host}: check the network, proxy and firewall."
-        return SfmcRetriableError(msg, operation=operation, kind="unreachable")
-    msg = f"The request to {host} failed: {scrub(text)}"
-    return SfmcFatalError(msg, operation=operation, kind="request")
 
 
 def raise_for_response(

@@ -19,16 +19,22 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 from sfmc import soap
 from sfmc.auth import Token, TokenProvider
 from sfmc.config import SfmcCredentials, normalize_auth_uri
-from sfmc.errors import SfmcConfigError, SfmcError, SfmcFatalError, SfmcRetriableError
+from sfmc.errors import (
+    SfmcConfigError,
+    SfmcError,
+    SfmcFatalError,
+    SfmcRetriableError,
+    scrub,
+)
 from sfmc.responses import (
     json_object,
-    network_error,
     parsed_body,
     raise_for_response,
     scope_refusal,
@@ -53,6 +59,40 @@ def backoff_delay(
         return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
     delay = min(INITIAL_DELAY * (2**attempt), MAX_DELAY)
     return max(INITIAL_DELAY, delay * (0.5 + rng() / 2))
+
+
+def network_error(
+    exc: requests.RequestException, url: str, operation: str, *, timeout: float
+) -> SfmcError:
+    """Map a failed connection (TLS, timeout, DNS, refused...) to an error saying what to check."""
+    host = urlsplit(url).hostname or url
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        msg = (
+            f"The secure (TLS) connection to {host} failed: check the Auth Base URI uses https:// "
+            "and that no proxy or antivirus intercepts HTTPS."
+        )
+        return SfmcFatalError(msg, operation=operation, body=scrub(text), kind="tls")
+    if isinstance(exc, requests.exceptions.Timeout):
+        msg = f"{host} did not answer within {timeout:g} s."
+        return SfmcRetriableError(msg, operation=operation, kind="timeout")
+    dns_markers = (
+        "NameResolution",
+        "Name or service not known",
+        "getaddrinfo",
+        "nodename nor servname",
+    )
+    if any(marker in text for marker in dns_markers):
+        msg = (
+            f"The host {host} does not exist (DNS lookup failed): check the subdomain in the "
+            "Auth Base URI."
+        )
+        return SfmcConfigError(msg, operation=operation, kind="dns")
+    if isinstance(exc, requests.ConnectionError):
+        msg = f"Could not connect to {host}: check the network, proxy and firewall."
+        return SfmcRetriableError(msg, operation=operation, kind="unreachable")
+    msg = f"The request to {host} failed: {scrub(text)}"
+    return SfmcFatalError(msg, operation=operation, kind="request")
 
 
 def _json_default(value: object) -> str:
@@ -188,28 +228,9 @@ class SfmcTransport:
         refreshed = False
         attempt = 0
         while True:
-            token: Token | None = None
-            headers: dict[str, str] = {"Accept": "application/json"}
-            body: bytes | None = None
-            if api == "auth":
-                url = self._token_url
-                body = data
-                headers["Content-Type"] = content_type
-            else:
-                token = self._tokens.get()
-                if api == "soap":
-                    url = token.soap_url + "Service.asmx"
-                    body = soap.envelope(token.access_token, soap_body or "").encode("utf-8")
-                    headers = {
-                        "Content-Type": "text/xml; charset=utf-8",
-                        "SOAPAction": soap_action or "",
-                    }
-                else:
-                    url = token.rest_url + path.lstrip("/")
-                    headers["Authorization"] = f"Bearer {token.access_token}"
-                    if data is not None:
-                        body = data
-                        headers["Content-Type"] = content_type
+            token, url, headers, body = self._prepare(
+                api, path, data, content_type, soap_action, soap_body
+            )
             self._count()
             try:
                 resp = self._session().request(
@@ -241,6 +262,29 @@ class SfmcTransport:
                 raise err
             self._sleep(backoff_delay(attempt, err.retry_after))
             attempt += 1
+
+    def _prepare(
+        self,
+        api: str,
+        path: str,
+        data: bytes | None,
+        content_type: str,
+        soap_action: str | None,
+        soap_body: str | None,
+    ) -> tuple[Token | None, str, dict[str, str], bytes | None]:
+        """The token, URL, headers and body of one attempt (a fresh token after a refresh)."""
+        if api == "auth":
+            headers = {"Accept": "application/json", "Content-Type": content_type}
+            return None, self._token_url, headers, data
+        token = self._tokens.get()
+        if api == "soap":
+            headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": soap_action or ""}
+            body = soap.envelope(token.access_token, soap_body or "").encode("utf-8")
+            return token, token.soap_url + "Service.asmx", headers, body
+        headers = {"Accept": "application/json", "Authorization": f"Bearer {token.access_token}"}
+        if data is not None:
+            headers["Content-Type"] = content_type
+        return token, token.rest_url + path.lstrip("/"), headers, data
 
     def _send(self, method: str, path: str = "", **kwargs: Any) -> requests.Response:
         return self._request(method, path, raw=True, **kwargs)
