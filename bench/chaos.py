@@ -42,6 +42,8 @@ from typing import Any
 
 import requests
 
+from bench.common import SimProcess
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FIELDS = ("Email", "Name", "City", "Gifts")
 NAME_LENGTH = 50
@@ -147,37 +149,6 @@ def _env(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-class SimProcess:
-    """`python -m sfmc.simulator` in a subprocess (the worker-kill scenario needs one)."""
-
-    def __init__(self, *args: str) -> None:
-        cmd = [sys.executable, "-m", "sfmc.simulator", "--port", "0", *args]
-        self.proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-            cmd, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        self.auth_uri = self.base_url = ""
-
-    def wait_ready(self) -> None:
-        """Read the start-up line with the simulator's address."""
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if "http://" not in line:
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            self.proc.kill()
-            msg = f"the simulator did not start: {line!r} {err[-500:]}"
-            raise RuntimeError(msg)
-        self.auth_uri = line[line.index("http://") :].split()[0]
-        self.base_url = self.auth_uri.rstrip("/")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 class Lab:
     """Temporary store + simulator + helpers for one scenario."""
 
@@ -205,7 +176,9 @@ class Lab:
         self.n_rows = rows
         self.proc_sim: SimProcess | None = None
         if subprocess_sim is not None:
-            self.proc_sim = SimProcess(*subprocess_sim)  # starts while the audience is built
+            self.proc_sim = SimProcess(
+                flags=subprocess_sim, wait=False
+            )  # starts while the audience is built
         self.rows = audience_rows(rows)
         self.expected = expected_of(self.rows)
         if self.proc_sim is not None:

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,29 +102,47 @@ def apply_profile_arg(args: argparse.Namespace) -> None:
 
 
 class SimProcess:
-    """`python -m sfmc.simulator --port 0 ...` in a child process (its CPU and memory apart)."""
+    """`python -m simulator --port 0 ...` in a child process (its CPU and memory apart).
 
-    def __init__(self, settings: SimSettings) -> None:
+    `SimProcess(settings)` is ready when it returns. `SimProcess(flags=[...], wait=False)` starts
+    the process and returns at once (the chaos lab builds its audience meanwhile); call
+    `wait_ready()` before using it.
+    """
+
+    def __init__(
+        self, settings: SimSettings | None = None, *, flags: Sequence[str] = (), wait: bool = True
+    ) -> None:
         self.settings = settings
-        cmd = [sys.executable, "-m", "sfmc.simulator", "--port", "0", *settings.flags()]
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # read only if the start fails
+        cmd = [sys.executable, "-m", "simulator", "--port", "0"]
+        cmd += [*settings.flags()] if settings is not None else [*flags]
         self.proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
             cmd,
             cwd=ROOT,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self._stderr,
             text=True,
             env=_child_env(),
         )
+        self.base_url = self.auth_uri = ""
+        self.http = requests.Session()
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Read the start-up line ("SFMC simulator on http://127.0.0.1:PORT/ ...")."""
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()  # "SFMC simulator on http://127.0.0.1:PORT/ ..."
+        line = self.proc.stdout.readline()
         found = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
         if not found:
             self.proc.kill()
-            msg = f"The simulator did not start (first line: {line!r}); run python -m sfmc.simulator to see why."
+            self.proc.wait()
+            self._stderr.seek(0)
+            err = self._stderr.read()[-500:]
+            msg = f"The simulator did not start (first line: {line!r}; {err}); run python -m simulator to see why."
             raise RuntimeError(msg)
         self.base_url = found.group(1)
         self.auth_uri = self.base_url + "/"
-        self.http = requests.Session()
 
     def stats(self) -> dict[str, Any]:
         return self.http.get(self.base_url + "/_sim/stats", timeout=60).json()
@@ -175,6 +193,7 @@ class SimProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self._stderr.close()
 
     def __enter__(self) -> SimProcess:
         return self
