@@ -398,7 +398,7 @@ class Lab:
                "--worker-id", worker_id, "--poll", "0.1", "--stale-after", str(stale_after),
                "--heartbeat", "0.2", "--no-schedules"]  # fmt: skip
         log = (self.dir / f"{worker_id}.log").open("wb")
-        proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env={**os.environ, **self.env},  # noqa: S603
+        proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env={**os.environ, **self.env},
                                 stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         self.workers.append(proc)
         return proc
@@ -687,7 +687,7 @@ def run_scenario(name: str, *, rows: int, fast: bool) -> ScenarioResult:
     started = time.monotonic()
     try:
         return SCENARIOS[name](Scale(rows=rows, fast=fast))
-    except Exception as exc:  # noqa: BLE001 - a crashed scenario is a failed scenario
+    except Exception as exc:
         return ScenarioResult(name, rows, 0, 0, 0, 0, False, seconds=round(time.monotonic() - started, 1),
                               note=f"crashed: {type(exc).__name__}: {exc}")  # fmt: skip
 
@@ -746,18 +746,18 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             mark = "ok  " if result.passed else "FAIL"
             extra = f", mismatched {result.mismatched}" if result.mismatched else ""
-            print(f"{mark} {result.name}: {result.rows_in_de:,}/{result.rows:,} rows in DE, lost {result.lost}, "  # noqa: T201
+            print(f"{mark} {result.name}: {result.rows_in_de:,}/{result.rows:,} rows in DE, lost {result.lost}, "
                   f"duplicated {result.duplicated}{extra}, rejected {result.rejected} ({result.seconds:g} s) {result.note}",
                   flush=True)  # fmt: skip
 
     results = run_suite(rows=rows, fast=args.fast, only=args.only, on_result=show)
     line = summary(results)
     if args.json:
-        print(json.dumps({"scenarios": [asdict(r) for r in results], "summary": line}, indent=2))  # noqa: T201
+        print(json.dumps({"scenarios": [asdict(r) for r in results], "summary": line}, indent=2))
     else:
-        print()  # noqa: T201
-        print(table(results))  # noqa: T201
-        print(f"\nsummary: {line['passed']}/{line['scenarios']} passed, lost {line['lost']}, "  # noqa: T201
+        print()
+        print(table(results))
+        print(f"\nsummary: {line['passed']}/{line['scenarios']} passed, lost {line['lost']}, "
               f"duplicated {line['duplicated']}, {line['seconds']:g} s"
               + (f", failed: {', '.join(line['failed'])}" if line["failed"] else ""))  # fmt: skip
     return 0 if not line["failed"] else 1

@@ -116,7 +116,7 @@ class SimProcess:
         self._stderr = tempfile.TemporaryFile(mode="w+")  # read only if the start fails
         cmd = [sys.executable, "-m", "simulator", "--port", "0"]
         cmd += [*settings.flags()] if settings is not None else [*flags]
-        self.proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        self.proc = subprocess.Popen(
             cmd,
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -558,7 +558,7 @@ def run_worker_child(store: BenchStore, pathway_id: int, **enqueue: Any) -> dict
     from store import runs
 
     run = runs.enqueue_run(store.engine, pathway_id, "manual", **enqueue)
-    done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+    done = subprocess.run(
         [sys.executable, "-m", "bench.child", "--database-url", store.database_url],
         cwd=ROOT,
         env=_child_env(),
@@ -672,7 +672,7 @@ def _git_state() -> str:
     """HEAD's short hash, with "+dirty" when product files differ from it (a shared tree)."""
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH
+            ["git", "rev-parse", "--short", "HEAD"],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -680,7 +680,7 @@ def _git_state() -> str:
             timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "sfmc", "store"],  # noqa: S607
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "sfmc", "store"],
             cwd=ROOT,
             capture_output=True,
             text=True,

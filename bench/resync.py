@@ -32,13 +32,13 @@ def change_rows(store: common.BenchStore, share: float) -> set[int]:
     with store.engine.begin() as conn:
         conn.execute(
             text(
-                f'UPDATE "{table}" SET first_name = :prefix || first_name '  # noqa: S608
+                f'UPDATE "{table}" SET first_name = :prefix || first_name '
                 "WHERE (_row % :step) = 3 % :step"
             ),
             {"prefix": CHANGE_PREFIX, "step": step},
         )
         found = conn.execute(
-            text(f'SELECT _row, email FROM "{table}" WHERE (_row % :step) = 3 % :step'),  # noqa: S608
+            text(f'SELECT _row, email FROM "{table}" WHERE (_row % :step) = 3 % :step'),
             {"step": step},
         ).all()
     # `_row` is the data row's number from 1 (the import's order); check it against the email

@@ -200,7 +200,7 @@ def wait_for_rows(
     n_rows: int,
     *,
     timeout: float = 900.0,
-    polling: Polling = Polling(),  # noqa: B008 - frozen, shared safely
+    polling: Polling = Polling(),
     pace: Callable[[], None] = _no_pace,
 ) -> list[RowOutcome]:
     """Poll until the async request finishes, then return one outcome per submitted row.

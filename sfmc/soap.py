@@ -294,7 +294,7 @@ def parse_fault(text: str) -> SoapFault | None:
     """Return the fault in `text`, or None when it is not a SOAP fault."""
     try:
         root = SafeET.fromstring(text)
-    except Exception:  # noqa: BLE001 - anything unparsable is simply "not a fault"
+    except Exception:
         return None
     for elem in root.iter():
         if _local(elem.tag) == "Fault":

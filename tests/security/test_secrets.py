@@ -133,7 +133,7 @@ def _rendered(at: Any) -> str:
             masked = getattr(proto, "type", None) == 1 and hasattr(proto, "autocomplete")
             try:
                 value = node.value
-            except Exception:  # noqa: BLE001 - not every element has a value
+            except Exception:
                 value = None
             if value is not None and not masked:
                 parts.append(str(value))
