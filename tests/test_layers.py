@@ -1,4 +1,4 @@
-"""Layer rule: `sfmc/` and `store/` are plain Python and never import streamlit."""
+"""Layer rule: `sfmc/`, `store/`, `sync/` and `simulator/` are plain Python (no streamlit)."""
 
 import ast
 from pathlib import Path
@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PLAIN_MODULES = sorted(p for d in ("sfmc", "store") for p in (ROOT / d).rglob("*.py"))
+PLAIN_MODULES = sorted(
+    p for d in ("sfmc", "store", "sync", "simulator") for p in (ROOT / d).rglob("*.py")
+)
 
 
 def _imported_modules(path: Path) -> set[str]:
