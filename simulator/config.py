@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 DEMO_CLIENT_ID = "pathways-demo"
-DEMO_CLIENT_SECRET = "pathways-demo-secret"  # noqa: S105 - a documented demo credential
+DEMO_CLIENT_SECRET = "pathways-demo-secret"  # a documented demo credential
 
 Client = tuple[str, str, "frozenset[str] | None"]
 

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
 
-from simulator.app import Call, json_response, rest_error
+from simulator.routing import Call, json_response, rest_error
 from simulator.schema import DeSchema
 from simulator.state import MID, RowError, SimDE, Tenant, now_utc
 
 if TYPE_CHECKING:
-    from simulator.app import Router, Simulator
+    from simulator.app import Simulator
+    from simulator.routing import Router
 
 MAX_ITEMS = 32_000  # hard limit per request (§3b)
 MAX_BYTES = 6_000_000  # [I] SFMC publishes none; clients stay under ~5 MB

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
 
-from simulator.app import Call, json_response, rest_error
 from simulator.rest_async import resolve_de
+from simulator.routing import Call, json_response, rest_error
 from simulator.state import SimDE
 
 if TYPE_CHECKING:
-    from simulator.app import Router
+    from simulator.routing import Router
 
 MAX_BYTES = 5_000_000  # 5 MB request limit (§3a)
 MAX_PAGE_SIZE = 2_500  # [I]

@@ -5,7 +5,7 @@ is every value valid, what string is stored, what is the primary key); it needs 
 jobs run it outside the tenant lock. `SimDE.commit` is the half that looks at the stored rows
 (insert vs update, defaults of new rows, duplicates) and runs under the lock.
 
-`prepare` first tries a fast path: per-field closures from `fieldrules.converter` and one list of
+`prepare` first tries a fast path: per-field closures from `converter` and one list of
 slots per row. Any surprise (an unknown or differently-cased column, an invalid or unusual value,
 a missing key) sends the row through `_exact`, the original field-by-field rules, so every message
 and every ordering of violations is exactly what it was.
@@ -19,9 +19,8 @@ from datetime import UTC, datetime
 from operator import call, itemgetter
 from typing import Any
 
-from sfmc import fieldrules
-from sfmc.fieldrules import Violation
-from sfmc.types import DeField
+from simulator.fieldrules import Violation, canonical, check_value, converter, format_date, key_part
+from simulator.fields import SimField
 
 UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET"})()  # column not in the row
 MAX_PLANS = 64  # distinct row shapes (column-name tuples) remembered per schema
@@ -50,12 +49,12 @@ def _unknown_column(name: object) -> Violation:
 class DeSchema:
     """Immutable compiled view of a field list (rebuilt by `SimDE` whenever its fields change)."""
 
-    def __init__(self, fields: Sequence[DeField]) -> None:
+    def __init__(self, fields: Sequence[SimField]) -> None:
         self.fields = tuple(fields)
         self.width = len(self.fields)
         self.folded = {f.name.casefold(): i for i, f in enumerate(self.fields)}
         self.pk_indexes = [i for i, f in enumerate(self.fields) if f.is_primary_key]
-        convs = [fieldrules.converter(f) for f in self.fields]
+        convs = [converter(f) for f in self.fields]
         self._convs = convs
         self._plans: dict[tuple[str, ...], tuple[list, list | None]] = {}
         self._single_pk = self.pk_indexes[0] if len(self.pk_indexes) == 1 else None
@@ -73,17 +72,17 @@ class DeSchema:
         )
 
     @staticmethod
-    def _static_default(f: DeField) -> str | None:
+    def _static_default(f: SimField) -> str | None:
         if f.default_value in (None, ""):
             return None
-        if fieldrules.check_value(f, f.default_value) is None:
-            return fieldrules.canonical(f, f.default_value)
+        if check_value(f, f.default_value) is None:
+            return canonical(f, f.default_value)
         return None
 
     def default(self, index: int) -> str | None:
         """What a new row stores for a field it did not fill (SFMC's DefaultValue, now() included)."""
         if index in self._now_defaults:
-            return fieldrules.format_date(datetime.now(UTC).replace(tzinfo=None))
+            return format_date(datetime.now(UTC).replace(tzinfo=None))
         return self._defaults[index]
 
     def index_of(self, name: str) -> int | None:
@@ -141,13 +140,13 @@ class DeSchema:
         for i in self.pk_indexes:
             f = self.fields[i]
             value = folded.get(f.name.casefold())
-            violation = fieldrules.check_value(f, value)
+            violation = check_value(f, value)
             if violation is not None:
                 if violation.error_type == "NullValue":
                     missing.append(violation)
                     continue
                 return RowError("validation", [violation])
-            parts.append(fieldrules.key_part(f, value))
+            parts.append(key_part(f, value))
         if missing:
             return RowError("missing_key", missing)
         return tuple(parts)
@@ -171,12 +170,12 @@ class DeSchema:
         for idx, value in given.items():
             if idx in pks:
                 continue
-            violation = fieldrules.check_value(self.fields[idx], value)
+            violation = check_value(self.fields[idx], value)
             if violation is not None:
                 violations.append(violation)
         if violations:
             return RowError("validation", violations)
         slots = [UNSET] * self.width
         for idx, value in given.items():
-            slots[idx] = fieldrules.canonical(self.fields[idx], value)
+            slots[idx] = canonical(self.fields[idx], value)
         return key, slots  # type: ignore[return-value]

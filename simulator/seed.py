@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from sfmc.types import DeField
+from simulator.fields import SimField
 from simulator.state import SimDE, Tenant
 
 FIRST = ["Ana", "Bjorn", "Chloé", "Dmitri", "Émile", "Fatima", "Grace", "Hiro", "Ines", "José",
@@ -19,15 +19,15 @@ LAST = ["Álvarez", "Brown", "Chen", "Dubois", "Evans", "García", "Hansen", "Iv
         "Kowalski", "Lee", "Müller", "Nguyen", "O'Brien", "Patel", "Rossi", "Smith", "Tanaka"]  # fmt: skip
 
 
-def _donor_fields() -> list[DeField]:
+def _donor_fields() -> list[SimField]:
     return [
-        DeField("SubscriberKey", "Text", 254, is_primary_key=True, is_required=True),
-        DeField("Email", "EmailAddress", 254, is_required=True),
-        DeField("FirstName", "Text", 100),
-        DeField("LastName", "Text", 100),
-        DeField("LastGiftAmount", "Decimal", precision=18, scale=2),
-        DeField("LastGiftDate", "Date"),
-        DeField("OptIn", "Boolean", default_value="False"),
+        SimField("SubscriberKey", "Text", 254, is_primary_key=True, is_required=True),
+        SimField("Email", "EmailAddress", 254, is_required=True),
+        SimField("FirstName", "Text", 100),
+        SimField("LastName", "Text", 100),
+        SimField("LastGiftAmount", "Decimal", precision=18, scale=2),
+        SimField("LastGiftDate", "Date"),
+        SimField("OptIn", "Boolean", default_value="False"),
     ]
 
 
@@ -75,18 +75,18 @@ def apply(tenant: Tenant, name: str) -> None:
                 de.save_row(row, mode="upsert")
 
         gala = tenant.add_de(SimDE("gala_2024_rsvp", "Gala 2024 RSVPs", events.id, [
-            DeField("RSVPId", "Number", is_primary_key=True, is_required=True),
-            DeField("Email", "EmailAddress", 254),
-            DeField("Guests", "Number"),
-            DeField("Phone", "Phone"),
-            DeField("Dietary", "Text", 200),
+            SimField("RSVPId", "Number", is_primary_key=True, is_required=True),
+            SimField("Email", "EmailAddress", 254),
+            SimField("Guests", "Number"),
+            SimField("Phone", "Phone"),
+            SimField("Dietary", "Text", 200),
         ]))  # fmt: skip
         for i in range(1, 31):
             gala.save_row({"RSVPId": i, "Email": f"guest{i}@example.org", "Guests": rng.randint(1, 4),
                            "Phone": f"+1 555 010 {1000 + i}", "Dietary": rng.choice(["", "vegan", "none"])},
                           mode="upsert")  # fmt: skip
         tenant.add_de(SimDE("newsletter_signups", "Newsletter Signups", root, [
-            DeField("Email", "EmailAddress", 254, is_primary_key=True, is_required=True),
-            DeField("SignedUp", "Date", default_value="Now()"),
-            DeField("Source", "Text", 50),
+            SimField("Email", "EmailAddress", 254, is_primary_key=True, is_required=True),
+            SimField("SignedUp", "Date", default_value="Now()"),
+            SimField("Source", "Text", 50),
         ]))  # fmt: skip

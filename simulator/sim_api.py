@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Response
 
-from simulator.app import Call, json_response
+from simulator.routing import Call, json_response
 
 if TYPE_CHECKING:
-    from simulator.app import Router
+    from simulator.routing import Router
 
 
 STREAM_CHUNK = 5_000  # rows per piece of a streamed `/rows` answer

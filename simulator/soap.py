@@ -17,12 +17,22 @@ from xml.etree.ElementTree import Element
 
 from werkzeug.wrappers import Response
 
-from simulator import soap_objects as so
-from simulator.app import Call
-from simulator.soapxml import SoapFault, envelope, fault, first_text, local, read, xsi_type
+import simulator.soap_objects as so
+import simulator.soap_ops as ops
+from simulator.routing import Call
+from simulator.soapxml import (
+    SoapFault,
+    envelope,
+    fault,
+    first_text,
+    local,
+    parse_envelope,
+    read,
+    xsi_type,
+)
 
 if TYPE_CHECKING:
-    from simulator.app import Router
+    from simulator.routing import Router
     from simulator.state import Tenant
 
 PAGE_SIZE = 2_500
@@ -53,13 +63,11 @@ Predicate = Callable[[Callable[[str], str | None]], bool]
 
 def endpoint(call: Call) -> Response:
     """The whole of `/Service.asmx`."""
-    from simulator import soap_ops
-
     base = call.sim.base_url
     action = call.request.headers.get("SOAPAction", "").strip().strip('"')
     action = action.rsplit("/", 1)[-1]
     try:
-        request, token = soapxml_parse(call.request.get_data())
+        request, token = parse_envelope(call.request.get_data())
         if action not in ACTIONS:
             msg = f"Server did not recognize the value of HTTP Header SOAPAction: {action}."
             raise SoapFault(msg)
@@ -75,7 +83,7 @@ def endpoint(call: Call) -> Response:
         call.sim.stats.hit(f"soap:{action}", api=False)
         if action == "Retrieve":
             return envelope("RetrieveResponse", retrieve(call.tenant, request))
-        return envelope(f"{action}Response", soap_ops.handle(call.tenant, action, request))
+        return envelope(f"{action}Response", ops.handle(call.tenant, action, request))
     except SoapFault as exc:
         return fault(exc.code, exc.message, base)
 
@@ -88,12 +96,6 @@ def _retrieve_object_type(msg: Element) -> str | None:
                 if local(child.tag) == "ObjectType":
                     return (child.text or "").strip()
     return None
-
-
-def soapxml_parse(data: bytes) -> tuple[Element, str | None]:
-    from simulator.soapxml import parse_envelope
-
-    return parse_envelope(data)
 
 
 def _response(status: str, request_id: str, results: str = "") -> str:
@@ -171,7 +173,7 @@ def _check_props(props: list[str], allowed: tuple[str, ...], object_type: str) -
     return set(props)
 
 
-def _records(tenant: Tenant, object_type: str, props: list[str]):  # noqa: ANN202
+def _records(tenant: Tenant, object_type: str, props: list[str]):
     """(getter, renderer) pairs; renderers are lazy so paging a huge DE stays cheap."""
     if object_type == "DataFolder":
         wanted = _check_props(props, so.FOLDER_PROPS, object_type)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
-from sfmc.types import FIELD_TYPES, DeField
+from simulator.fields import FIELD_TYPES, SimField, decimal_shape, max_length
 from simulator.soapxml import (
     API_OBJECT,
     SoapFault,
@@ -85,12 +85,10 @@ def field_record(de: SimDE, i: int) -> dict[str, str]:
         "DataExtension.CustomerKey": de.customer_key, "Client.ID": str(MID),
     }  # fmt: skip
     if f.field_type == "Decimal":
-        rec["MaxLength"] = str(f.precision or f.max_length or 18)
-        rec["Scale"] = str(f.scale or 0)
-        rec["Precision"] = rec["MaxLength"]
+        precision, scale = decimal_shape(f)
+        rec["MaxLength"] = rec["Precision"] = str(precision)
+        rec["Scale"] = str(scale)
     elif f.field_type in ("Text", "EmailAddress", "Phone", "Locale"):
-        from sfmc.fieldrules import max_length
-
         rec["MaxLength"] = str(max_length(f))
     if f.default_value not in (None, ""):
         rec["DefaultValue"] = f.default_value or ""
@@ -162,11 +160,11 @@ class ParsedDE:
     category_id: int | None
     is_sendable: bool | None
     sendable_field: str | None
-    fields: list[tuple[DeField, str | None]]  # (field, ObjectID of an existing field or None)
+    fields: list[tuple[SimField, str | None]]  # (field, ObjectID of an existing field or None)
     has_fields: bool
 
 
-def parse_field(el: Element, where: str) -> tuple[DeField, str | None]:
+def parse_field(el: Element, where: str) -> tuple[SimField, str | None]:
     found = read(el, DATA_EXTENSION_FIELD, where=where)
     name = first_text(found, "Name")
     if not name:
@@ -182,7 +180,7 @@ def parse_field(el: Element, where: str) -> tuple[DeField, str | None]:
     precision = parse_int(first_text(found, "Precision"), where)
     if ftype == "Decimal" and precision is None:
         precision, max_len = max_len, None  # SFMC also accepts precision as MaxLength
-    field = DeField(
+    field = SimField(
         name=name, field_type=ftype, max_length=max_len if ftype != "Decimal" else None,
         precision=precision if ftype == "Decimal" else None,
         scale=parse_int(first_text(found, "Scale"), where) if ftype == "Decimal" else None,
@@ -194,7 +192,7 @@ def parse_field(el: Element, where: str) -> tuple[DeField, str | None]:
 
 def parse_de(el: Element, where: str) -> ParsedDE:
     found = read(el, DATA_EXTENSION, where=where)
-    fields: list[tuple[DeField, str | None]] = []
+    fields: list[tuple[SimField, str | None]] = []
     for holder in found.get("Fields", []):
         inner = read(holder, ("Field",), where=f"{where}/Fields", repeat=("Field",))
         for i, fel in enumerate(inner.get("Field", [])):

@@ -6,8 +6,10 @@ import uuid
 from dataclasses import dataclass, replace
 from xml.etree.ElementTree import Element
 
-from sfmc import fieldrules
-from simulator import soap_objects as so
+import simulator.soap_objects as so
+from simulator.fieldrules import Violation
+from simulator.fields import SimField
+from simulator.schema_rules import check_field_change, check_schema
 from simulator.soapxml import SoapFault, esc, first_text, read, tag, xsi_type
 from simulator.state import RowError, SimDE, Tenant
 
@@ -35,7 +37,7 @@ class Outcome:
         None  # xsi:type of the Results element, e.g. DataExtensionUpdateResult
     )
     error_message: str | None = None
-    value_errors: list[fieldrules.Violation] | None = None
+    value_errors: list[Violation] | None = None
 
 
 def _err(code: int, message: str) -> Outcome:
@@ -159,7 +161,7 @@ def _create_de(tenant: Tenant, p: so.ParsedDE) -> Outcome:
     if folder is None or folder.content_type not in so.FOLDER_CONTENT_TYPES:
         return _err(310007, f"CategoryID {category} is not a Data Extension folder.")
     fields = [f for f, _ in p.fields]
-    problems = fieldrules.check_schema(fields)
+    problems = check_schema(fields)
     if p.is_sendable:
         if not p.sendable_field or not any(
             f.name.casefold() == p.sendable_field.casefold() for f in fields
@@ -176,7 +178,7 @@ def _create_de(tenant: Tenant, p: so.ParsedDE) -> Outcome:
 
 
 def _update_de(tenant: Tenant, de: SimDE, p: so.ParsedDE) -> Outcome:
-    changes: list[tuple[int | None, fieldrules.DeField]] = []
+    changes: list[tuple[int | None, SimField]] = []
     for new, object_id in p.fields:
         if object_id:
             idx = next((i for i, fid in enumerate(de.field_ids) if fid == object_id), None)
@@ -184,7 +186,7 @@ def _update_de(tenant: Tenant, de: SimDE, p: so.ParsedDE) -> Outcome:
                 return _err(
                     310007, f"Field ObjectID {object_id} does not belong to {de.customer_key}."
                 )
-            problem = fieldrules.check_field_change(de.fields[idx], new, de_has_rows=bool(de.rows))
+            problem = check_field_change(de.fields[idx], new, de_has_rows=bool(de.rows))
             clash = de.index_of(new.name)
             if problem is None and clash not in (None, idx):
                 problem = f"A field named {new.name} already exists."
@@ -194,10 +196,10 @@ def _update_de(tenant: Tenant, de: SimDE, p: so.ParsedDE) -> Outcome:
                 f"A field named {new.name} already exists in the data extension; send its "
                 "ObjectID to modify it."
                 if de.index_of(new.name) is not None  # fmt: skip
-                else fieldrules.check_field_change(None, new, de_has_rows=bool(de.rows))
+                else check_field_change(None, new, de_has_rows=bool(de.rows))
             )
         if problem is None:
-            rules = fieldrules.check_schema(
+            rules = check_schema(
                 [*de.fields, new]
                 if idx is None
                 else [new if i == idx else f for i, f in enumerate(de.fields)]

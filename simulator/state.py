@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sfmc import fieldrules
-from sfmc.types import DeField
+from simulator.fieldrules import canonical, check_value, format_date
+from simulator.fields import SimField
 from simulator.schema import NO_PK, UNSET, DeSchema, Prepared, RowError
 
 __all__ = ["MID", "ROOT_FOLDER_ID", "RowError", "SimDE", "SimFolder", "Tenant", "now_utc"]
@@ -50,7 +50,7 @@ class SimDE:
     customer_key: str
     name: str
     category_id: int
-    fields: list[DeField]
+    fields: list[SimField]
     description: str = ""
     is_sendable: bool = False
     sendable_field: str | None = None
@@ -82,14 +82,14 @@ class SimDE:
     def pk_indexes(self) -> list[int]:
         return self.schema.pk_indexes
 
-    def add_field(self, new: DeField) -> None:
+    def add_field(self, new: SimField) -> None:
         self.fields.append(new)
         self.field_ids.append(str(uuid.uuid4()))
         default = self._default_for(new)
         if self.rows:
             self.rows = {k: (*v, default) for k, v in self.rows.items()}
 
-    def replace_field(self, index: int, new: DeField) -> None:
+    def replace_field(self, index: int, new: SimField) -> None:
         self.fields[index] = new
         self.__dict__.pop("_schema", None)
 
@@ -100,13 +100,13 @@ class SimDE:
         self.rows = {k: v[:index] + v[index + 1 :] for k, v in self.rows.items()}
 
     @staticmethod
-    def _default_for(f: DeField) -> str | None:
+    def _default_for(f: SimField) -> str | None:
         if f.default_value in (None, ""):
             return None
         if f.field_type == "Date" and f.default_value.lower() == "now()":
-            return fieldrules.format_date(now_utc())
-        if fieldrules.check_value(f, f.default_value) is None:
-            return fieldrules.canonical(f, f.default_value)
+            return format_date(now_utc())
+        if check_value(f, f.default_value) is None:
+            return canonical(f, f.default_value)
         return None
 
     # ----- rows
@@ -163,7 +163,7 @@ class SimDE:
                 if value is None or value is UNSET:
                     value = schema.default(i)
                     if value is None and fields[i].is_required:
-                        violations.append(fieldrules.check_value(fields[i], None))
+                        violations.append(check_value(fields[i], None))
                     slots[i] = value
             if violations:
                 return RowError("validation", violations)  # type: ignore[arg-type]

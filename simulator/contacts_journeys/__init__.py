@@ -45,11 +45,12 @@ from simulator.contacts_journeys.model import (
 from simulator.contacts_journeys.seed import demo_event_definitions, system_attribute_sets
 from simulator.contacts_journeys.stores import EventDeStore, LocalDeStore, TenantDeStore
 from simulator.contacts_journeys.values import check_typed_value, contact_key_problem
+from simulator.routing import json_response
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Response
 
-    from simulator.app import Call, Router
+    from simulator.routing import Call, Router
     from simulator.state import Tenant
 
 __all__ = [
@@ -134,8 +135,6 @@ def _handler(endpoint: str) -> Callable[[Call], Response]:
             request.get_data(),
             None,  # the pipeline has already checked the token's scope
         )
-        from simulator.app import json_response
-
         return json_response(answer.body, answer.status, dict(answer.headers))
 
     return handle

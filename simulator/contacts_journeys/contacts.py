@@ -60,9 +60,61 @@ class ContactsMixin(HandlerState):
         if not isinstance(payload, dict):
             return _error(400, "The request body must be a JSON object.", 10004)
         lowered = {str(k).casefold(): v for k, v in payload.items()}
+        key = self._contact_key(lowered)
+        if isinstance(key, SimResponse):
+            return key
+        sets = lowered.get("attributesets")
+        if not isinstance(sets, list):
+            return self._contact_fail(
+                key, [_msg("RequiredAttributeMissing", "attributeSets is required.")]
+            )
+        messages: list[dict[str, Any]] = []
+        updates: dict[str, dict[str, str | None]] = {}
+        for entry in sets:
+            set_name = str((entry or {}).get("name", "")) if isinstance(entry, dict) else ""
+            aset = self.find_set(set_name)
+            if aset is None:
+                messages.append(
+                    _msg("AttributeSetNotFound", "Attribute set '{0}' was not found.", set_name)
+                )
+            elif aset.name in updates:
+                messages.append(
+                    _msg(
+                        "DuplicateAttributeSet",
+                        "Attribute set '{0}' appears more than once.",
+                        aset.name,
+                    )
+                )
+            else:
+                updates[aset.name] = self._set_values(aset, entry, messages)
+        existing = self.contacts.get(key)
+        if existing is None:
+            messages.extend(self._new_contact_problems(updates))
+        if messages:
+            return self._contact_fail(key, messages)
+        now = _now()
+        is_new = existing is None
+        if existing is None:
+            existing = Contact(key, next(self._contact_ids), created=now)
+            self.contacts[key] = existing
+        existing.modified = now
+        for aset_name, values in updates.items():
+            existing.attributes.setdefault(aset_name, {}).update(values)
+        body = _contacts_envelope(
+            operationStatus="OK",
+            rowsAffected=1,
+            contactKey=key,
+            contactID=existing.contact_id,
+            contactTypeID=0,
+            isNewContactKey=is_new,
+            hasErrors=False,
+        )
+        return SimResponse(200, body)
+
+    def _contact_key(self, lowered: Mapping[str, Any]) -> str | SimResponse:
+        """The contact key of an upsert (given, or found by contactID), or the failure to send."""
         key = lowered.get("contactkey")
         contact_id = lowered.get("contactid")
-        messages: list[dict[str, Any]] = []
         if key is None and contact_id is not None:
             key = next(
                 (
@@ -86,116 +138,84 @@ class ContactsMixin(HandlerState):
             return self._contact_fail(
                 key, [_msg("InvalidValue", "Contact '{0}' cannot be updated.", key)]
             )
-        sets = lowered.get("attributesets")
-        if not isinstance(sets, list):
-            return self._contact_fail(
-                key, [_msg("RequiredAttributeMissing", "attributeSets is required.")]
-            )
-        updates: dict[str, dict[str, str | None]] = {}
-        for entry in sets:
-            set_name = str((entry or {}).get("name", "")) if isinstance(entry, dict) else ""
-            aset = self.find_set(set_name)
-            if aset is None:
-                messages.append(
-                    _msg("AttributeSetNotFound", "Attribute set '{0}' was not found.", set_name)
-                )
-                continue
-            if aset.name in updates:
-                messages.append(
-                    _msg(
-                        "DuplicateAttributeSet",
-                        "Attribute set '{0}' appears more than once.",
-                        aset.name,
-                    )
-                )
-                continue
-            values: dict[str, str | None] = {}
-            for item in entry.get("items") or []:
-                for pair in (item or {}).get("values") or []:
-                    attr_name = str((pair or {}).get("name", ""))
-                    attr = aset.attribute(attr_name)
-                    if attr is None:
-                        messages.append(
-                            _msg(
-                                "AttributeNotFound",
-                                "Attribute '{0}' was not found in attribute set '{1}'.",
-                                attr_name,
-                                aset.name,
-                            )
-                        )
-                        continue
-                    if attr.is_read_only:
-                        messages.append(
-                            _msg(
-                                "InvalidValue",
-                                "Attribute '{0}' of '{1}' is read-only.",
-                                attr.name,
-                                aset.name,
-                            )
-                        )
-                        continue
-                    canonical, reason = check_typed_value(
-                        attr.data_type, pair.get("value"), length=attr.length
-                    )
-                    if reason is not None:
-                        messages.append(
-                            _msg(
-                                "InvalidValue",
-                                "Value for attribute '{0}.{1}' " + reason + ".",
-                                aset.name,
-                                attr.name,
-                            )
-                        )
-                        continue
-                    values[attr.name] = canonical
-            updates[aset.name] = values
-        existing = self.contacts.get(key)
-        if existing is None:
-            for aset_name, values in updates.items():
-                aset = self.find_set(aset_name)
-                assert aset is not None
-                missing = [
-                    a.name
-                    for a in aset.attributes
-                    if not a.is_nullable and not a.is_read_only and values.get(a.name) in (None, "")
-                ]
-                if missing:
+        return key
+
+    def _set_values(
+        self, aset: AttributeSet, entry: Mapping[str, Any], messages: list[dict[str, Any]]
+    ) -> dict[str, str | None]:
+        """The checked values of one attribute set entry; refusals are added to `messages`."""
+        values: dict[str, str | None] = {}
+        for item in entry.get("items") or []:
+            for pair in (item or {}).get("values") or []:
+                attr_name = str((pair or {}).get("name", ""))
+                attr = aset.attribute(attr_name)
+                if attr is None:
                     messages.append(
                         _msg(
-                            "RequiredAttributeMissing",
-                            "Attribute set '{0}' needs a value for {1}.",
+                            "AttributeNotFound",
+                            "Attribute '{0}' was not found in attribute set '{1}'.",
+                            attr_name,
                             aset.name,
-                            ", ".join(missing),
                         )
                     )
-            if self.faults.strict_contacts and "Email Addresses" not in updates:
-                messages.append(
+                    continue
+                if attr.is_read_only:
+                    messages.append(
+                        _msg(
+                            "InvalidValue",
+                            "Attribute '{0}' of '{1}' is read-only.",
+                            attr.name,
+                            aset.name,
+                        )
+                    )
+                    continue
+                canonical, reason = check_typed_value(
+                    attr.data_type, pair.get("value"), length=attr.length
+                )
+                if reason is not None:
+                    messages.append(
+                        _msg(
+                            "InvalidValue",
+                            "Value for attribute '{0}.{1}' " + reason + ".",
+                            aset.name,
+                            attr.name,
+                        )
+                    )
+                    continue
+                values[attr.name] = canonical
+        return values
+
+    def _new_contact_problems(
+        self, updates: Mapping[str, Mapping[str, str | None]]
+    ) -> list[dict[str, Any]]:
+        """What a new contact lacks: required attributes, and (strict mode) an email set."""
+        problems: list[dict[str, Any]] = []
+        for aset_name, values in updates.items():
+            aset = self.find_set(aset_name)
+            assert aset is not None
+            missing = [
+                a.name
+                for a in aset.attributes
+                if not a.is_nullable and not a.is_read_only and values.get(a.name) in (None, "")
+            ]
+            if missing:
+                problems.append(
                     _msg(
                         "RequiredAttributeMissing",
-                        "A new contact needs the '{0}' attribute set.",
-                        "Email Addresses",
+                        "Attribute set '{0}' needs a value for {1}.",
+                        aset.name,
+                        ", ".join(missing),
                     )
                 )
-        if messages:
-            return self._contact_fail(key, messages)
-        now = _now()
-        is_new = existing is None
-        if existing is None:
-            existing = Contact(key, next(self._contact_ids), created=now)
-            self.contacts[key] = existing
-        existing.modified = now
-        for aset_name, values in updates.items():
-            existing.attributes.setdefault(aset_name, {}).update(values)
-        body = _contacts_envelope(
-            operationStatus="OK",
-            rowsAffected=1,
-            contactKey=key,
-            contactID=existing.contact_id,
-            contactTypeID=0,
-            isNewContactKey=is_new,
-            hasErrors=False,
-        )
-        return SimResponse(200, body)
+        if self.faults.strict_contacts and "Email Addresses" not in updates:
+            problems.append(
+                _msg(
+                    "RequiredAttributeMissing",
+                    "A new contact needs the '{0}' attribute set.",
+                    "Email Addresses",
+                )
+            )
+        return problems
 
     def _contact_fail(self, key: str, messages: list[dict[str, Any]]) -> SimResponse:
         body = _contacts_envelope(

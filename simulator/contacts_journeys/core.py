@@ -11,7 +11,6 @@ from typing import Any
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
-from sfmc.types import DeField
 from simulator.contacts_journeys.contacts import ContactsMixin
 from simulator.contacts_journeys.events import EventsMixin
 from simulator.contacts_journeys.inspection import InspectionMixin
@@ -31,6 +30,7 @@ from simulator.contacts_journeys.model import (
 )
 from simulator.contacts_journeys.seed import demo_event_definitions, system_attribute_sets
 from simulator.contacts_journeys.stores import EventDeStore, LocalDeStore
+from simulator.fields import SimField
 
 ROUTES = Map(
     [
@@ -114,7 +114,7 @@ class ContactsJourneys(ContactsMixin, EventsMixin, InspectionMixin):
                 self.add_event_definition(definition, fields)
 
     def add_event_definition(
-        self, definition: EventDefinition, fields: Sequence[DeField] | None = None
+        self, definition: EventDefinition, fields: Sequence[SimField] | None = None
     ) -> EventDefinition:
         """Register an event definition; creates its DE with `fields` when given."""
         with self._lock:

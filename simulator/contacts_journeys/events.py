@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sfmc import fieldrules
 from simulator.contacts_journeys.model import (
     EVENT_BATCH_MAX,
     EVENT_DEFINITIONS_PAGE_MAX,
@@ -18,6 +17,7 @@ from simulator.contacts_journeys.model import (
     _paging,
 )
 from simulator.contacts_journeys.stores import HandlerState
+from simulator.fieldrules import canonical, check_value
 
 
 class EventsMixin(HandlerState):
@@ -83,13 +83,13 @@ class EventsMixin(HandlerState):
                     f"Data field '{name}' does not exist in data extension "
                     f"'{definition.data_extension_name}'.",
                 )
-            violation = fieldrules.check_value(de_field, value)
+            violation = check_value(de_field, value)
             if violation is not None:
                 return None, 10005, violation.message
-            row[de_field.name] = fieldrules.canonical(de_field, value)
+            row[de_field.name] = canonical(de_field, value)
         for de_field in fields:
             if de_field.name not in row:
-                violation = fieldrules.check_value(de_field, None)
+                violation = check_value(de_field, None)
                 if violation is not None:
                     return None, 10002, violation.message
         return row, 0, ""

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from sfmc.types import DeField
 from simulator.contacts_journeys.model import (
     Attribute,
     AttributeSet,
@@ -14,6 +13,7 @@ from simulator.contacts_journeys.model import (
     SimResponse,
 )
 from simulator.contacts_journeys.stores import HandlerState
+from simulator.fields import SimField
 
 
 class InspectionMixin(HandlerState):
@@ -91,7 +91,7 @@ class InspectionMixin(HandlerState):
             fields = payload.get("fields")
             de_fields = (
                 [
-                    DeField(
+                    SimField(
                         f["name"],
                         f.get("type", "Text"),
                         max_length=f.get("maxLength"),

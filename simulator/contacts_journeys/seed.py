@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sfmc.types import DeField
 from simulator.contacts_journeys.model import (
     Attribute,
     AttributeSet,
     EventDefinition,
 )
+from simulator.fields import SimField
 
 
 def system_attribute_sets() -> list[AttributeSet]:
@@ -34,7 +34,7 @@ def system_attribute_sets() -> list[AttributeSet]:
     ]
 
 
-def demo_event_definitions() -> list[tuple[EventDefinition, list[DeField]]]:
+def demo_event_definitions() -> list[tuple[EventDefinition, list[SimField]]]:
     """Two API event definitions (welcome, lapsed reactivation) with their entry DEs."""
     welcome = EventDefinition(
         name="Pathways - Welcome Series",
@@ -49,15 +49,15 @@ def demo_event_definitions() -> list[tuple[EventDefinition, list[DeField]]]:
         data_extension_name="Pathways Lapsed Entry",
     )
     welcome_fields = [
-        DeField("ContactKey", "Text", max_length=254, is_required=True),
-        DeField("EmailAddress", "EmailAddress", max_length=254),
-        DeField("FirstName", "Text", max_length=100),
-        DeField("AudienceName", "Text", max_length=100),
+        SimField("ContactKey", "Text", max_length=254, is_required=True),
+        SimField("EmailAddress", "EmailAddress", max_length=254),
+        SimField("FirstName", "Text", max_length=100),
+        SimField("AudienceName", "Text", max_length=100),
     ]
     lapsed_fields = [
-        DeField("ContactKey", "Text", max_length=254, is_required=True),
-        DeField("EmailAddress", "EmailAddress", max_length=254),
-        DeField("LastGiftDate", "Date"),
-        DeField("LifetimeGiving", "Decimal", precision=18, scale=2),
+        SimField("ContactKey", "Text", max_length=254, is_required=True),
+        SimField("EmailAddress", "EmailAddress", max_length=254),
+        SimField("LastGiftDate", "Date"),
+        SimField("LifetimeGiving", "Decimal", precision=18, scale=2),
     ]
     return [(welcome, welcome_fields), (lapsed, lapsed_fields)]

@@ -6,7 +6,6 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from sfmc.types import DeField
 from simulator.contacts_journeys.model import (
     AttributeSet,
     Contact,
@@ -14,19 +13,20 @@ from simulator.contacts_journeys.model import (
     Faults,
     FiredEvent,
 )
+from simulator.fields import SimField
 from simulator.state import SimDE, Tenant
 
 
 class EventDeStore(Protocol):
     """What entry events need from the simulator's Data Extension store."""
 
-    def event_de_fields(self, customer_key: str) -> Sequence[DeField] | None:
+    def event_de_fields(self, customer_key: str) -> Sequence[SimField] | None:
         """Fields of the DE, or None when it does not exist."""
 
     def event_de_insert(self, customer_key: str, row: Mapping[str, str | None]) -> None:
         """Append one row (already validated and canonicalised)."""
 
-    def event_de_create(self, name: str, customer_key: str, fields: Sequence[DeField]) -> None:
+    def event_de_create(self, name: str, customer_key: str, fields: Sequence[SimField]) -> None:
         """Create the DE if it does not exist."""
 
 
@@ -34,16 +34,16 @@ class LocalDeStore:
     """In-memory stand-in used when no Data Extension store is attached (unit use)."""
 
     def __init__(self) -> None:
-        self.fields: dict[str, tuple[DeField, ...]] = {}
+        self.fields: dict[str, tuple[SimField, ...]] = {}
         self.rows: dict[str, list[dict[str, str | None]]] = {}
 
-    def event_de_fields(self, customer_key: str) -> Sequence[DeField] | None:
+    def event_de_fields(self, customer_key: str) -> Sequence[SimField] | None:
         return self.fields.get(customer_key.casefold())
 
     def event_de_insert(self, customer_key: str, row: Mapping[str, str | None]) -> None:
         self.rows.setdefault(customer_key.casefold(), []).append(dict(row))
 
-    def event_de_create(self, name: str, customer_key: str, fields: Sequence[DeField]) -> None:
+    def event_de_create(self, name: str, customer_key: str, fields: Sequence[SimField]) -> None:
         self.fields.setdefault(customer_key.casefold(), tuple(fields))
 
 
@@ -53,7 +53,7 @@ class TenantDeStore:
     def __init__(self, tenant: Tenant) -> None:
         self.tenant = tenant
 
-    def event_de_fields(self, customer_key: str) -> Sequence[DeField] | None:
+    def event_de_fields(self, customer_key: str) -> Sequence[SimField] | None:
         with self.tenant.lock:
             de = self.tenant.get_de(customer_key)
             return None if de is None else tuple(de.fields)
@@ -65,7 +65,7 @@ class TenantDeStore:
                 # Entry-event DEs usually have no primary key (every event is a new row).
                 de.save_row(row, mode="upsert" if de.pk_indexes else "insert")
 
-    def event_de_create(self, name: str, customer_key: str, fields: Sequence[DeField]) -> None:
+    def event_de_create(self, name: str, customer_key: str, fields: Sequence[SimField]) -> None:
         with self.tenant.lock:
             if self.tenant.get_de(customer_key) is None:
                 self.tenant.add_de(

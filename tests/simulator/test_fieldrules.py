@@ -2,17 +2,18 @@ from __future__ import annotations
 
 import pytest
 
-from sfmc import fieldrules as fr
-from sfmc.types import DeField
+from simulator import fieldrules as fr
+from simulator.fields import SimField
+from simulator.schema_rules import check_field_change, check_schema
 
-TEXT = DeField("Name", "Text", max_length=5)
-PK = DeField("Key", "Text", max_length=10, is_primary_key=True, is_required=True)
-NUM = DeField("N", "Number")
-DEC = DeField("D", "Decimal", precision=5, scale=2)
-DATE = DeField("When", "Date")
-BOOL = DeField("Ok", "Boolean")
-EMAIL = DeField("Email", "EmailAddress")
-PHONE = DeField("Phone", "Phone")
+TEXT = SimField("Name", "Text", max_length=5)
+PK = SimField("Key", "Text", max_length=10, is_primary_key=True, is_required=True)
+NUM = SimField("N", "Number")
+DEC = SimField("D", "Decimal", precision=5, scale=2)
+DATE = SimField("When", "Date")
+BOOL = SimField("Ok", "Boolean")
+EMAIL = SimField("Email", "EmailAddress")
+PHONE = SimField("Phone", "Phone")
 
 
 @pytest.mark.parametrize(
@@ -77,16 +78,16 @@ def test_key_part_is_case_insensitive():
 
 
 def test_schema_rules():
-    assert fr.check_schema([PK, TEXT]) == []
-    problems = fr.check_schema(
+    assert check_schema([PK, TEXT]) == []
+    problems = check_schema(
         [
-            DeField("Id", "Text", is_primary_key=True),
-            DeField("id", "Text"),
-            DeField("_x", "Text"),
-            DeField("T", "Text", max_length=5000),
-            DeField("D", "Decimal", precision=40),
-            DeField("W", "Date", is_primary_key=True, is_required=True),
-            DeField("Z", "Blob"),
+            SimField("Id", "Text", is_primary_key=True),
+            SimField("id", "Text"),
+            SimField("_x", "Text"),
+            SimField("T", "Text", max_length=5000),
+            SimField("D", "Decimal", precision=40),
+            SimField("W", "Date", is_primary_key=True, is_required=True),
+            SimField("Z", "Blob"),
         ]
     )
     joined = "\n".join(problems)
@@ -100,22 +101,22 @@ def test_schema_rules():
         "unknown type",
     ):
         assert needle in joined
-    assert fr.check_schema([]) != []
+    assert check_schema([]) != []
 
 
 def test_field_change_rules():
-    assert fr.check_field_change(None, DeField("New", "Text"), de_has_rows=True) is None
-    assert "primary key" in fr.check_field_change(None, PK, de_has_rows=True)
-    assert fr.check_field_change(None, PK, de_has_rows=False) is None
-    req = DeField("R", "Text", is_required=True)
-    assert "default" in fr.check_field_change(None, req, de_has_rows=True)
-    assert "type" in fr.check_field_change(TEXT, DeField("Name", "Number"), de_has_rows=False)
-    assert "shrink" in fr.check_field_change(
-        TEXT, DeField("Name", "Text", max_length=3), de_has_rows=False
+    assert check_field_change(None, SimField("New", "Text"), de_has_rows=True) is None
+    assert "primary key" in check_field_change(None, PK, de_has_rows=True)
+    assert check_field_change(None, PK, de_has_rows=False) is None
+    req = SimField("R", "Text", is_required=True)
+    assert "default" in check_field_change(None, req, de_has_rows=True)
+    assert "type" in check_field_change(TEXT, SimField("Name", "Number"), de_has_rows=False)
+    assert "shrink" in check_field_change(
+        TEXT, SimField("Name", "Text", max_length=3), de_has_rows=False
     )
     assert (
-        fr.check_field_change(TEXT, DeField("Name", "Text", max_length=9), de_has_rows=True) is None
+        check_field_change(TEXT, SimField("Name", "Text", max_length=9), de_has_rows=True) is None
     )
-    assert "required" in fr.check_field_change(
-        TEXT, DeField("Name", "Text", max_length=5, is_required=True), de_has_rows=False
+    assert "required" in check_field_change(
+        TEXT, SimField("Name", "Text", max_length=5, is_required=True), de_has_rows=False
     )

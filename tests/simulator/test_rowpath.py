@@ -8,25 +8,25 @@ from decimal import Decimal
 
 import pytest
 
-from sfmc import fieldrules as fr
-from sfmc.types import DeField
+from simulator import fieldrules as fr
+from simulator.fields import SimField
 from simulator.schema import UNSET, DeSchema, RowError
 from simulator.state import SimDE
 
 FIELDS = [
-    DeField("Text", "Text", max_length=5),
-    DeField("Req", "Text", is_required=True),
-    DeField("ReqDefault", "Text", is_required=True, default_value="x"),
-    DeField("Key", "Text", max_length=10, is_primary_key=True, is_required=True),
-    DeField("N", "Number"),
-    DeField("D", "Decimal", precision=5, scale=2),
-    DeField("D0", "Decimal", precision=3),
-    DeField("When", "Date"),
-    DeField("Ok", "Boolean"),
-    DeField("Email", "EmailAddress"),
-    DeField("Phone", "Phone"),
-    DeField("Loc", "Locale"),
-    DeField("Odd", "Mystery"),
+    SimField("Text", "Text", max_length=5),
+    SimField("Req", "Text", is_required=True),
+    SimField("ReqDefault", "Text", is_required=True, default_value="x"),
+    SimField("Key", "Text", max_length=10, is_primary_key=True, is_required=True),
+    SimField("N", "Number"),
+    SimField("D", "Decimal", precision=5, scale=2),
+    SimField("D0", "Decimal", precision=3),
+    SimField("When", "Date"),
+    SimField("Ok", "Boolean"),
+    SimField("Email", "EmailAddress"),
+    SimField("Phone", "Phone"),
+    SimField("Loc", "Locale"),
+    SimField("Odd", "Mystery"),
 ]
 VALUES = [
     None, "", " ", "abc", "abcdef", "ABC", "Zoë", "a\n", 0, 1, -1, 2, 2**31 - 1, 2**31, -(2**31),
@@ -54,7 +54,7 @@ def test_converter_agrees_with_check_value_and_canonical(field):
         expected = reference(field, value)
         try:
             got = convert(value)
-        except fr.NeedsCheck:
+        except fr.Invalid:
             assert isinstance(expected, fr.Violation), (field.name, value)
             continue
         assert got == expected, (field.name, value)
@@ -107,7 +107,7 @@ def test_prepare_is_stateless_and_unset_marks_missing_columns():
     assert slots[4] == "7"
     assert slots[0] is UNSET
     assert isinstance(schema.prepare({"N": 7}, "upsert"), RowError)
-    no_pk = DeSchema([DeField("A")])
+    no_pk = DeSchema([SimField("A")])
     assert no_pk.prepare({"A": "x"}, "upsert").kind == "no_pk"
     assert no_pk.prepare({"A": "x"}, "insert") == (None, ("x",))  # complete: the tuple to store
 
