@@ -62,9 +62,12 @@ class Simulator:
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
         self.state = Tenant()
-        self.tokens = TokenStore(self.config.clients, self.config.token_ttl)
-        self.faults = FaultState(self.config.faults, random_seed=self.config.random_seed)
-        self.limiter = RateLimiter(self.config.rate_limit)
+        clock = self.config.clock
+        self.tokens = TokenStore(self.config.clients, self.config.token_ttl, clock)
+        self.faults = FaultState(
+            self.config.faults, random_seed=self.config.random_seed, clock=clock
+        )
+        self.limiter = RateLimiter(self.config.rate_limit, clock)
         self.stats = Stats()
         self.base_url = "http://127.0.0.1"
         self.stopping = threading.Event()

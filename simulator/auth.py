@@ -6,6 +6,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from werkzeug.wrappers import Request, Response
@@ -32,24 +33,27 @@ class Token:
     value: str
     client_id: str
     scopes: frozenset[str]
-    expires_at: float
-
-    @property
-    def expired(self) -> bool:
-        return time.monotonic() >= self.expires_at
+    expires_at: float  # on the store's clock
 
 
 class TokenStore:
-    """Issued tokens; thread-safe. A token is valid until exactly `expires_in` seconds."""
+    """Issued tokens; thread-safe. A token is valid until exactly `expires_in` seconds.
 
-    def __init__(self, clients: list[Client], ttl: int) -> None:
+    `clock` is the simulator's time source (`SimulatorConfig.clock`): tests advance it instead
+    of sleeping until a token expires.
+    """
+
+    def __init__(
+        self, clients: list[Client], ttl: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._clients = {cid: (secret, scopes) for cid, secret, scopes in clients}
         self.ttl = ttl
+        self.clock = clock
         self._tokens: dict[str, Token] = {}
         self._lock = threading.Lock()
 
     def issue(self, client_id: str, scopes: frozenset[str]) -> Token:
-        token = Token(secrets.token_urlsafe(96), client_id, scopes, time.monotonic() + self.ttl)
+        token = Token(secrets.token_urlsafe(96), client_id, scopes, self.clock() + self.ttl)
         with self._lock:
             self._tokens[token.value] = token
         return token
@@ -62,14 +66,14 @@ class TokenStore:
             token = self._tokens.get(value)
         if token is None:
             return None, "unknown"
-        if token.expired:
+        if self.clock() >= token.expires_at:
             return token, "expired"
         return token, ""
 
     def expire_all(self) -> int:
         with self._lock:
             for token in self._tokens.values():
-                token.expires_at = 0.0
+                token.expires_at = float("-inf")  # expired whatever the clock reads
             return len(self._tokens)
 
     def clear(self) -> None:

@@ -5,6 +5,8 @@ Defaults follow DESIGN.md §5 (assumed, not measured): keep them so benchmarks s
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 DEMO_CLIENT_ID = "pathways-demo"
@@ -55,6 +57,9 @@ class SimulatorConfig:
         seed: "demo" creates a realistic account (folders and DEs with rows), None = empty.
         random_seed: seed of the fault dice, for reproducible fault tests.
         faults: initial fault knobs.
+        clock: the tenant's time source in seconds (monotonic) for token expiry, 429 storms and
+            the rate limit; tests pass a clock they advance instead of sleeping. The async
+            queue and request latency run on real time.
     """
 
     clients: list[Client] = field(
@@ -72,3 +77,4 @@ class SimulatorConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     retry_after_s: int = 5  # Retry-After of 429 answers (SFMC sends 5)
     quiet: bool = True  # no per-request log lines from the HTTP server
+    clock: Callable[[], float] = time.monotonic

@@ -6,6 +6,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -15,8 +16,15 @@ from simulator.config import FaultConfig
 class FaultState:
     """Current fault knobs plus the dice; thread-safe."""
 
-    def __init__(self, initial: FaultConfig, *, random_seed: int | None = None) -> None:
+    def __init__(
+        self,
+        initial: FaultConfig,
+        *,
+        random_seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._lock = threading.Lock()
+        self._clock = clock  # the simulator's time source: when a 429 storm ends
         self._initial = FaultConfig(**asdict(initial))
         self._rng = random.Random(random_seed)
         self.knobs = FaultConfig(**asdict(initial))
@@ -25,7 +33,7 @@ class FaultState:
 
     def _arm_storm(self) -> None:
         if self.knobs.storm_seconds > 0:
-            self.storm_until = time.monotonic() + self.knobs.storm_seconds
+            self.storm_until = self._clock() + self.knobs.storm_seconds
 
     def update(self, changes: dict[str, Any]) -> list[str]:
         """Apply knob changes; returns the list of problems (unknown names, bad values)."""
@@ -65,26 +73,27 @@ class FaultState:
             return self._rng.choice(options)
 
     def in_storm(self) -> bool:
-        return time.monotonic() < self.storm_until
+        return self._clock() < self.storm_until
 
     def snapshot(self) -> dict[str, Any]:
         data = asdict(self.knobs)
-        data["storm_remaining_s"] = max(0.0, round(self.storm_until - time.monotonic(), 3))
+        data["storm_remaining_s"] = max(0.0, round(self.storm_until - self._clock(), 3))
         return data
 
 
 class RateLimiter:
     """At most `limit` requests per sliding second per client (0 = unlimited)."""
 
-    def __init__(self, limit: float) -> None:
+    def __init__(self, limit: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
+        self._clock = clock
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     def allow(self, client_id: str) -> bool:
         if self.limit <= 0:
             return True
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             hits = self._hits.setdefault(client_id, deque())
             while hits and hits[0] <= now - 1.0:

@@ -10,6 +10,19 @@ FAST = {"latency_ms": 0, "soap_latency_ms": 0, "rowset_ms_per_row": 0, "async_ro
         "async_not_found_ms": 0, "rate_limit": 0}  # fmt: skip
 
 
+class ManualClock:
+    """A `SimulatorConfig.clock` that moves only when a test advances it (no real sleeps)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class Sim:
     """A running simulator plus request helpers for tests."""
 
@@ -114,3 +127,8 @@ def make_sim():
 @pytest.fixture
 def sim(make_sim):
     return make_sim(seed="demo")
+
+
+@pytest.fixture
+def clock():
+    return ManualClock()

@@ -51,8 +51,8 @@ def test_token_json_form_scopes_and_errors(make_sim):
     assert empty.json()["scope"] == ""
 
 
-def test_rest_auth_expiry_and_scopes(make_sim):
-    sim = make_sim(seed="demo", token_ttl=1,
+def test_rest_auth_expiry_and_scopes(make_sim, clock):
+    sim = make_sim(seed="demo", token_ttl=1, clock=clock,
                    clients=[("ro", "s", frozenset({"data_extensions_read"}))], client=("ro", "s"))  # fmt: skip
     missing = requests.get(sim.url + "/data/v1/async/x/status")
     assert missing.status_code == 401
@@ -65,13 +65,11 @@ def test_rest_auth_expiry_and_scopes(make_sim):
     hub = sim.rest("POST", "/hub/v1/dataevents/key:major_donors/rowset", json=[])
     assert hub.status_code == 401
     token = sim.token()
-    time.sleep(1.05)
-    assert (
-        sim.rest(
-            "GET", "/data/v1/customobjectdata/key/major_donors/rowset", token=token
-        ).status_code
-        == 401
-    )
+    read = "/data/v1/customobjectdata/key/major_donors/rowset"
+    clock.advance(0.5)
+    assert sim.rest("GET", read, token=token).status_code == 200
+    clock.advance(0.5)  # expires_in has elapsed: the token stops working exactly then
+    assert sim.rest("GET", read, token=token).status_code == 401
 
 
 def test_async_upsert_insert_results_and_paging(sim):
@@ -214,8 +212,8 @@ def test_inspection_and_chaos_helpers(sim):
     assert bad.status_code == 400
 
 
-def test_fault_knobs(make_sim):
-    sim = make_sim(seed="demo", random_seed=7)
+def test_fault_knobs(make_sim, clock):
+    sim = make_sim(seed="demo", random_seed=7, clock=clock)
     path = "/data/v1/customobjectdata/key/major_donors/rowset"
     sim.faults(error_rate=1)
     codes = {sim.rest("GET", path).status_code for _ in range(12)}
@@ -225,7 +223,7 @@ def test_fault_knobs(make_sim):
     assert storm.status_code == 429
     assert storm.headers["Retry-After"] == "5"
     assert storm.json()["errorcode"] == 50100
-    time.sleep(0.35)
+    clock.advance(0.35)
     assert sim.rest("GET", path).status_code == 200
     sim.faults(drop_rate=1)
     with pytest.raises(requests.ConnectionError):
