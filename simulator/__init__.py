@@ -8,7 +8,9 @@
         sim.auth_uri   # "http://127.0.0.1:PORT/" -> token at /v2/token
         sim.state      # the in-memory tenant
 
-See `simulator.app` for the request pipeline and how extensions add routes.
+See `simulator.app` for the request pipeline and `simulator.routing` for how a module adds
+routes. The simulator imports nothing of the product: its field rules (`simulator.fieldrules`)
+are its own, written from the reference, so it can judge the product's values.
 """
 
 from __future__ import annotations

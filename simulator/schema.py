@@ -5,10 +5,10 @@ is every value valid, what string is stored, what is the primary key); it needs 
 jobs run it outside the tenant lock. `SimDE.commit` is the half that looks at the stored rows
 (insert vs update, defaults of new rows, duplicates) and runs under the lock.
 
-`prepare` first tries a fast path: per-field closures from `converter` and one list of
-slots per row. Any surprise (an unknown or differently-cased column, an invalid or unusual value,
-a missing key) sends the row through `_exact`, the original field-by-field rules, so every message
-and every ordering of violations is exactly what it was.
+`prepare` first tries a fast path: each field's compiled rule (`fieldrules.converter`) and one
+list of slots per row. Any surprise (an unknown or differently-cased column, a refused value, a
+missing key) sends the row through `_exact`, which checks field by field and collects every
+violation in SFMC's order with its message.
 """
 
 from __future__ import annotations
