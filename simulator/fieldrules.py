@@ -13,15 +13,25 @@ and the only statement of each rule; `check_value` and `canonical` ask it their 
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 
 from simulator.fields import SimField, decimal_shape, max_length, needs_value
+from simulator.scalars import (
+    INT_MAX,
+    INT_MIN,
+    as_text,
+    decimal_of,
+    email_ok,
+    format_date,
+    integer_of,
+    integer_text,
+    locale_ok,
+    parse_date,
+    phone_ok,
+)
 
 # 70001 and 70002 are SFMC's custom-object codes [C: DOC-SOAP-CODES]; the other numbers are the
 # simulator's own [I], one per validationErrorType so every refusal carries a code.
@@ -59,29 +69,9 @@ MESSAGES: dict[str, str] = {
 }
 LOCALE_MESSAGE = _OF_COLUMN + "is not a valid locale."  # [I]; reported as UnexpectedError
 
-INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # Number is SQL `int` [I]
-MIN_DATE, MAX_DATE = date(1753, 1, 1), date(9999, 12, 31)  # SQL Server `datetime` [I]
 TRUE_WORDS = frozenset({"true", "1", "yes", "y"})  # true/1 [I]; yes/y [?], accepted
 FALSE_WORDS = frozenset({"false", "0", "no", "n"})
 MEMO_SIZE = 4096  # distinct Date/Decimal texts remembered per field (columns repeat values)
-
-_INTEGER = re.compile(r"[+-]?[0-9]+").fullmatch
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)").fullmatch
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}").fullmatch
-_PHONE = re.compile(r"\+?[0-9 ().\-/]+(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?", re.IGNORECASE).fullmatch
-_LOCALE = re.compile(r"[A-Za-z]{2}(?:-[A-Za-z]{2})?").fullmatch
-_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}").match
-# §4.2: "MM/DD/YYYY HH:MM:SS" 24-hour [C]; shorter and 12-hour forms [I]. US order always [I].
-_US_FORMATS = (
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y %H:%M",
-    "%m/%d/%Y %I:%M:%S %p",
-    "%m/%d/%Y %I:%M %p",
-    "%m/%d/%Y",
-)
-_NO_DIGITS = str.maketrans("", "", "0123456789")
 
 Convert = Callable[[object], str | None]
 
@@ -122,117 +112,6 @@ class Violation:
         return f"{self.field}: {self.message}"
 
 
-# ------------------------------------------------------------------ reading one kind of value
-
-
-def _integer_of(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None  # False for nan and inf
-    if isinstance(value, str):
-        text = value.strip()
-        if _INTEGER(text):
-            try:
-                return int(text)
-            except ValueError:  # more digits than Python converts: far out of range anyway
-                return None
-    return None
-
-
-def _decimal_of(value: object) -> Decimal | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, Decimal):
-        return value if value.is_finite() else None
-    if isinstance(value, float):
-        return Decimal(repr(value)) if math.isfinite(value) else None
-    if isinstance(value, str):
-        text = value.strip()
-        return Decimal(text) if _DECIMAL(text) else None
-    return None
-
-
-def parse_date(value: object) -> datetime | None:
-    """The moment a Date value names (zone-less, in UTC when it had a zone), None if no date.
-
-    ISO 8601 [C: DOC-ROWSET] or US `MM/DD/YYYY[ HH:MM[:SS][ AM|PM]]` [C/I], within SQL
-    Server's `datetime` range.
-    """
-    if isinstance(value, datetime):
-        moment: datetime | None = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        moment = _date_from_text(value.strip())
-    else:
-        return None
-    if moment is None:
-        return None
-    if moment.tzinfo is not None:
-        try:  # [I] SFMC converts to its server time; UTC keeps results deterministic
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
-        except OverflowError:  # shifted past year 9999 (or before year 1)
-            return None
-    return moment if MIN_DATE <= moment.date() <= MAX_DATE else None
-
-
-def _date_from_text(text: str) -> datetime | None:
-    if _ISO_DAY(text):
-        try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            return None
-    for form in _US_FORMATS:
-        try:
-            return datetime.strptime(text, form)
-        except ValueError:
-            continue
-    return None
-
-
-def format_date(moment: datetime) -> str:
-    """How SFMC shows a stored date: "5/23/2013 2:32:00 PM" [I]."""
-    hour = moment.hour % 12 or 12
-    half = "AM" if moment.hour < 12 else "PM"
-    return (
-        f"{moment.month}/{moment.day}/{moment.year} "
-        f"{hour}:{moment.minute:02d}:{moment.second:02d} {half}"
-    )
-
-
-def _as_text(value: object) -> str | None:
-    """What a Text-like field stores for a JSON scalar; None for anything else."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return None
-
-
-def phone_ok(text: str) -> bool:
-    """Phone-like [I]: digits and separators, an optional extension, 7 to 15 digits before it."""
-    if not _PHONE(text.strip()):
-        return False
-    main = text.split("x", 1)[0].split("X", 1)[0]
-    digits = len(main) - len(main.translate(_NO_DIGITS))
-    return 7 <= digits <= 15
-
-
 # ---------------------------------------------------------------- one compiled rule per field
 
 
@@ -252,15 +131,15 @@ def _text_rule(field: SimField) -> Convert:
     not_text = _refusal("UnexpectedError", name)
     too_long = _refusal("MaxLengthExceeded", name)
     ok, mismatch = {
-        "EmailAddress": (_EMAIL, _refusal("InvalidEmailAddress", name)),
+        "EmailAddress": (email_ok, _refusal("InvalidEmailAddress", name)),
         "Phone": (phone_ok, _refusal("InvalidPhone", name)),
-        "Locale": (_LOCALE, _refusal("UnexpectedError", name, LOCALE_MESSAGE)),
+        "Locale": (locale_ok, _refusal("UnexpectedError", name, LOCALE_MESSAGE)),
     }.get(field.field_type, (None, not_text))
 
     def slow(value: object) -> str | None:
         if value is None or value == "":
             return blank()
-        text = _as_text(value)
+        text = as_text(value)
         if text is None:
             raise Invalid(*not_text)
         if limit is not None and len(text) > limit:
@@ -297,11 +176,11 @@ def _number_rule(field: SimField) -> Convert:
             whole: int | None = value  # type: ignore[assignment]
         elif cls is str and value:
             text = value.strip()  # type: ignore[attr-defined]
-            whole = int(text) if len(text) < 20 and _INTEGER(text) else _integer_of(text)
+            whole = int(text) if len(text) < 20 and integer_text(text) else integer_of(text)
         elif value is None or value == "":
             return blank()
         else:
-            whole = _integer_of(value)
+            whole = integer_of(value)
         if whole is None or not INT_MIN <= whole <= INT_MAX:
             raise Invalid(*refused)
         return str(whole)
@@ -327,7 +206,7 @@ def _decimal_rule(field: SimField) -> Convert:
     room = Context(prec=max(precision, 1) + 2)  # a rounding carry never overflows the context
 
     def read(value: object) -> str:
-        number = _decimal_of(value)
+        number = decimal_of(value)
         if number is None:
             raise Invalid(*not_decimal)
         if (number.adjusted() + 1 if abs(number) >= 1 else 0) > before:

@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from operator import call, itemgetter
 from typing import Any
 
-from simulator.fieldrules import Violation, canonical, check_value, converter, format_date, key_part
+from simulator.fieldrules import Violation, canonical, check_value, converter, key_part
 from simulator.fields import SimField
+from simulator.scalars import format_date
 
 UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET"})()  # column not in the row
 MAX_PLANS = 64  # distinct row shapes (column-name tuples) remembered per schema

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from simulator.fieldrules import canonical, check_value, format_date
+from simulator.fieldrules import canonical, check_value
 from simulator.fields import SimField
+from simulator.scalars import format_date
 from simulator.schema import NO_PK, UNSET, DeSchema, Prepared, RowError
 
 __all__ = ["MID", "ROOT_FOLDER_ID", "RowError", "SimDE", "SimFolder", "Tenant", "now_utc"]
