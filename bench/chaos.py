@@ -214,8 +214,11 @@ class Lab:
         from sqlmodel import Session
 
         from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-        from store import repo
-        from store.datasets import import_file
+        from store.audiences import create_audience
+        from store.connections import create_connection
+        from store.datasets import get_dataset_by_name
+        from store.importer import import_file
+        from store.pathways import create_pathway, set_mapping
 
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(self.rows[0]))
@@ -224,13 +227,13 @@ class Lab:
         tag = uuid.uuid4().hex[:8]
         import_file(self.engine, out.getvalue().encode(), name=f"chaos {tag}", filename="chaos.csv")
         with Session(self.engine) as session:
-            ds = repo.get_dataset_by_name(f"chaos {tag}", session=session)
+            ds = get_dataset_by_name(f"chaos {tag}", session=session)
             assert ds is not None
-            audience = repo.create_audience(f"Chaos {tag}", ds.id, session=session)
-            conn = repo.create_connection(
+            audience = create_audience(f"Chaos {tag}", ds.id, session=session)
+            conn = create_connection(
                 f"sim {tag}", self.sim.auth_uri, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, session=session
             )
-            pathway = repo.create_pathway(
+            pathway = create_pathway(
                 audience.id,
                 conn.id,
                 f"Chaos {tag}",
@@ -242,7 +245,7 @@ class Lab:
             )
             types = {"email": ("EmailAddress", 254), "name": ("Text", NAME_LENGTH),
                      "city": ("Text", 50), "gifts": ("Number", None)}  # fmt: skip
-            repo.set_mapping(
+            set_mapping(
                 pathway.id,
                 [
                     {
@@ -289,29 +292,29 @@ class Lab:
     def client_factory(self, connection: Any) -> Any:
         from sfmc.client import SfmcClient
         from sfmc.config import SfmcCredentials
-        from store import repo
+        from store.connections import connection_secret
 
         credentials = SfmcCredentials(
             auth_base_uri=connection.auth_base_uri,
             client_id=connection.client_id,
-            client_secret=repo.connection_secret(connection),
+            client_secret=connection_secret(connection),
         )
         return SfmcClient(credentials=credentials, allow_local=True, timeout=self.client_timeout)
 
     def enqueue(self, pathway_id: int, *, full: bool = False) -> int:
-        from store import runs
+        from store.queue import enqueue_run
 
-        return int(runs.enqueue_run(self.engine, pathway_id, "manual", full_resend=full).id)  # type: ignore[arg-type]
+        return int(enqueue_run(self.engine, pathway_id, "manual", full_resend=full).id)  # type: ignore[arg-type]
 
     def run(self, pathway_id: int, *, full: bool = False, options: Any = None) -> Any:
         """Run a sync in this process (blocking) and return the finished run row."""
-        from store import runs
+        from store.queue import get_run
         from sync.push import run_pathway
 
         run_id = self.enqueue(pathway_id, full=full)
         run_pathway(self.engine, run_id, client_factory=self.client_factory, options=options,
                     chunk_size=max(100, self.n_rows // 20), heartbeat_every=0.5)  # fmt: skip
-        return runs.get_run(self.engine, run_id)
+        return get_run(self.engine, run_id)
 
     def run_in_thread(
         self, pathway_id: int, *, options: Any = None
@@ -334,9 +337,9 @@ class Lab:
         return run_id, thread
 
     def run_row(self, run_id: int) -> Any:
-        from store import runs
+        from store.queue import get_run
 
-        return runs.get_run(self.engine, run_id)
+        return get_run(self.engine, run_id)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

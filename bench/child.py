@@ -28,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     engine = make_engine(args.database_url)
     # A long-lived worker has these loaded already; keep first-import time out of the figure.
     import sfmc.client  # noqa: F401
-    import store.audiences
-    import store.runs  # noqa: F401
+    import store.audience_rows
+    import store.ledger
+    import store.queue  # noqa: F401
 
     trace = _install_trace() if os.environ.get("PATHWAYS_BENCH_TRACE") else None
     worker = Worker(engine, worker_id="bench", schedules=False)

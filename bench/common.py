@@ -430,11 +430,11 @@ class BenchStore:
     def add_pathway(self, method: str, key: str, category_id: int) -> int:
         from sqlmodel import Session
 
-        from store import repo
+        from store.pathways import create_pathway, set_mapping
 
         method = method.replace("-", "_")
         with Session(self.engine) as session:
-            pathway = repo.create_pathway(
+            pathway = create_pathway(
                 self.audience_id,
                 self.connection_id,
                 f"Bench {key}",
@@ -445,7 +445,7 @@ class BenchStore:
                 primary_keys=["Email"],
                 delete_guard_share=0.5,
             )
-            repo.set_mapping(pathway.id, MAPPING, session=session)
+            set_mapping(pathway.id, MAPPING, session=session)
             return int(pathway.id)
 
 
@@ -476,9 +476,10 @@ def make_store(
     from sqlmodel import Session
 
     from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-    from store import repo
-    from store.datasets import import_file
+    from store.audiences import create_audience
+    from store.connections import create_connection
     from store.db import create_db_and_tables, make_engine
+    from store.importer import import_file
 
     url = f"sqlite:///{directory / 'bench.db'}"
     engine = make_engine(url)
@@ -496,8 +497,8 @@ def make_store(
         raise RuntimeError(msg)
     say(f"audience: imported into the store in {import_seconds:.1f} s")
     with Session(engine) as session:
-        audience = repo.create_audience("bench audience", report.dataset_id, session=session)
-        conn = repo.create_connection(
+        audience = create_audience("bench audience", report.dataset_id, session=session)
+        conn = create_connection(
             "bench simulator", sim.auth_uri, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, session=session
         )
         audience_id, connection_id = int(audience.id), int(conn.id)
@@ -555,9 +556,9 @@ def run_worker_child(store: BenchStore, pathway_id: int, **enqueue: Any) -> dict
     The child's figures: seconds (run_once alone, no interpreter start-up) and peak_rss_mb
     (ru_maxrss of the child: the product side only, the simulator is another process).
     """
-    from store import runs
+    from store.queue import enqueue_run, get_run
 
-    run = runs.enqueue_run(store.engine, pathway_id, "manual", **enqueue)
+    run = enqueue_run(store.engine, pathway_id, "manual", **enqueue)
     done = subprocess.run(
         [sys.executable, "-m", "bench.child", "--database-url", store.database_url],
         cwd=ROOT,
@@ -573,7 +574,7 @@ def run_worker_child(store: BenchStore, pathway_id: int, **enqueue: Any) -> dict
     if child.get("run_id") != run.id:
         msg = f"The worker child ran {child.get('run_id')}, expected run {run.id}."
         raise RuntimeError(msg)
-    return {**child, "run": runs.get_run(store.engine, run.id)}
+    return {**child, "run": get_run(store.engine, run.id)}
 
 
 def count_rejected(store: BenchStore, run_id: int) -> dict[str, int]:

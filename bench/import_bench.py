@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _child(csv_path: str, db_path: str) -> None:
-    from store.datasets import import_file
     from store.db import create_db_and_tables, make_engine
+    from store.importer import import_file
 
     engine = make_engine(f"sqlite:///{db_path}")
     create_db_and_tables(engine)

@@ -136,7 +136,7 @@ def run_naive(
     is extrapolated linearly (each request costs the same: latency + per-row time).
     """
     from sfmc.types import DataExtension
-    from store import audiences
+    from store.audience_rows import iter_rows
 
     key = common.new_de_key("naive")
     started = time.perf_counter()
@@ -150,7 +150,7 @@ def run_naive(
     sent = ok = 0
     limit = rows
     decided = False
-    for chunk in audiences.iter_rows(store.engine, store.audience_id, chunk_size=5_000):
+    for chunk in iter_rows(store.engine, store.audience_id, chunk_size=5_000):
         payload = [{common.FIELD_OF[c]: r.get(c) for c in common.COLUMNS} for r in chunk]
         for start in range(0, len(payload), NAIVE_BATCH):
             part = payload[start : start + NAIVE_BATCH][: limit - sent]

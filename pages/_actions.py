@@ -8,15 +8,16 @@ import streamlit as st
 
 from pages import _deps as deps
 from pages import _widgets as ui
-from store import repo
-from store import runs as sruns
+from store.audit import record_audit
+from store.pathways import delete_pathway, update_pathway
+from store.queue import active_run, enqueue_run, get_run, request_cancel
 
 SCHEDULES = {"manual": "Manual only", "hourly": "Every hour", "daily": "Every day"}
 
 
 def _queue(p: Any, label: str, user: Any, **kwargs: Any) -> None:
     ok, _ = ui.guard(
-        sruns.enqueue_run, deps.get_engine(), p.id, "manual", created_by=user.username, **kwargs
+        enqueue_run, deps.get_engine(), p.id, "manual", created_by=user.username, **kwargs
     )
     if ok:
         deps.ensure_worker()
@@ -29,8 +30,8 @@ def confirm_delete(pathway_id: int, label: str, who: str) -> None:
     st.write(f"Delete the pathway **{label}**? The Data Extension in Marketing Cloud is kept.")
     if st.button("Delete pathway", type="primary", key="pw_delete_yes"):
         with deps.session() as session:
-            repo.delete_pathway(pathway_id, session=session)
-            repo.record_audit(who, "delete pathway", label, session=session)
+            delete_pathway(pathway_id, session=session)
+            record_audit(who, "delete pathway", label, session=session)
         st.rerun()
 
 
@@ -56,10 +57,8 @@ def actions(p: Any, label: str, status: Any, user: Any) -> None:
         icon=":material/play_arrow:" if p.paused else ":material/pause:",
     ):
         with deps.session() as session:
-            repo.update_pathway(p.id, paused=not p.paused, session=session)
-            repo.record_audit(
-                user.username, "resume" if p.paused else "pause", label, session=session
-            )
+            update_pathway(p.id, paused=not p.paused, session=session)
+            record_audit(user.username, "resume" if p.paused else "pause", label, session=session)
         st.rerun()
     if c4.button("Delete", key=f"pw_del_{p.id}", icon=":material/delete:"):
         confirm_delete(p.id, label, user.username)
@@ -73,16 +72,16 @@ def actions(p: Any, label: str, status: Any, user: Any) -> None:
     )
     if schedule != p.schedule:
         with deps.session() as session:
-            repo.update_pathway(p.id, schedule=schedule, session=session)
-            repo.record_audit(user.username, f"schedule {schedule}", label, session=session)
+            update_pathway(p.id, schedule=schedule, session=session)
+            record_audit(user.username, f"schedule {schedule}", label, session=session)
         st.rerun()
-    running = sruns.active_run(deps.get_engine(), p.id)
+    running = active_run(deps.get_engine(), p.id)
     if running is not None and st.button(
         "Cancel this sync", key=f"pw_cancel_{p.id}", icon=":material/stop_circle:"
     ):
-        sruns.request_cancel(deps.get_engine(), running.id)
+        request_cancel(deps.get_engine(), running.id)
         st.rerun()
-    last = sruns.get_run(deps.get_engine(), status.last_run_id) if status.last_run_id else None
+    last = get_run(deps.get_engine(), status.last_run_id) if status.last_run_id else None
     if last is not None and last.state == "needs_confirm":
         st.warning(
             last.message or "This Mirror sync would delete many rows.", icon=":material/warning:"
@@ -118,9 +117,7 @@ def repick_folder(p: Any, label: str, user: Any) -> None:
     )
     if st.button("Use this folder", key=f"pw_folder_save_{p.id}"):
         with deps.session() as session:
-            repo.update_pathway(
-                p.id, category_id=fid, category_path=folders[fid].path, session=session
-            )
-            repo.record_audit(user.username, "change folder", label, session=session)
+            update_pathway(p.id, category_id=fid, category_path=folders[fid].path, session=session)
+            record_audit(user.username, "change folder", label, session=session)
         st.toast("Folder changed: use Sync now.", icon=":material/check:")
         st.rerun()

@@ -9,7 +9,8 @@ import streamlit as st
 from pages import _deps as deps
 from pages import _widgets as ui
 from sfmc.config import normalize_auth_uri
-from store import repo
+from store.audit import record_audit
+from store.connections import create_connection, get_connection_by_name, update_connection
 
 
 def show_report(report: Any) -> None:
@@ -99,7 +100,7 @@ def save(editing, user, name, auth_uri, client_id, secret, account_id, allow_mod
         return
     values["auth_base_uri"] = uri
     with deps.session() as session:
-        clash = repo.get_connection_by_name(values["name"], session=session)
+        clash = get_connection_by_name(values["name"], session=session)
         if clash is not None and (editing is None or clash.id != editing.id):
             st.error(
                 f"A connection named {values['name']!r} exists: choose another name.",
@@ -108,7 +109,7 @@ def save(editing, user, name, auth_uri, client_id, secret, account_id, allow_mod
             return
         if editing:
             ok, _ = ui.guard(
-                repo.update_connection,
+                update_connection,
                 editing.id,
                 **values,
                 client_secret=secret.strip() or None,
@@ -116,10 +117,10 @@ def save(editing, user, name, auth_uri, client_id, secret, account_id, allow_mod
             )
         else:
             ok, _ = ui.guard(
-                repo.create_connection, **values, client_secret=secret.strip(), session=session
+                create_connection, **values, client_secret=secret.strip(), session=session
             )
         if ok:
-            repo.record_audit(user.username, "save connection", values["name"], session=session)
+            record_audit(user.username, "save connection", values["name"], session=session)
     if ok:
         st.session_state[deps.CONN_EDIT_ID] = None
         st.toast(f"Saved {values['name']}. Use Test to check it.", icon=":material/check:")

@@ -54,7 +54,6 @@ SESSION_DEFAULTS: dict[str, Any] = {
 }
 
 ROLES = ("admin", "staff", "analyst")
-DEMO_PASSWORD_FALLBACK = "pathways-demo"
 SIM_FIXED_PORT = 8765
 
 
@@ -151,19 +150,17 @@ def _demo_cookie_key() -> str:
 
 
 def _demo_password() -> str:
-    try:
-        from store import demo
-    except ImportError:
-        return DEMO_PASSWORD_FALLBACK
-    return str(getattr(demo, "DEMO_PASSWORD", DEMO_PASSWORD_FALLBACK))
+    from store.users import DEMO_PASSWORD
+
+    return DEMO_PASSWORD
 
 
 def _db_credentials() -> dict[str, Any]:
-    from store import repo
+    from store.users import authenticator_credentials
 
     get_engine()  # creates tables and, in demo mode, the demo users
     with session() as s:
-        return repo.authenticator_credentials(session=s)
+        return authenticator_credentials(session=s)
 
 
 def auth_config() -> AuthConfig:

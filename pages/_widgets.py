@@ -211,9 +211,9 @@ def run_progress(run: Any) -> None:
 def rejected_download(run: Any, *, key_prefix: str) -> bytes:
     """Download buttons for a run's rejected rows (and Update Only's unmatched rows)."""
     from pages import _deps as deps
-    from store import runs
+    from store.reports import rejected_rows_csv
 
-    data = runs.rejected_rows_csv(deps.get_engine(), run.id)
+    data = rejected_rows_csv(deps.get_engine(), run.id)
     c1, c2 = st.columns(2)
     c1.download_button(
         f"Run {run.id}: {run.rows_failed:,} rejected rows (CSV)",
@@ -246,9 +246,9 @@ def rejected_help(error_types: dict[str, int]) -> list[str]:
 
 def _load_run(run_id: int) -> Any:
     from pages import _deps as deps
-    from store import runs
+    from store.queue import get_run
 
-    return runs.get_run(deps.get_engine(), run_id)
+    return get_run(deps.get_engine(), run_id)
 
 
 def csv_rows_of_type(data: bytes, error_type: str) -> bytes:
@@ -340,29 +340,30 @@ def columns_table(cols: Sequence[dict[str, Any]]) -> None:
 def audience_list(dataset_id: int) -> None:
     """The audiences of a data set: filters in words, record count, modeled toggle."""
     from pages import _deps as deps
-    from store import audiences as saud
-    from store import repo
+    from store.audience_rows import count_rows
+    from store.audiences import list_audiences, update_audience
+    from store.filters import OP_LABELS
 
     with deps.session() as session:
-        existing = repo.list_audiences(session=session, dataset_id=dataset_id, limit=1000)
+        existing = list_audiences(session=session, dataset_id=dataset_id, limit=1000)
     if not existing:
         st.caption("No audiences on this data set yet: define one below.")
         return
     for a in existing:
         c1, c2, c3 = st.columns([4, 2, 2])
         rules = " AND ".join(
-            f"{f['column']} {saud.OP_LABELS.get(f['op'], f['op'])} {f.get('value', '')}"
+            f"{f['column']} {OP_LABELS.get(f['op'], f['op'])} {f.get('value', '')}"
             for f in a.filters
         )
         c1.markdown(f"**{a.name}**  \n{rules or 'all rows'}")
         with c2:
-            ok, n = guard(saud.count_rows, deps.get_engine(), a.id)
+            ok, n = guard(count_rows, deps.get_engine(), a.id)
             if ok:
                 st.markdown(f"**{n:,}** records")
         modeled = c3.toggle("Modeled", value=a.modeled, key=f"aud_modeled_{a.id}")
         if modeled != a.modeled:
             with deps.session() as session:
-                repo.update_audience(a.id, modeled=modeled, session=session)
+                update_audience(a.id, modeled=modeled, session=session)
             st.rerun()
 
 

@@ -11,8 +11,11 @@ import streamlit as st
 from pages import _deps as deps
 from pages import _destinations as other
 from pages import _widgets as ui
-from store import audiences as saud
-from store import repo
+from store.audience_rows import count_rows
+from store.audiences import list_audiences
+from store.connections import list_connections
+from store.datasets import list_datasets
+from store.pathways import list_pathways
 from sync import destinations as dest
 from sync import mapping as smap
 
@@ -35,8 +38,8 @@ def audience_rows() -> list[dict[str, Any]]:
     """Audiences as plain dicts with their record counts."""
     engine = deps.get_engine()
     with deps.session() as session:
-        items = repo.list_audiences(session=session)
-        sets = {d.id: d for d in repo.list_datasets(session=session)}
+        items = list_audiences(session=session)
+        sets = {d.id: d for d in list_datasets(session=session)}
         rows = [
             {
                 "id": a.id,
@@ -49,7 +52,7 @@ def audience_rows() -> list[dict[str, Any]]:
             for a in items
         ]
     for row in rows:
-        row["count"] = saud.count_rows(engine, row["id"])
+        row["count"] = count_rows(engine, row["id"])
     return rows
 
 
@@ -57,14 +60,14 @@ def connection_rows() -> list[dict[str, Any]]:
     with deps.session() as session:
         return [
             {"id": c.id, "name": c.name, "client_id": c.client_id, "allow_modeled": c.allow_modeled}
-            for c in repo.list_connections(session=session)
+            for c in list_connections(session=session)
         ]
 
 
 def pushed_pairs() -> dict[tuple[int, int], int]:
     """(audience id, connection id) -> pathway id, for "(Already Pushed)"."""
     with deps.session() as session:
-        return {(p.audience_id, p.connection_id): p.id for p in repo.list_pathways(session=session)}
+        return {(p.audience_id, p.connection_id): p.id for p in list_pathways(session=session)}
 
 
 def pathway_for(audience_id: int, connection_id: int, kind: str) -> int | None:
@@ -73,7 +76,7 @@ def pathway_for(audience_id: int, connection_id: int, kind: str) -> int | None:
         return next(
             (
                 p.id
-                for p in repo.list_pathways(session=session)
+                for p in list_pathways(session=session)
                 if (p.audience_id, p.connection_id, p.destination_kind)
                 == (audience_id, connection_id, kind)
             ),

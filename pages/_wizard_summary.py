@@ -20,8 +20,9 @@ from pages._wizard import (
     chosen_audience_and_connection,
     pathway_for,
 )
-from store import repo
-from store import runs as sruns
+from store.audit import record_audit
+from store.pathways import create_pathway, get_mapping, get_pathway, set_mapping
+from store.queue import enqueue_run
 from sync import destinations as dest
 
 
@@ -34,7 +35,7 @@ def summary_step(aud_by_id: dict, conn_by_id: dict, go: Callable[[int], None], u
     s = dict(state.get(deps.PUSH_SETTINGS) or {})
     if pathway_id:
         with deps.session() as session:
-            p = repo.get_pathway(pathway_id, session=session)
+            p = get_pathway(pathway_id, session=session)
             s = {
                 "kind": p.destination_kind,
                 "options": p.options,
@@ -43,7 +44,7 @@ def summary_step(aud_by_id: dict, conn_by_id: dict, go: Callable[[int], None], u
                 "de_key": p.de_customer_key,
                 "primary_keys": p.primary_keys,
                 "category_path": p.category_path,
-                "mapping": [m.model_dump() for m in repo.get_mapping(pathway_id, session=session)],
+                "mapping": [m.model_dump() for m in get_mapping(pathway_id, session=session)],
             }
     kind = s.get("kind") or dest.DATA_EXTENSION
     with st.container(border=True):
@@ -97,7 +98,7 @@ def summary_step(aud_by_id: dict, conn_by_id: dict, go: Callable[[int], None], u
         if ok:
             state[deps.PUSH_PATHWAY_ID] = pid
             ok, run = ui.guard(
-                sruns.enqueue_run,
+                enqueue_run,
                 deps.get_engine(),
                 pid,
                 "manual",
@@ -115,7 +116,7 @@ def summary_step(aud_by_id: dict, conn_by_id: dict, go: Callable[[int], None], u
         if ok:
             state[deps.PUSH_PATHWAY_ID] = pid
             ok, run = ui.guard(
-                sruns.enqueue_run, deps.get_engine(), pid, "manual", created_by=user.username
+                enqueue_run, deps.get_engine(), pid, "manual", created_by=user.username
             )
             if ok:
                 state[deps.PUSH_RUN_ID] = run.id
@@ -130,7 +131,7 @@ def _ensure_pathway(aud: dict, conn: dict, s: dict, user: Any) -> int:
     if existing:
         return existing
     with deps.session() as session:
-        pathway = repo.create_pathway(
+        pathway = create_pathway(
             audience_id=aud["id"],
             connection_id=conn["id"],
             de_name=s["de_name"],
@@ -145,8 +146,8 @@ def _ensure_pathway(aud: dict, conn: dict, s: dict, user: Any) -> int:
             created_by=user.username,
             session=session,
         )
-        repo.set_mapping(pathway.id, s["mapping"], session=session)
-        repo.record_audit(
+        set_mapping(pathway.id, s["mapping"], session=session)
+        record_audit(
             user.username, "create pathway", f"{aud['name']} -> {conn['name']}", session=session
         )
         return pathway.id

@@ -6,9 +6,12 @@ import streamlit as st
 
 from pages import _deps as deps
 from pages import _widgets as ui
-from store import audiences as saud
-from store import datasets as sdata
-from store import repo
+from store.audience_rows import count_matching, preview_matching
+from store.audiences import create_audience, get_audience_by_name
+from store.audit import record_audit
+from store.datasets import list_datasets
+from store.filters import OP_LABELS, OPS
+from store.importer import ImportProgress, import_file
 
 user = deps.require_role("staff")
 st.title("Audiences")
@@ -29,12 +32,12 @@ with st.expander("Upload a data set (CSV or Excel)", expanded=False, icon=":mate
     if st.button("Import", type="primary", disabled=upload is None or not ds_name.strip()):
         bar = st.progress(0.0, text="Importing…")
 
-        def on_progress(p: sdata.ImportProgress) -> None:
+        def on_progress(p: ImportProgress) -> None:
             frac = min(p.bytes_read / p.bytes_total, 1.0) if p.bytes_total else 0.0
             bar.progress(frac, text=f"Importing… {p.rows_imported:,} rows")
 
         ok, report = ui.guard(
-            sdata.import_file,
+            import_file,
             engine,
             upload,
             name=ds_name.strip(),
@@ -50,7 +53,7 @@ with st.expander("Upload a data set (CSV or Excel)", expanded=False, icon=":mate
                 "problems": list(report.problems),
             }
             with deps.session() as session:
-                repo.record_audit(user.username, "import data set", ds_name, session=session)
+                record_audit(user.username, "import data set", ds_name, session=session)
     rep = state.get(deps.AUD_IMPORT_REPORT)
     if rep:
         st.success(rep["summary"], icon=":material/check:")
@@ -69,7 +72,7 @@ with st.expander("Upload a data set (CSV or Excel)", expanded=False, icon=":mate
             )
 
 with deps.session() as session:
-    datasets = repo.list_datasets(session=session, limit=1000)
+    datasets = list_datasets(session=session, limit=1000)
 if not datasets:
     st.info("No data sets yet. Upload a CSV or Excel file above to start.")
     st.stop()
@@ -100,9 +103,7 @@ with tab_cols:
         )
 with tab_rows:
     ui.paginated(
-        saud.preview_matching(engine, ds, [], limit=500)
-        .reset_index()
-        .rename(columns={"_row": "Row"}),
+        preview_matching(engine, ds, [], limit=500).reset_index().rename(columns={"_row": "Row"}),
         key="aud_rows_page",
         page_size=25,
     )
@@ -114,7 +115,7 @@ with tab_aud:
     with st.form("aud_filter_add", clear_on_submit=True, border=False):
         f1, f2, f3, f4 = st.columns([3, 2, 3, 1], vertical_alignment="bottom")
         column = f1.selectbox("Column", names)
-        op = f2.selectbox("Operator", saud.OPS, format_func=saud.OP_LABELS.get)
+        op = f2.selectbox("Operator", OPS, format_func=OP_LABELS.get)
         value = f3.text_input(
             "Value",
             help="For 'in', separate values with commas; for "
@@ -124,27 +125,27 @@ with tab_aud:
             filters.append({"column": column, "op": op, "value": value})
     for i, f in enumerate(list(filters)):
         a, b = st.columns([6, 1])
-        a.markdown(f"`{f['column']}` {saud.OP_LABELS.get(f['op'], f['op'])} `{f['value']}`")
+        a.markdown(f"`{f['column']}` {OP_LABELS.get(f['op'], f['op'])} `{f['value']}`")
         if b.button("Remove", key=f"aud_rm_{i}"):
             filters.pop(i)
             st.rerun()
-    ok, count = ui.guard(saud.count_matching, engine, ds, filters)
+    ok, count = ui.guard(count_matching, engine, ds, filters)
     if ok:
         st.metric("Matching records", f"{count:,}")
         with st.expander("Preview matching rows"):
-            st.dataframe(saud.preview_matching(engine, ds, filters, limit=20), hide_index=True)
+            st.dataframe(preview_matching(engine, ds, filters, limit=20), hide_index=True)
     with st.form("aud_save"):
         name = st.text_input("Audience name")
         modeled = st.checkbox("Modeled (built from a score)")
         if st.form_submit_button("Save audience", type="primary"):
             with deps.session() as session:
-                taken = repo.get_audience_by_name(name.strip(), session=session)
+                taken = get_audience_by_name(name.strip(), session=session)
             if not name.strip() or taken:
                 st.error("Give the audience a new, unique name.", icon=":material/error:")
             else:
                 with deps.session() as session:
                     ok, _ = ui.guard(
-                        repo.create_audience, name.strip(), ds_id, filters, modeled, session=session
+                        create_audience, name.strip(), ds_id, filters, modeled, session=session
                     )
                 if ok:
                     state[deps.AUD_FILTERS] = []

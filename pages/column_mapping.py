@@ -8,15 +8,19 @@ import streamlit as st
 from pages import _deps as deps
 from pages import _widgets as ui
 from pages import _wizard as wiz
-from store import repo
+from store.audiences import list_audiences
+from store.audit import record_audit
+from store.connections import list_connections
+from store.datasets import list_datasets
+from store.pathways import get_mapping, list_pathways, set_mapping
 
 user = deps.require_role("staff")
 st.title("Column Mapping")
 with deps.session() as session:
-    pathways = repo.list_pathways(session=session)
-    auds = {a.id: a for a in repo.list_audiences(session=session)}
-    sets = {d.id: d for d in repo.list_datasets(session=session)}
-    conns = {c.id: c.name for c in repo.list_connections(session=session)}
+    pathways = list_pathways(session=session)
+    auds = {a.id: a for a in list_audiences(session=session)}
+    sets = {d.id: d for d in list_datasets(session=session)}
+    conns = {c.id: c.name for c in list_connections(session=session)}
 if not pathways:
     st.info("No pathways yet. Create one on **Push Audiences**; its mapping can be edited here.")
     st.stop()
@@ -38,7 +42,7 @@ aud = auds.get(p.audience_id)
 columns = sets[aud.dataset_id].columns if aud and aud.dataset_id in sets else []
 col_names = [c["name"] for c in columns]
 with deps.session() as session:
-    mapping = repo.get_mapping(pid, session=session)
+    mapping = get_mapping(pid, session=session)
 
 c1, c2, c3 = st.columns(3)
 c1.markdown(f"**Data Extension**  \n{p.de_name}  \n`{p.de_customer_key}`")
@@ -85,9 +89,9 @@ if saved:
         st.error(problem, icon=":material/error:")
     if not problems:
         with deps.session() as session:
-            ok, _ = ui.guard(repo.set_mapping, pid, rows, session=session)
+            ok, _ = ui.guard(set_mapping, pid, rows, session=session)
             if ok:
-                repo.record_audit(user.username, "edit mapping", p.de_name, session=session)
+                record_audit(user.username, "edit mapping", p.de_name, session=session)
         if ok:
             st.toast("Mapping saved; it applies on the next sync.", icon=":material/check:")
             st.rerun()

@@ -9,7 +9,8 @@ import streamlit as st
 from pages import _connection_ui as _conn_ui
 from pages import _deps as deps
 from pages import _widgets as ui
-from store import repo
+from store.audit import record_audit
+from store.connections import delete_connection, list_connections, record_connection_test
 
 user = deps.require_role("admin")
 st.title("Connections")
@@ -19,7 +20,7 @@ st.caption(
 )
 engine = deps.get_engine()
 with deps.session() as session:
-    connections = repo.list_connections(session=session)
+    connections = list_connections(session=session)
 
 
 @st.dialog("Delete connection?")
@@ -34,8 +35,8 @@ def confirm_delete(conn_id: int, name: str) -> None:
 
 def _delete(conn_id: int, name: str) -> None:
     with deps.session() as session:
-        repo.delete_connection(conn_id, session=session)
-        repo.record_audit(user.username, "delete connection", name, session=session)
+        delete_connection(conn_id, session=session)
+        record_audit(user.username, "delete connection", name, session=session)
 
 
 if not connections:
@@ -60,7 +61,7 @@ for conn in connections:
             if ok:
                 report = client.test_connection()
                 with deps.session() as session:
-                    repo.record_connection_test(
+                    record_connection_test(
                         conn.id, report.ok, dataclasses.asdict(report), session=session
                     )
                 st.session_state[deps.CONN_REPORT] = (conn.id, report)

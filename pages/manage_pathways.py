@@ -8,17 +8,20 @@ import streamlit as st
 from pages import _actions
 from pages import _deps as deps
 from pages import _widgets as ui
-from store import repo
-from store import runs as sruns
+from store.audiences import list_audiences
+from store.connections import list_connections
+from store.pathways import list_pathways
+from store.queue import active_run, list_runs
+from store.status import pathway_status
 
 user = deps.require_role("staff", "analyst")
 can_act = user.can("staff")
 st.title("Manage Pathways")
 engine = deps.get_engine()
 with deps.session() as session:
-    conns = {c.id: c.name for c in repo.list_connections(session=session)}
-    auds = {a.id: a.name for a in repo.list_audiences(session=session)}
-    pathways = repo.list_pathways(session=session)
+    conns = {c.id: c.name for c in list_connections(session=session)}
+    auds = {a.id: a.name for a in list_audiences(session=session)}
+    pathways = list_pathways(session=session)
 if not pathways:
     st.info(
         "No pathways yet. Staff create one on **Push Audiences**: pick an audience, a connection, "
@@ -30,7 +33,7 @@ if not can_act:
 
 
 def history(p: object) -> None:
-    runs = sruns.list_runs(engine, p.id, limit=200)
+    runs = list_runs(engine, p.id, limit=200)
     if not runs:
         st.caption("No runs yet.")
         return
@@ -83,7 +86,7 @@ for conn_id, items in by_conn.items():
     ):
         for p in items:
             label = f"{auds.get(p.audience_id, '?')} → {p.de_name}"
-            status = sruns.pathway_status(engine, p.id)
+            status = pathway_status(engine, p.id)
             with st.container(border=True):
                 st.markdown(f"**{label}**  \n`{p.de_customer_key}` · {p.category_path or ''}")
                 m = st.columns(5)
@@ -101,7 +104,7 @@ for conn_id, items in by_conn.items():
                 )
                 if can_act:
                     _actions.actions(p, label, status, user)
-                running = sruns.active_run(engine, p.id)
+                running = active_run(engine, p.id)
                 if running is not None:
                     ui.live_run(running.id, key=f"pw{p.id}")
                 elif status.message:

@@ -1,0 +1,18 @@
+"""The pathway store: SQLModel tables and the functions that read and write them.
+
+One concept per module, and one convention for the public API:
+
+- Repositories take a keyword-only `*, session: Session` (tiangolo style), commit at most once
+  and return the row or None: `connections`, `datasets`, `audiences`, `pathways` (with their
+  column mappings), `users`, `audit`. Pages open a short `Session(engine)` per rerun.
+- Where a sync's hot path or a bulk transfer needs it, a module uses SQLAlchemy Core with the
+  `engine` as first argument instead and manages its own short transactions; its docstring
+  says so and why: `queue` (enqueue, claim, progress, finish), `ledger` (checkpoints, ledger,
+  refusals), `schedules`, `status`, `reports` (rejected rows as CSV), `audience_rows`
+  (counts, previews, the chunked row stream), `importer` and `typed_columns` (file import).
+
+Also: `models` (tables), `db` (engine and schema), `filters` (audience filters as SQL
+expressions), `csv_source` (reading uploads), `inference` (column types), `revisions` (row
+revisions), `crypto` (secrets), `settings`, `errors`, `demo` (the demo workspace). The store
+imports nothing from the engine (`sync/`), the SFMC client or the UI.
+"""

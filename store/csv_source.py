@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from store.dataset_errors import DataSetError
+from store.errors import DataSetError
 from store.inference import ColumnStats
 
 MAX_PROBLEMS = 1_000
@@ -54,7 +54,7 @@ def open_source(source: Any) -> tuple[IO[bytes], bool]:
     if getattr(stream, "seekable", lambda: False)():
         return stream, False
     # Uploads from a pipe: spool to disk so we can read the file more than once.
-    spooled = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115
+    spooled = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # closed by the caller
     shutil.copyfileobj(stream, spooled)
     spooled.seek(0)
     return spooled, True  # type: ignore[return-value]
@@ -251,7 +251,7 @@ def csv_source(fh: IO[bytes], filename: str, collector: Collector) -> Source:
     quotes = [0]
     reader = csv.reader(_csv_lines(text, bad_lines, quotes), delimiter=delimiter, strict=False)
 
-    def records() -> Iterator[tuple[int, int, list[Any]]]:  # noqa: C901 - one reader loop
+    def records() -> Iterator[tuple[int, int, list[Any]]]:
         end = 0
         # One record is held back: at the end of the file a quote that was never closed has
         # swallowed every following line into one value (csv does not complain), and that
@@ -331,8 +331,9 @@ def _cell_text(value: Any) -> str | None:
 
 def xlsx_source(fh: IO[bytes], filename: str) -> Source:
     """Read the first sheet of an XLSX workbook lazily, cells as text."""
-    import openpyxl  # noqa: PLC0415  (only XLSX imports pay for it)
-    from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
+    # Imported here: only XLSX imports pay for openpyxl.
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         # data_only=False: formulas arrive as their text ("=SUM(B2:B9)") and are stored as text.

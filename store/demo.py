@@ -11,26 +11,35 @@ import csv
 import io
 import random
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import IO, Any
 
-import bcrypt
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from store import repo
+from store.audiences import create_audience, get_audience_by_name
+from store.audit import record_audit
+from store.connections import (
+    connection_secret,
+    create_connection,
+    get_connection_by_name,
+    update_connection,
+)
 from store.crypto import SecretKeyError
-from store.datasets import DataSetError, import_file
+from store.datasets import get_dataset_by_name
 from store.db import create_db_and_tables
+from store.errors import DataSetError
+from store.importer import import_file
+from store.users import DEMO_PASSWORD, get_user, hash_password, upsert_user
 
 # Same values as simulator.DEMO_CLIENT_ID/SECRET (a test keeps them equal); copied because
 # store/ must not import simulator.
 DEMO_CLIENT_ID = "pathways-demo"
-DEMO_CLIENT_SECRET = "pathways-demo-secret"  # noqa: S105  (the simulator's public demo client)
-DEMO_PASSWORD = "pathways-demo"  # noqa: S105  (shown on the demo login page on purpose)
+DEMO_CLIENT_SECRET = "pathways-demo-secret"
 DEMO_CONNECTION_NAME = "Demo Marketing Cloud (simulator)"
 DEMO_DATASET_NAME = "Demo donors"
 DEMO_ROWS = 50_000
@@ -80,11 +89,6 @@ class DemoWorkspace:
     created: bool
 
 
-def hash_password(password: str) -> str:
-    """A bcrypt hash that streamlit-authenticator accepts (it checks with bcrypt.checkpw)."""
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=10)).decode("ascii")
-
-
 # --- donor data ------------------------------------------------------------------------------
 
 _FIRST = [
@@ -131,8 +135,6 @@ DONOR_COLUMNS = [
 def _ascii(name: str, table: dict[str, str]) -> str:
     if name in table:
         return table[name]
-    import unicodedata  # noqa: PLC0415
-
     plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return "".join(ch for ch in plain.lower() if ch.isalnum()) or "donor"
 
@@ -211,8 +213,8 @@ def write_donor_csv(out: IO[str], n: int = DEMO_ROWS, *, seed: int = DEMO_SEED) 
 
 def _ensure_users(session: Session) -> None:
     for user in DEMO_USERS:
-        if repo.get_user(user.username, session=session) is None:
-            repo.upsert_user(
+        if get_user(user.username, session=session) is None:
+            upsert_user(
                 user.username,
                 user.name,
                 [user.role],
@@ -223,30 +225,28 @@ def _ensure_users(session: Session) -> None:
 
 
 def _ensure_connection(session: Session, auth_uri: str) -> tuple[int, bool]:
-    conn = repo.get_connection_by_name(DEMO_CONNECTION_NAME, session=session)
+    conn = get_connection_by_name(DEMO_CONNECTION_NAME, session=session)
     if conn is None:
-        conn = repo.create_connection(
+        conn = create_connection(
             DEMO_CONNECTION_NAME, auth_uri, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, session=session
         )
-        assert conn.id is not None  # noqa: S101
+        assert conn.id is not None
         return conn.id, True
-    assert conn.id is not None  # noqa: S101
+    assert conn.id is not None
     try:
-        repo.connection_secret(conn)
+        connection_secret(conn)
         secret = None
     except SecretKeyError:
         # The demo key file was deleted: the demo secret is public, so just store it again.
         secret = DEMO_CLIENT_SECRET
     if conn.auth_base_uri != auth_uri or secret:
-        repo.update_connection(
-            conn.id, auth_base_uri=auth_uri, client_secret=secret, session=session
-        )
+        update_connection(conn.id, auth_base_uri=auth_uri, client_secret=secret, session=session)
     return conn.id, False
 
 
 def _ensure_dataset(engine: Engine, rows: int) -> tuple[int, bool]:
     with Session(engine) as session:
-        existing = repo.get_dataset_by_name(DEMO_DATASET_NAME, session=session)
+        existing = get_dataset_by_name(DEMO_DATASET_NAME, session=session)
         if existing is not None and existing.id is not None:
             return existing.id, False
     with tempfile.TemporaryFile() as raw:
@@ -260,7 +260,7 @@ def _ensure_dataset(engine: Engine, rows: int) -> tuple[int, bool]:
         except DataSetError:
             # Another process imported it first (name taken); use theirs.
             with Session(engine) as session:
-                ds = repo.get_dataset_by_name(DEMO_DATASET_NAME, session=session)
+                ds = get_dataset_by_name(DEMO_DATASET_NAME, session=session)
                 if ds is None or ds.id is None:
                     raise
                 return ds.id, False
@@ -292,22 +292,20 @@ def ensure_demo_workspace(
     made_audiences = False
     with Session(engine) as session:
         for name, filters, modeled in DEMO_AUDIENCES:
-            audience = repo.get_audience_by_name(name, session=session)
+            audience = get_audience_by_name(name, session=session)
             if audience is None:
                 try:
-                    audience = repo.create_audience(
-                        name, dataset_id, filters, modeled, session=session
-                    )
+                    audience = create_audience(name, dataset_id, filters, modeled, session=session)
                     made_audiences = True
                 except IntegrityError:
                     session.rollback()
-                    audience = repo.get_audience_by_name(name, session=session)
-            assert audience is not None  # noqa: S101
-            assert audience.id is not None  # noqa: S101
+                    audience = get_audience_by_name(name, session=session)
+            assert audience is not None
+            assert audience.id is not None
             audience_ids[name] = audience.id
         created = made_connection or made_dataset or made_audiences
         if created:
-            repo.record_audit(
+            record_audit(
                 "system", "demo.workspace", f"created demo data set {dataset_id}", session=session
             )
     return DemoWorkspace(connection_id, dataset_id, audience_ids, created)

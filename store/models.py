@@ -170,7 +170,7 @@ class RowLedger(SQLModel, table=True):
 
     `source_row`/`source_rev` say which data-set row (`_row`) at which revision (`_rev`, bumped
     by a trigger on every UPDATE) SFMC accepted: an incremental run reads only the audience rows
-    without such an entry (`store.audiences.iter_rows(unsynced_for=...)`).
+    without such an entry (`store.ledger.UnsyncedRows`).
     """
 
     __table_args__ = (
@@ -191,8 +191,8 @@ class PreflightRefusal(SQLModel, table=True):
 
     Only refusals that depend on the row alone are kept (a bad value, not a duplicate key): an
     incremental run does not read such a row again while its `_rev` is unchanged, and copies
-    this record into the run's rejected rows instead (`store.runs.copy_refusals`). Rows SFMC
-    itself refused are not kept here: they are retried. Forgotten with the ledger.
+    this record into the run's rejected rows instead (`store.ledger.commit_checkpoint`). Rows
+    SFMC itself refused are not kept here: they are retried. Forgotten with the ledger.
     """
 
     __table_args__ = (UniqueConstraint("pathway_id", "source_row"),)

@@ -3,8 +3,8 @@
 Every data-set table gets a `_rev` column (0 at import) and a trigger that adds 1 to it on
 every UPDATE of the row, whoever runs the UPDATE (the app, a script, an admin in psql). The
 sync ledger remembers the `(_row, _rev)` of each row SFMC accepted, so an incremental sync
-reads only the rows that changed since (`store.audiences.iter_rows(unsynced_for=...)`)
-instead of reading, converting and hashing the whole audience.
+reads only the rows that changed since (`store.ledger.UnsyncedRows`) instead of reading,
+converting and hashing the whole audience.
 
 The column and trigger are added lazily (`ensure_row_revisions`), so data sets imported by an
 older version get them on their next sync; both are cheap schema changes (no row is rewritten).

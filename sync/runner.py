@@ -58,7 +58,7 @@ class _Heartbeat:
     """Keeps the run's heartbeat fresh while long requests are in flight."""
 
     def __init__(self, engine: Engine, run_id: int, worker_id: str, every: float) -> None:
-        from store import runs
+        from store import queue
 
         self._stop = threading.Event()
         self.lost = False
@@ -66,7 +66,7 @@ class _Heartbeat:
         def loop() -> None:
             while not self._stop.wait(every):
                 try:
-                    if not runs.heartbeat(engine, run_id, worker_id):
+                    if not queue.heartbeat(engine, run_id, worker_id):
                         self.lost = True
                 except Exception:  # noqa: BLE001 - a missed beat must not kill the run
                     continue
@@ -175,7 +175,7 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
 ) -> PushResult:
     """Execute (or resume) one sync run from the store and record everything it does.
 
-    The run must be "running" and owned by `worker_id` (see `store.runs.claim_next_run`); a
+    The run must be "running" and owned by `worker_id` (see `store.queue.claim_next_run`); a
     queued run is taken over directly. Progress, checkpoints, rejected rows and the ledger are
     written as it goes; the final state is one of succeeded / failed / needs_confirm / cancelled.
 
@@ -194,11 +194,11 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
         The `PushResult`; failures are recorded on the run and returned as state "failed".
     """
     # `sync.push` re-exports this module's `run_pathway`: import its engine when a run starts.
-    from store import audiences, runs
+    from store import audience_rows, ledger, queue
     from sync.push import push_rows
 
     base = options or PushOptions()
-    runs.mark_running(engine, run_id, worker_id)
+    queue.mark_running(engine, run_id, worker_id)
     beat = _Heartbeat(engine, run_id, worker_id, heartbeat_every)
     counters = Counters()
     try:
@@ -237,21 +237,21 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             if ensured.created or ensured.added:
                 # A new DE, or fields added to one (e.g. a field removed in SFMC and put back):
                 # rows in the DE lack those values, so every row must be sent again.
-                runs.clear_ledger(engine, pathway.id)
+                ledger.clear_ledger(engine, pathway.id)
         # Calls made so far (token, DE lookup/description/creation) belong to the run too.
         setup_calls = int(getattr(client, "api_calls", 0) or 0)
         checkpoint = run.checkpoint or {}
         if checkpoint.get("row") and ensured is not None and ensured.created and not run.dry_run:
             # The DE vanished since this run's checkpoint: the rows sent before it are gone too.
-            runs.clear_rejected_after(engine, run_id)
-            runs.write_progress(engine, run_id, checkpoint={})
+            ledger.clear_rejected_after(engine, run_id)
+            queue.write_progress(engine, run_id, checkpoint={})
             checkpoint = {}
         resume_row = int(checkpoint.get("row", 0) or 0)
         counters = Counters.from_dict(checkpoint.get("counters"))
         counters.api_calls += setup_calls
-        rows_total = audiences.count_rows(engine, audience.id)
+        rows_total = audience_rows.count_rows(engine, audience.id)
         notes = " ".join(ensured.notes) if ensured is not None else ""
-        runs.write_progress(
+        queue.write_progress(
             engine,
             run_id,
             rows_total=rows_total,
@@ -273,7 +273,7 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             if now - last_write[0] < 0.5 and p.phase not in ("done", "deleting"):
                 return
             last_write[0] = now
-            runs.write_progress(
+            queue.write_progress(
                 engine,
                 run_id,
                 rows_total=p.rows_total,
@@ -286,7 +286,7 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             # Rows skipped as refused before are copied in SQL; rows preflight refused for
             # their own values are remembered with their revision (not in a dry run).
             fresh = [(r, _rejection_row(r)) for r in c.rejected if r.copy_of is None]
-            runs.commit_checkpoint(
+            ledger.commit_checkpoint(
                 engine,
                 run_id,
                 pathway_id=pathway.id,
@@ -306,7 +306,7 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
 
         def cancelled() -> bool:
             # Called per chunk and per batch: one indexed read, cheap next to a batch.
-            return beat.lost or runs.cancel_requested(engine, run_id)
+            return beat.lost or queue.cancel_requested(engine, run_id)
 
         key_columns = [
             m.source_column
@@ -315,7 +315,7 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
         ]
 
         def key_chunks(after: int) -> Iterator[list[dict[str, Any]]]:
-            return audiences.iter_rows(
+            return audience_rows.iter_rows(
                 engine, audience.id, chunk_size=20_000, after_row=after, columns=key_columns
             )
 
@@ -327,7 +327,7 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             ensure_row_revisions(engine, dataset.table_name)
 
         def chunks(after: int) -> Iterator[list[dict[str, Any]]]:
-            return audiences.iter_rows(
+            return audience_rows.iter_rows(
                 engine,
                 audience.id,
                 chunk_size=chunk_size,
@@ -356,7 +356,7 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
                 client=client,
                 options=opts,
                 rows_total=rows_total,
-                ledger_lookup=(lambda keys: runs.ledger_lookup(engine, pathway.id, keys)),
+                ledger_lookup=(lambda keys: ledger.ledger_lookup(engine, pathway.id, keys)),
                 ledger_keys=lambda: ledger_keys(engine, pathway.id),
                 resume_row=resume_row,
                 resume_counters=counters,
@@ -364,7 +364,7 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
                 on_commit=commit,
                 should_cancel=cancelled,
             )
-            runs.finish_run(
+            queue.finish_run(
                 engine,
                 run_id,
                 result.state,
@@ -382,16 +382,16 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
         # A first sync (or one after the DE was recreated) has nothing to compare with: skip the
         # per-chunk ledger lookups.
         has_ledger = (
-            not run.full_resend and not generated_key and runs.ledger_has_rows(engine, pathway.id)
+            not run.full_resend and not generated_key and ledger.ledger_has_rows(engine, pathway.id)
         )
         fingerprint = ledger_fingerprint(
             dataset=dataset, audience=audience, mapping=ensured.mapping, target=target
         )
         if run.dry_run:
-            same_basis = runs.ledger_fingerprint(engine, pathway.id) == fingerprint
+            same_basis = ledger.ledger_fingerprint(engine, pathway.id) == fingerprint
         else:
             # Before any ledger entry of this run is written: they are valid for this basis.
-            same_basis = runs.use_ledger_fingerprint(engine, pathway.id, fingerprint)
+            same_basis = ledger.use_ledger_fingerprint(engine, pathway.id, fingerprint)
         changed_only = has_ledger and same_basis and revisions
 
         usable = early is not None and not (ensured.created or ensured.added)
@@ -404,19 +404,19 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
                 if len(first) < chunk_size:
                     return
                 after = first[-1]["_row"]
-            yield from audiences.iter_rows(
+            yield from audience_rows.iter_rows(
                 engine,
                 audience.id,
                 chunk_size=chunk_size,
                 after_row=after,
-                unsynced_for=pathway.id,
+                row_filter=ledger.UnsyncedRows(pathway.id),
             )
 
         def span(after: int, upto: int | None) -> tuple[int, int]:
-            return audiences.count_span(engine, audience.id, after_row=after, upto_row=upto)
+            return audience_rows.count_span(engine, audience.id, after_row=after, upto_row=upto)
 
         def holders(keys: Any) -> dict[str, int]:
-            return runs.ledger_holders(engine, pathway.id, dataset.table_name, keys)
+            return ledger.ledger_holders(engine, pathway.id, dataset.table_name, keys)
 
         result = push_rows(
             chunks,
@@ -426,7 +426,9 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
             options=opts,
             rows_total=rows_total,
             ledger_lookup=(
-                (lambda keys: runs.ledger_lookup(engine, pathway.id, keys)) if has_ledger else None
+                (lambda keys: ledger.ledger_lookup(engine, pathway.id, keys))
+                if has_ledger
+                else None
             ),
             resume_row=resume_row,
             resume_counters=counters,
@@ -448,7 +450,7 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
                 }
             )
         message = result.message or _summary(result, notes)
-        runs.finish_run(
+        queue.finish_run(
             engine,
             run_id,
             result.state,
@@ -461,14 +463,14 @@ def run_pathway(  # noqa: C901, PLR0915 - the run's steps, in order
         error = (
             str(exc) if isinstance(exc, SfmcError | LookupError) else f"{type(exc).__name__}: {exc}"
         )
-        runs.finish_run(engine, run_id, "failed", error=error, message=f"Sync failed: {error}")
+        queue.finish_run(engine, run_id, "failed", error=error, message=f"Sync failed: {error}")
         return PushResult("failed", counters, message=error)
     finally:
         beat.stop()
 
 
 class _Prefetch:
-    """The first chunk of `iter_rows(unsynced_for=...)`, read on a thread; taken at most once."""
+    """The first chunk of `iter_rows(row_filter=UnsyncedRows(...))`, read on a thread; taken at most once."""
 
     def __init__(self, read: Callable[[], list[dict[str, Any]]], after: int) -> None:
         self._after = after
@@ -492,7 +494,7 @@ class _Prefetch:
 def _prefetch_changed(
     engine: Engine, ctx: dict[str, Any], *, after: int, chunk_size: int, enabled: bool
 ) -> _Prefetch | None:
-    from store import audiences, runs
+    from store import audience_rows, ledger
 
     pathway, dataset = ctx["pathway"], ctx["dataset"]
     if (
@@ -500,7 +502,7 @@ def _prefetch_changed(
         or dataset is None
         or (pathway.options or {}).get("generated_key")
         or not pathway.ledger_fingerprint
-        or not runs.ledger_has_rows(engine, pathway.id)
+        or not ledger.ledger_has_rows(engine, pathway.id)
     ):
         return None
 
@@ -508,12 +510,12 @@ def _prefetch_changed(
         from store.revisions import ensure_row_revisions
 
         ensure_row_revisions(engine, dataset.table_name)
-        chunks = audiences.iter_rows(
+        chunks = audience_rows.iter_rows(
             engine,
             ctx["audience"].id,
             chunk_size=chunk_size,
             after_row=after,
-            unsynced_for=pathway.id,
+            row_filter=ledger.UnsyncedRows(pathway.id),
         )
         return next(iter(chunks), [])
 

@@ -124,7 +124,7 @@ class Commit:
     checkpoint_row: int
     counters: Counters
     rejected: list[Rejection] = field(default_factory=list)
-    # (key, hash) or (key, hash, source `_row`, source `_rev`): see `store.runs.commit_checkpoint`.
+    # (key, hash) or (key, hash, source `_row`, source `_rev`): see `store.ledger.commit_checkpoint`.
     ledger_upserts: list[tuple[Any, ...]] = field(default_factory=list)
     ledger_deletes: list[str] = field(default_factory=list)
     phase: str = "rows"

@@ -2,7 +2,7 @@
 
 In the app it is a daemon thread started once (`start_background_worker`); standalone it is
 `python -m sync.worker`. Several workers may share one PostgreSQL store: runs are claimed with
-row locks (`store.runs.claim_next_run`), and a run whose worker died (stale heartbeat) is claimed
+row locks (`store.queue.claim_next_run`), and a run whose worker died (stale heartbeat) is claimed
 again and resumed from its checkpoint.
 """
 
@@ -35,13 +35,13 @@ def default_client_factory(connection: Connection) -> SfmcClient:
     """Build a client from a stored connection (secret decrypted; local URIs in demo mode only)."""
     from sfmc.client import SfmcClient
     from sfmc.config import SfmcCredentials
-    from store import repo
+    from store.connections import connection_secret
     from store.settings import demo_mode
 
     credentials = SfmcCredentials(
         auth_base_uri=connection.auth_base_uri,
         client_id=connection.client_id,
-        client_secret=repo.connection_secret(connection),
+        client_secret=connection_secret(connection),
         account_id=connection.account_id,
     )
     allow_local = demo_mode() and connection.auth_base_uri.startswith(_LOCAL_PREFIXES)
@@ -86,14 +86,15 @@ class Worker:
 
     def run_once(self) -> int | None:
         """Queue due schedules, then claim and execute one run; returns its id (None if idle)."""
-        from store import runs
+        from store.queue import claim_next_run
+        from store.schedules import enqueue_due_runs
 
         if self.schedules:
             try:
-                runs.enqueue_due_runs(self.engine)
+                enqueue_due_runs(self.engine)
             except Exception:  # a schedule hiccup must not stop the worker
                 log.exception("queueing scheduled runs failed")
-        run = runs.claim_next_run(self.engine, self.worker_id, stale_after=self.stale_after)
+        run = claim_next_run(self.engine, self.worker_id, stale_after=self.stale_after)
         if run is None or run.id is None:
             return None
         log.info("worker %s runs sync run %s (pathway %s)", self.worker_id, run.id, run.pathway_id)
@@ -196,13 +197,13 @@ def run_push_command(args: Any) -> int:
     Returns:
         0 succeeded, 1 failed or cancelled, 2 the pathway is busy or unknown, 3 needs confirm.
     """
-    from store import runs
+    from store import queue
     from store.db import create_db_and_tables, make_engine
 
     engine = make_engine(args.database_url)
     create_db_and_tables(engine)
     try:
-        run = runs.enqueue_run(
+        run = queue.enqueue_run(
             engine,
             args.pathway,
             "cli",
@@ -211,7 +212,7 @@ def run_push_command(args: Any) -> int:
             confirm_deletes=args.confirm_deletes,
             created_by="cli",
         )
-    except (runs.RunConflictError, LookupError) as exc:
+    except (queue.RunConflictError, LookupError) as exc:
         _say(f"error: {exc}")
         return 2
     assert run.id is not None
@@ -232,7 +233,7 @@ def run_push_command(args: Any) -> int:
     run_pathway(
         engine, run.id, client_factory=default_client_factory, worker_id="cli", on_progress=show
     )
-    done = runs.get_run(engine, run.id)
+    done = queue.get_run(engine, run.id)
     assert done is not None
     _say(f"State: {done.state}")
     _say(done.message or done.error or "")

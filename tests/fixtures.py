@@ -45,20 +45,24 @@ def push_csv(
     """
     from sqlmodel import Session
 
-    from store import repo, runs
-    from store.datasets import import_file
+    from store.audiences import create_audience
+    from store.connections import create_connection
+    from store.datasets import get_dataset_by_name
+    from store.importer import import_file
+    from store.pathways import create_pathway, set_mapping
+    from store.queue import enqueue_run, get_run
     from sync.push import run_pathway
     from sync.worker import default_client_factory
 
     import_file(engine, data, name="d", filename="d.csv")
     with Session(engine) as session:
-        ds = repo.get_dataset_by_name("d", session=session)
-        audience = repo.create_audience("a", ds.id, session=session)
-        conn = repo.create_connection("Main", auth_uri, client_id, client_secret, session=session)
-        pathway = repo.create_pathway(
+        ds = get_dataset_by_name("d", session=session)
+        audience = create_audience("a", ds.id, session=session)
+        conn = create_connection("Main", auth_uri, client_id, client_secret, session=session)
+        pathway = create_pathway(
             audience.id, conn.id, "Pushed", "pushed_key", session=session, category_id=1000
         )
-        repo.set_mapping(
+        set_mapping(
             pathway.id,
             [
                 {"source_column": "email", "destination_field": "Email",
@@ -70,6 +74,6 @@ def push_csv(
             session=session,
         )  # fmt: skip
         pathway_id = pathway.id
-    queued = runs.enqueue_run(engine, pathway_id, "manual")
+    queued = enqueue_run(engine, pathway_id, "manual")
     run_pathway(engine, queued.id, client_factory=default_client_factory)
-    return runs.get_run(engine, queued.id)
+    return get_run(engine, queued.id)

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from store.datasets import DataSetError, dataset_table, import_file
+from store.datasets import dataset_table
+from store.errors import DataSetError
+from store.importer import import_file
 from store.models import DataSet
 from tests.badinput.conftest import snapshot
 

@@ -6,9 +6,11 @@ import pytest
 from sqlalchemy import inspect
 from sqlmodel import Session, func, select
 
-from store import repo
-from store.audiences import AudienceFilterError, count_matching, preview_matching
-from store.datasets import import_file
+from store.audience_rows import count_matching, preview_matching
+from store.audiences import create_audience
+from store.datasets import get_dataset_by_name
+from store.filters import AudienceFilterError
+from store.importer import import_file
 from store.models import Audience, DataSet
 
 CSV = (
@@ -24,7 +26,7 @@ CSV = (
 def ds(engine):
     import_file(engine, CSV, name="Donors", filename="d.csv")
     with Session(engine) as session:
-        found = repo.get_dataset_by_name("Donors", session=session)
+        found = get_dataset_by_name("Donors", session=session)
         session.expunge(found)
         return found
 
@@ -60,7 +62,7 @@ REFUSED = {
 def test_bad_filter_is_refused_with_the_fix_and_no_audience_is_saved(engine, ds, case):
     flt, says = REFUSED[case]
     with Session(engine) as session, pytest.raises(AudienceFilterError) as info:
-        repo.create_audience("Bad", ds.id, [flt], session=session)
+        create_audience("Bad", ds.id, [flt], session=session)
     assert says in str(info.value)
     assert str(info.value).startswith("Filter 1:")  # says which filter
     with Session(engine) as session:
@@ -85,7 +87,7 @@ def test_injection_in_values_is_plain_data(engine, ds, case):
     assert count_matching(engine, ds, filters) == expected
     assert len(preview_matching(engine, ds, filters)) == expected
     with Session(engine) as session:
-        audience = repo.create_audience("Odd", ds.id, filters, session=session)
+        audience = create_audience("Odd", ds.id, filters, session=session)
         assert audience.id is not None
         stored = session.get(DataSet, ds.id)
         assert stored.row_count == 4

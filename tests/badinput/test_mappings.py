@@ -9,9 +9,13 @@ import pytest
 from sqlmodel import Session, select
 
 from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from store import repo, runs
-from store.datasets import import_file
+from store.audiences import create_audience
+from store.connections import create_connection
+from store.datasets import get_dataset_by_name
+from store.importer import import_file
 from store.models import ColumnMapping, RejectedRow
+from store.pathways import create_pathway, set_mapping
+from store.queue import enqueue_run, get_run
 from sync.push import run_pathway
 from sync.worker import default_client_factory
 from tests.badinput.conftest import sim_des
@@ -30,23 +34,23 @@ def make_pathway(engine, sim, mapping: list[dict[str, Any]]) -> tuple[int, str]:
     tag = uuid.uuid4().hex[:8]
     import_file(engine, CSV, name=f"ds {tag}", filename="d.csv")
     with Session(engine) as session:
-        ds = repo.get_dataset_by_name(f"ds {tag}", session=session)
-        audience = repo.create_audience(f"aud {tag}", ds.id, session=session)
-        conn = repo.create_connection(
+        ds = get_dataset_by_name(f"ds {tag}", session=session)
+        audience = create_audience(f"aud {tag}", ds.id, session=session)
+        conn = create_connection(
             f"c {tag}", sim.auth_uri, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, session=session
         )
         key = f"bad_{tag}"
-        pathway = repo.create_pathway(
+        pathway = create_pathway(
             audience.id, conn.id, f"Bad {tag}", key, session=session, category_id=1000
         )
-        repo.set_mapping(pathway.id, mapping, session=session)
+        set_mapping(pathway.id, mapping, session=session)
         return pathway.id, key
 
 
 def run(engine, pathway_id: int):
-    queued = runs.enqueue_run(engine, pathway_id, "manual")
+    queued = enqueue_run(engine, pathway_id, "manual")
     run_pathway(engine, queued.id, client_factory=default_client_factory)
-    return runs.get_run(engine, queued.id)
+    return get_run(engine, queued.id)
 
 
 REFUSED = {
@@ -85,7 +89,7 @@ def test_two_fields_with_one_name_are_refused_and_the_old_mapping_kept(engine, s
     pid, _ = make_pathway(engine, sim, [EMAIL_PK, col("name", "Name", length=50)])
     bad = [EMAIL_PK, col("name", "Name", length=50), col("joined", "name", length=20)]
     with Session(engine) as session, pytest.raises(ValueError, match="is mapped twice; keep one"):
-        repo.set_mapping(pid, bad, session=session)
+        set_mapping(pid, bad, session=session)
     with Session(engine) as session:
         kept = session.exec(select(ColumnMapping).where(ColumnMapping.pathway_id == pid)).all()
     assert [m.destination_field for m in kept] == ["Email", "Name"]

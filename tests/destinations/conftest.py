@@ -12,8 +12,12 @@ import requests
 from sqlmodel import Session
 
 from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, start_simulator
-from store import repo, runs
-from store.datasets import import_file
+from store.audiences import create_audience
+from store.connections import create_connection
+from store.datasets import get_dataset_by_name
+from store.importer import import_file
+from store.pathways import create_pathway, set_mapping
+from store.queue import enqueue_run, get_run
 from sync.push import PushOptions, run_pathway
 from sync.worker import default_client_factory
 from tests.engine.conftest import csv_bytes
@@ -69,13 +73,11 @@ def make_pathway(engine, sim) -> Callable[..., tuple[int, int]]:
         tag = uuid.uuid4().hex[:8]
         import_file(engine, csv_bytes(rows), name=f"ds_{tag}", filename=f"{tag}.csv")
         with Session(engine) as session:
-            ds = repo.get_dataset_by_name(f"ds_{tag}", session=session)
+            ds = get_dataset_by_name(f"ds_{tag}", session=session)
             assert ds is not None
-            audience = repo.create_audience(
-                f"aud_{tag}", ds.id, session=session, filters=filters or []
-            )
-            conn = repo.create_connection(f"conn_{tag}", sim.auth_uri, *client, session=session)
-            pathway = repo.create_pathway(
+            audience = create_audience(f"aud_{tag}", ds.id, session=session, filters=filters or [])
+            conn = create_connection(f"conn_{tag}", sim.auth_uri, *client, session=session)
+            pathway = create_pathway(
                 audience.id,
                 conn.id,
                 f"dest {tag}",
@@ -84,7 +86,7 @@ def make_pathway(engine, sim) -> Callable[..., tuple[int, int]]:
                 destination_kind=kind,
                 options=options or {},
             )
-            repo.set_mapping(
+            set_mapping(
                 pathway.id,
                 [{"ordinal": i, **m} for i, m in enumerate(mapping)],
                 session=session,
@@ -95,8 +97,8 @@ def make_pathway(engine, sim) -> Callable[..., tuple[int, int]]:
 
 
 def run(engine, pathway_id: int, **kwargs: Any):
-    queued = runs.enqueue_run(engine, pathway_id, "manual", **kwargs)
+    queued = enqueue_run(engine, pathway_id, "manual", **kwargs)
     result = run_pathway(
         engine, queued.id, client_factory=default_client_factory, options=SMALL, chunk_size=10
     )
-    return runs.get_run(engine, queued.id), result
+    return get_run(engine, queued.id), result

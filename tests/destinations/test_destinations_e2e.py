@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 
 from sfmc.types import DeField
 from simulator.state import SimDE
-from store import repo
+from store.audiences import update_audience
 from store.models import RejectedRow
 from tests.destinations.conftest import LIMITED, WELCOME, inspect, post_sim, run
 
@@ -43,7 +43,7 @@ def rejected(engine, run_id: int) -> list[RejectedRow]:
 
 def set_filters(engine, audience_id: int, filters) -> None:
     with Session(engine) as session:
-        repo.update_audience(audience_id, filters=filters, session=session)
+        update_audience(audience_id, filters=filters, session=session)
 
 
 # ------------------------------------------------------------------------- membership flag

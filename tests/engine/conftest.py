@@ -17,8 +17,11 @@ import requests
 from sqlmodel import Session
 
 from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from store import repo
-from store.datasets import import_file
+from store.audiences import create_audience
+from store.connections import create_connection
+from store.datasets import get_dataset_by_name
+from store.importer import import_file
+from store.pathways import create_pathway, set_mapping
 from sync.mapping import FieldMap
 
 ROOT_FOLDER = 1000
@@ -91,13 +94,13 @@ def make_pathway(engine, sim) -> Callable[..., int]:
         tag = uuid.uuid4().hex[:8]
         report = import_file(engine, csv_bytes(rows), name=f"ds_{tag}", filename=f"{tag}.csv")
         with Session(engine) as session:
-            ds = repo.get_dataset_by_name(f"ds_{tag}", session=session)
+            ds = get_dataset_by_name(f"ds_{tag}", session=session)
             assert ds is not None, report
-            audience = repo.create_audience(f"aud_{tag}", ds.id, session=session)
-            conn = repo.create_connection(
+            audience = create_audience(f"aud_{tag}", ds.id, session=session)
+            conn = create_connection(
                 f"conn_{tag}", sim.auth_uri, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, session=session
             )
-            pathway = repo.create_pathway(
+            pathway = create_pathway(
                 audience.id,
                 conn.id,
                 f"AVID - {tag}",
@@ -109,7 +112,7 @@ def make_pathway(engine, sim) -> Callable[..., int]:
                 delete_guard_share=guard,
             )
             columns = [c["name"] for c in ds.columns]
-            repo.set_mapping(
+            set_mapping(
                 pathway.id, mapping or text_mapping(columns, **(types or {})), session=session
             )
             return pathway.id

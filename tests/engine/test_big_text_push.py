@@ -7,8 +7,8 @@ from typing import Any
 import requests
 from sqlmodel import Session
 
-from store import runs
 from store.models import Pathway
+from store.queue import enqueue_run, get_run
 from sync.push import PushOptions, run_pathway
 from sync.worker import default_client_factory
 from tests.engine.conftest import sim_rows
@@ -45,9 +45,9 @@ def mapping() -> list[dict[str, Any]]:
 def push_and_compare(engine, sim, make_pathway, rows: list[dict[str, str]]) -> None:  # noqa: F811
     """Run a full push and check that the DE holds exactly `rows`, each once, as written."""
     pid = make_pathway(rows, mapping=mapping())
-    queued = runs.enqueue_run(engine, pid, "manual")
+    queued = enqueue_run(engine, pid, "manual")
     run_pathway(engine, queued.id, client_factory=default_client_factory, options=OPTIONS)
-    done = runs.get_run(engine, queued.id)
+    done = get_run(engine, queued.id)
     assert done.state == "succeeded", done.error
     assert (done.rows_succeeded, done.rows_failed) == (len(rows), 0)
     with Session(engine) as session:

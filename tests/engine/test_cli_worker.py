@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from store import runs
+from store.queue import ACTIVE_STATES, enqueue_run, get_run
 from sync.cli import main
 from sync.worker import Worker, start_background_worker
 from tests.engine.test_push_e2e import de_key, people, table
@@ -25,24 +25,24 @@ def test_cli_push_prints_summary_and_exit_codes(engine, sim, make_pathway, capsy
     assert "11 rows written, 1 rejected" in out
     assert len(table(sim, de_key(engine, pid))) == 11
     assert main(["push", "--pathway", "999", "--database-url", url]) == 2
-    runs.enqueue_run(engine, pid)
+    enqueue_run(engine, pid)
     assert main(["push", "--pathway", str(pid), "--database-url", url]) == 2
     assert "already has a queued sync" in capsys.readouterr().out
 
 
 def test_background_worker_runs_queued_and_scheduled_syncs(engine, sim, make_pathway):
     pid = make_pathway(people(5))
-    queued = runs.enqueue_run(engine, pid)
+    queued = enqueue_run(engine, pid)
     worker = start_background_worker(engine, poll_interval=0.05)
     try:
         assert start_background_worker(engine) is worker  # started once
         deadline = time.monotonic() + 30
-        while runs.get_run(engine, queued.id).state in runs.ACTIVE_STATES:
+        while get_run(engine, queued.id).state in ACTIVE_STATES:
             assert time.monotonic() < deadline
             time.sleep(0.05)
     finally:
         worker.stop()
-    assert runs.get_run(engine, queued.id).state == "succeeded"
+    assert get_run(engine, queued.id).state == "succeeded"
     assert len(table(sim, de_key(engine, pid))) == 5
 
 
@@ -59,6 +59,6 @@ def test_worker_fires_due_schedules(engine, sim, make_pathway):
     worker = Worker(engine, poll_interval=0.01)
     ran = worker.run_once()
     assert ran is not None
-    assert runs.get_run(engine, ran).trigger == "schedule"
-    assert runs.get_run(engine, ran).state == "succeeded"
+    assert get_run(engine, ran).trigger == "schedule"
+    assert get_run(engine, ran).state == "succeeded"
     assert worker.run_once() is None  # not due again for a day

@@ -10,10 +10,15 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from store import repo, runs
-from store.datasets import import_file
+from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from store.audiences import create_audience
+from store.connections import create_connection
+from store.datasets import get_dataset_by_name
 from store.demo import DEMO_AUDIENCES, DONOR_COLUMNS, donor_rows
+from store.importer import import_file
 from store.models import RejectedRow
+from store.pathways import create_pathway, set_mapping
+from store.queue import enqueue_run, get_run
 from sync.mapping import suggest_mapping
 from sync.push import PushOptions, run_pathway
 from sync.worker import default_client_factory
@@ -53,14 +58,14 @@ def _push(engine, sim, header: list[str], rows: list[list[str]], *, filters, key
     writer.writerows(rows)
     import_file(engine, out.getvalue().encode(), name=f"ds_{tag}", filename=f"{tag}.csv")
     with Session(engine) as session:
-        ds = repo.get_dataset_by_name(f"ds_{tag}", session=session)
+        ds = get_dataset_by_name(f"ds_{tag}", session=session)
         assert ds is not None
-        audience = repo.create_audience(f"aud_{tag}", ds.id, filters=filters, session=session)
-        conn = repo.create_connection(
-            f"conn_{tag}", sim.auth_uri, "pathways-demo", "pathways-demo-secret", session=session
+        audience = create_audience(f"aud_{tag}", ds.id, filters=filters, session=session)
+        conn = create_connection(
+            f"conn_{tag}", sim.auth_uri, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, session=session
         )
         mapping = suggest_mapping(ds.columns, primary_key=key_column)
-        pathway = repo.create_pathway(
+        pathway = create_pathway(
             audience.id,
             conn.id,
             f"AVID - {tag}",
@@ -70,7 +75,7 @@ def _push(engine, sim, header: list[str], rows: list[list[str]], *, filters, key
             category_id=ROOT_FOLDER,
             primary_keys=[m.destination_field for m in mapping if m.is_primary_key],
         )
-        repo.set_mapping(
+        set_mapping(
             pathway.id,
             [{"ordinal": i, **vars(m)} for i, m in enumerate(mapping)],
             session=session,
@@ -78,11 +83,11 @@ def _push(engine, sim, header: list[str], rows: list[list[str]], *, filters, key
         columns = {c["name"]: c for c in ds.columns}
         key = pathway.de_customer_key
         pathway_id = pathway.id
-    queued = runs.enqueue_run(engine, pathway_id, "manual")
+    queued = enqueue_run(engine, pathway_id, "manual")
     run_pathway(
         engine, queued.id, client_factory=default_client_factory, options=SMALL, chunk_size=100
     )
-    done = runs.get_run(engine, queued.id)
+    done = get_run(engine, queued.id)
     with Session(engine) as session:
         rejected = list(
             session.exec(select(RejectedRow).where(RejectedRow.run_id == queued.id)).all()

@@ -1,7 +1,7 @@
 """Incremental re-syncs skip unchanged rows in SQL: only new, changed or refused rows are read.
 
 Real simulator over HTTP, real SQLite store; the rows the store hands to the engine are
-recorded by wrapping `store.audiences.iter_rows` (the real function runs).
+recorded by wrapping `store.audience_rows.iter_rows` (the real function runs).
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from store import audiences, repo, runs
+from store import audience_rows
+from store.audiences import update_audience
 from store.models import Audience, DataSet, Pathway
+from store.pathways import set_mapping
+from store.queue import enqueue_run, get_run
 from tests.engine.conftest import point_pathway_at, set_faults, text_mapping
 from tests.engine.test_push_e2e import de_key, people, rejected, run, table
 
@@ -38,16 +41,16 @@ def update_rows(engine, pathway_id: int, assignments: str, where: str) -> None:
 def reads(monkeypatch) -> dict[str, list[int]]:
     """`_row`s the store yields per kind of read: "changed" (incremental) or "all"."""
     seen: dict[str, list[int]] = {"changed": [], "all": []}
-    real = audiences.iter_rows
+    real = audience_rows.iter_rows
 
     def spy(*args: Any, **kwargs: Any):
-        kind = "changed" if kwargs.get("unsynced_for") is not None else "all"
+        kind = "changed" if kwargs.get("row_filter") is not None else "all"
         for chunk in real(*args, **kwargs):
             if kwargs.get("columns") is None:  # not the key-only pre-pass
                 seen[kind].extend(r["_row"] for r in chunk)
             yield chunk
 
-    monkeypatch.setattr(audiences, "iter_rows", spy)
+    monkeypatch.setattr(audience_rows, "iter_rows", spy)
     return seen
 
 
@@ -110,7 +113,7 @@ def test_unmapped_change_is_read_once_then_skipped(engine, sim, make_pathway, re
     rows = [{**r, "note": "n"} for r in people(12)]
     pid = make_pathway(rows)
     with Session(engine) as session:
-        repo.set_mapping(pid, text_mapping(["email", "name", "city"]), session=session)
+        set_mapping(pid, text_mapping(["email", "name", "city"]), session=session)
     run(engine, pid)
     update_rows(engine, pid, "note = 'other'", "_row IN (2, 5)")
     second, _ = run(engine, pid)
@@ -142,7 +145,7 @@ def test_mapping_or_filter_change_forces_a_full_pass(engine, sim, make_pathway, 
     mapping = text_mapping(["email", "name", "city"])
     mapping[1]["source_column"] = "city"
     with Session(engine) as session:
-        repo.set_mapping(pid, mapping, session=session)
+        set_mapping(pid, mapping, session=session)
     reads["all"].clear()
     second, _ = run(engine, pid)
     assert second.state == "succeeded", second.error
@@ -155,7 +158,7 @@ def test_mapping_or_filter_change_forces_a_full_pass(engine, sim, make_pathway, 
     # A filter change: every row is read once (values unchanged: nothing sent), then skipped.
     with Session(engine) as session:
         audience_id = session.get(Pathway, pid).audience_id
-        repo.update_audience(
+        update_audience(
             audience_id,
             session=session,
             filters=[{"column": "city", "op": "not_equals", "value": "City 3"}],
@@ -183,15 +186,15 @@ def test_killed_incremental_run_resumes_without_loss(env, engine, make_pathway):
         pid = make_pathway(rows)
         key = point_pathway_at(engine, pid, slow.auth_uri)
         worker_env = {**os.environ, "DATABASE_URL": str(engine.url), "PYTHONPATH": str(ROOT)}
-        runs.enqueue_run(engine, pid)
+        enqueue_run(engine, pid)
         assert _worker(worker_env, "--exit-when-idle").wait(timeout=120) == 0
         # Every 3rd row changes: 2,000 rows to send, killed after the first checkpoint.
         update_rows(engine, pid, "name = 'again-' || name", "_row % 3 = 0")
-        again = runs.enqueue_run(engine, pid)
+        again = enqueue_run(engine, pid)
         first = _worker(worker_env, "--worker-id", "doomed")
         try:
             deadline = time.monotonic() + 60
-            while runs.get_run(engine, again.id).checkpoint.get("row", 0) <= 0:
+            while get_run(engine, again.id).checkpoint.get("row", 0) <= 0:
                 assert time.monotonic() < deadline, "no checkpoint"
                 time.sleep(0.02)
             os.kill(first.pid, signal.SIGKILL)
@@ -199,7 +202,7 @@ def test_killed_incremental_run_resumes_without_loss(env, engine, make_pathway):
         finally:
             if first.poll() is None:
                 first.kill()
-        killed = runs.get_run(engine, again.id)
+        killed = get_run(engine, again.id)
         assert killed.state == "running"
         assert 0 < killed.checkpoint["row"] < 6_000
         time.sleep(1.2)
@@ -207,7 +210,7 @@ def test_killed_incremental_run_resumes_without_loss(env, engine, make_pathway):
             worker_env, "--worker-id", "rescuer", "--stale-after", "1", "--exit-when-idle"
         )
         assert second.wait(timeout=120) == 0
-        done = runs.get_run(engine, again.id)
+        done = get_run(engine, again.id)
         assert done.state == "succeeded", done.error
         for i, r in enumerate(rows):
             if (i + 1) % 3 == 0:
@@ -303,7 +306,7 @@ def test_rows_preflight_refused_are_not_checked_again_but_stay_rejected(
     mapping = text_mapping(["email", "name", "city"])
     mapping[1]["length"] = 40  # the DE's Name stays Text(20): the long name is still refused
     with Session(engine) as session:
-        repo.set_mapping(pid, mapping, session=session)
+        set_mapping(pid, mapping, session=session)
     checked.clear()
     fourth, _ = run(engine, pid)
     assert fourth.state == "succeeded", fourth.error

@@ -13,8 +13,8 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from store import runs
 from store.db import create_db_and_tables, make_engine
+from store.queue import claim_next_run, enqueue_run, get_run
 from tests.engine.test_push_e2e import de_key, people, table
 
 pytestmark = pytest.mark.postgres
@@ -38,13 +38,13 @@ def engine(env, pg_server):
 def test_concurrent_claims_never_hand_out_a_run_twice(engine, make_pathway):
     assert engine.dialect.name == "postgresql"
     pathways = [make_pathway(people(2)) for _ in range(6)]
-    queued = {runs.enqueue_run(engine, p).id for p in pathways}
+    queued = {enqueue_run(engine, p).id for p in pathways}
     claimed: list[int] = []
     lock = threading.Lock()
 
     def claimer(n: int) -> None:
         while True:
-            run = runs.claim_next_run(engine, f"t{n}")
+            run = claim_next_run(engine, f"t{n}")
             if run is None:
                 return
             with lock:
@@ -60,7 +60,7 @@ def test_concurrent_claims_never_hand_out_a_run_twice(engine, make_pathway):
 
 def test_two_worker_processes_share_the_queue(engine, sim, make_pathway):
     pathways = [make_pathway(people(150, tag=f"p{i}")) for i in range(5)]
-    run_ids = [runs.enqueue_run(engine, p).id for p in pathways]
+    run_ids = [enqueue_run(engine, p).id for p in pathways]
     url = engine.url.render_as_string(hide_password=False)
     worker_env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     procs = [
@@ -76,7 +76,7 @@ def test_two_worker_processes_share_the_queue(engine, sim, make_pathway):
     ]  # fmt: skip
     for proc in procs:
         assert proc.wait(timeout=120) == 0
-    done = [runs.get_run(engine, r) for r in run_ids]
+    done = [get_run(engine, r) for r in run_ids]
     assert [d.state for d in done] == ["succeeded"] * 5, [(d.state, d.error) for d in done]
     assert {d.worker_id for d in done} <= {"w0", "w1"}
     for pid in pathways:
@@ -84,11 +84,12 @@ def test_two_worker_processes_share_the_queue(engine, sim, make_pathway):
     stats = requests.get(f"{sim.base_url}/_sim/stats", timeout=10).json()
     # Each row travelled exactly once: no run was executed twice.
     assert stats["rows_received"] == 5 * 150
-    assert runs.claim_next_run(engine, "late") is None
+    assert claim_next_run(engine, "late") is None
 
 
 def test_incremental_resync_on_postgres_reads_only_changed_rows(engine, sim, make_pathway):
-    from store import audiences
+    from store.audience_rows import iter_rows
+    from store.ledger import UnsyncedRows
     from sync.push import run_pathway
     from sync.worker import default_client_factory
     from tests.engine.test_incremental import data_table
@@ -97,9 +98,9 @@ def test_incremental_resync_on_postgres_reads_only_changed_rows(engine, sim, mak
     pid = make_pathway(rows)
 
     def sync() -> object:
-        queued = runs.enqueue_run(engine, pid)
+        queued = enqueue_run(engine, pid)
         run_pathway(engine, queued.id, client_factory=default_client_factory, chunk_size=10)
-        return runs.get_run(engine, queued.id)
+        return get_run(engine, queued.id)
 
     assert sync().rows_succeeded == 30
     name = data_table(engine, pid)
@@ -113,7 +114,7 @@ def test_incremental_resync_on_postgres_reads_only_changed_rows(engine, sim, mak
         ).scalar()
     unsynced = [
         r["_row"]
-        for chunk in audiences.iter_rows(engine, audience_id, unsynced_for=pid)
+        for chunk in iter_rows(engine, audience_id, row_filter=UnsyncedRows(pid))
         for r in chunk
     ]
     assert unsynced == [2, 17]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from store import runs
 from store.models import Pathway, RejectedRow
+from store.queue import claim_next_run, enqueue_run, get_run, request_cancel
+from store.status import pathway_status
 from sync.push import PushOptions, run_pathway
 from sync.worker import default_client_factory
 from tests.engine.conftest import point_pathway_at, set_faults, sim_rows
@@ -21,11 +22,11 @@ def people(n: int, start: int = 0, tag: str = "v1") -> list[dict[str, str]]:
 
 
 def run(engine, pathway_id: int, **kwargs):
-    queued = runs.enqueue_run(engine, pathway_id, "manual", **kwargs)
+    queued = enqueue_run(engine, pathway_id, "manual", **kwargs)
     result = run_pathway(
         engine, queued.id, client_factory=default_client_factory, options=SMALL, chunk_size=10
     )
-    return runs.get_run(engine, queued.id), result
+    return get_run(engine, queued.id), result
 
 
 def de_key(engine, pathway_id: int) -> str:
@@ -95,10 +96,10 @@ def test_mirror_deletes_rows_not_in_audience_and_guard_needs_confirm(engine, sim
     with Session(engine) as session:
         p = session.get(Pathway, pid)
         aud = p.audience_id
-    from store import repo
+    from store.audiences import update_audience
 
     with Session(engine) as session:
-        repo.update_audience(
+        update_audience(
             aud,
             filters=[
                 {
@@ -115,7 +116,7 @@ def test_mirror_deletes_rows_not_in_audience_and_guard_needs_confirm(engine, sim
     assert set(table(sim, key)) == {f"user{i}@example.org" for i in range(12)}
     # Now keep only 3: deleting 9 of 12 (75%) is over the guard.
     with Session(engine) as session:
-        repo.update_audience(
+        update_audience(
             aud,
             filters=[
                 {"column": "email", "op": "in", "value": [f"user{i}@example.org" for i in range(3)]}
@@ -127,7 +128,7 @@ def test_mirror_deletes_rows_not_in_audience_and_guard_needs_confirm(engine, sim
     assert third.plan["delete"] == 9
     assert "9 of the 12" in third.message
     assert len(table(sim, key)) == 12  # nothing changed
-    assert runs.pathway_status(engine, pid).status == "Error"
+    assert pathway_status(engine, pid).status == "Error"
     fourth, _ = run(engine, pid, confirm_deletes=True)
     assert fourth.state == "succeeded", fourth.error
     assert set(table(sim, key)) == {f"user{i}@example.org" for i in range(3)}
@@ -225,14 +226,14 @@ def test_incremental_resync_sends_only_changed_rows(engine, sim, make_pathway):
 
 def test_cancel_stops_between_batches(engine, sim, make_pathway):
     pid = make_pathway(people(60))
-    queued = runs.enqueue_run(engine, pid)
-    runs.claim_next_run(engine, "w")
+    queued = enqueue_run(engine, pid)
+    claim_next_run(engine, "w")
     seen = []
 
     def stop_after_first(progress):
         seen.append(progress)
         if len(seen) == 1:
-            runs.request_cancel(engine, queued.id)
+            request_cancel(engine, queued.id)
 
     run_pathway(
         engine,
@@ -243,7 +244,7 @@ def test_cancel_stops_between_batches(engine, sim, make_pathway):
         chunk_size=10,
         on_progress=stop_after_first,
     )
-    done = runs.get_run(engine, queued.id)
+    done = get_run(engine, queued.id)
     assert done.state == "cancelled"
     stored = len(sim_rows(sim, de_key(engine, pid)))
     assert 0 < stored < 60
@@ -257,10 +258,10 @@ def test_request_sfmc_never_finishes_fails_the_run_with_advice(engine, make_path
     with start_simulator(config) as stuck:
         pid = make_pathway(people(5))
         point_pathway_at(engine, pid, stuck.auth_uri)
-        queued = runs.enqueue_run(engine, pid)
+        queued = enqueue_run(engine, pid)
         options = PushOptions(status_timeout=0.5, max_requests_per_s=0)
         run_pathway(engine, queued.id, client_factory=default_client_factory, options=options)
-    done = runs.get_run(engine, queued.id)
+    done = get_run(engine, queued.id)
     assert done.state == "failed"
     assert "has not finished async request" in done.error
     assert "run the sync again later" in done.error

@@ -17,8 +17,8 @@ import pytest
 from sqlmodel import Session, select
 
 from simulator import SimulatorConfig, start_simulator
-from store import runs
 from store.models import RejectedRow
+from store.queue import enqueue_run, get_run
 from tests.engine.conftest import point_pathway_at
 from tests.engine.test_push_e2e import people, table
 
@@ -52,14 +52,14 @@ def test_killed_worker_run_is_resumed_without_loss_or_duplicates(
         rows[i]["email"] = f"broken-{i}"
     pid = make_pathway(rows)
     key = point_pathway_at(engine, pid, slow_sim.auth_uri)
-    run = runs.enqueue_run(engine, pid)
+    run = enqueue_run(engine, pid)
     worker_env = {**os.environ, "DATABASE_URL": str(engine.url), "PYTHONPATH": str(ROOT)}
 
     first = _worker(worker_env, "--worker-id", "doomed")
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            current = runs.get_run(engine, run.id)
+            current = get_run(engine, run.id)
             if current.checkpoint.get("row", 0) > 0:
                 break
             time.sleep(0.05)
@@ -70,14 +70,14 @@ def test_killed_worker_run_is_resumed_without_loss_or_duplicates(
     finally:
         if first.poll() is None:
             first.kill()
-    killed = runs.get_run(engine, run.id)
+    killed = get_run(engine, run.id)
     assert killed.state == "running"
     assert 0 < killed.checkpoint["row"] < 6_000
 
     time.sleep(1.2)  # let the dead worker's heartbeat go stale
     second = _worker(worker_env, "--worker-id", "rescuer", "--stale-after", "1", "--exit-when-idle")
     assert second.wait(timeout=120) == 0
-    done = runs.get_run(engine, run.id)
+    done = get_run(engine, run.id)
     assert done.state == "succeeded", (done.state, done.error)
     assert done.worker_id == "rescuer"
 

@@ -9,8 +9,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from store import runs
+from store.ledger import commit_checkpoint, ledger_lookup
 from store.models import SyncRun
+from store.queue import (
+    RunConflictError,
+    active_run,
+    cancel_requested,
+    claim_next_run,
+    enqueue_run,
+    finish_run,
+    get_run,
+    heartbeat,
+    request_cancel,
+)
+from store.reports import rejected_rows_csv
+from store.schedules import enqueue_due_runs
+from store.status import pathway_status
 from tests.engine.test_push_e2e import people
 
 
@@ -20,21 +34,21 @@ def pathway_id(make_pathway):
 
 
 def test_one_active_run_per_pathway_and_atomic_claims(engine, pathway_id):
-    first = runs.enqueue_run(engine, pathway_id, "manual", created_by="ann")
+    first = enqueue_run(engine, pathway_id, "manual", created_by="ann")
     assert first.state == "queued"
-    with pytest.raises(runs.RunConflictError, match="already has a queued sync"):
-        runs.enqueue_run(engine, pathway_id, "manual")
-    claimed = runs.claim_next_run(engine, "w1")
+    with pytest.raises(RunConflictError, match="already has a queued sync"):
+        enqueue_run(engine, pathway_id, "manual")
+    claimed = claim_next_run(engine, "w1")
     assert claimed is not None
     assert (claimed.id, claimed.state, claimed.worker_id) == (first.id, "running", "w1")
-    assert runs.claim_next_run(engine, "w2") is None
-    assert runs.heartbeat(engine, first.id, "w1")
-    assert not runs.heartbeat(engine, first.id, "w2")
+    assert claim_next_run(engine, "w2") is None
+    assert heartbeat(engine, first.id, "w1")
+    assert not heartbeat(engine, first.id, "w2")
 
 
 def test_stale_running_run_is_taken_over(engine, pathway_id):
-    run = runs.enqueue_run(engine, pathway_id)
-    runs.claim_next_run(engine, "dead-worker")
+    run = enqueue_run(engine, pathway_id)
+    claim_next_run(engine, "dead-worker")
     old = datetime.now(UTC) - timedelta(minutes=5)
     with engine.begin() as conn:
         conn.execute(
@@ -42,23 +56,23 @@ def test_stale_running_run_is_taken_over(engine, pathway_id):
             .where(SyncRun.__table__.c.id == run.id)
             .values(heartbeat_at=old)
         )
-    assert runs.claim_next_run(engine, "fresh", stale_after=600) is None
-    taken = runs.claim_next_run(engine, "fresh", stale_after=60)
+    assert claim_next_run(engine, "fresh", stale_after=600) is None
+    taken = claim_next_run(engine, "fresh", stale_after=60)
     assert taken is not None
     assert (taken.id, taken.worker_id, taken.state) == (run.id, "fresh", "running")
 
 
 def test_cancel_queued_run_at_once_and_running_run_by_flag(engine, pathway_id):
-    run = runs.enqueue_run(engine, pathway_id)
-    assert runs.request_cancel(engine, run.id) == "cancelled"
-    second = runs.enqueue_run(engine, pathway_id)
-    runs.claim_next_run(engine, "w")
-    assert runs.request_cancel(engine, second.id) == "running"
-    assert runs.cancel_requested(engine, second.id)
+    run = enqueue_run(engine, pathway_id)
+    assert request_cancel(engine, run.id) == "cancelled"
+    second = enqueue_run(engine, pathway_id)
+    claim_next_run(engine, "w")
+    assert request_cancel(engine, second.id) == "running"
+    assert cancel_requested(engine, second.id)
 
 
 def test_checkpoint_commit_and_rejected_rows_csv_escapes_formulas(engine, pathway_id):
-    run = runs.enqueue_run(engine, pathway_id)
+    run = enqueue_run(engine, pathway_id)
     bad = [
         {
             "row_values": {"email": '=HYPERLINK("x")', "name": "+1", "city": "-3"},
@@ -77,7 +91,7 @@ def test_checkpoint_commit_and_rejected_rows_csv_escapes_formulas(engine, pathwa
             "primary_key": "@",
         },
     ]
-    runs.commit_checkpoint(
+    commit_checkpoint(
         engine,
         run.id,
         pathway_id=pathway_id,
@@ -86,7 +100,7 @@ def test_checkpoint_commit_and_rejected_rows_csv_escapes_formulas(engine, pathwa
         rejected=bad,
         ledger_upserts=[("k1", "h1"), ("k2", "h2")],
     )
-    runs.commit_checkpoint(
+    commit_checkpoint(
         engine,
         run.id,
         pathway_id=pathway_id,
@@ -95,11 +109,11 @@ def test_checkpoint_commit_and_rejected_rows_csv_escapes_formulas(engine, pathwa
         ledger_upserts=[("k1", "h9")],
         ledger_deletes=["k2"],
     )
-    assert runs.ledger_lookup(engine, pathway_id, ["k1", "k2", "k3"]) == {"k1": "h9"}
-    stored = runs.get_run(engine, run.id)
+    assert ledger_lookup(engine, pathway_id, ["k1", "k2", "k3"]) == {"k1": "h9"}
+    stored = get_run(engine, run.id)
     assert stored.checkpoint["row"] == 2
     assert stored.rows_failed == 2
-    data = runs.rejected_rows_csv(engine, run.id)
+    data = rejected_rows_csv(engine, run.id)
     assert data.startswith("\ufeff".encode())
     table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert table[0] == [
@@ -132,16 +146,16 @@ def test_checkpoint_commit_and_rejected_rows_csv_escapes_formulas(engine, pathwa
 
 
 def test_pathway_status_and_schedules(engine, pathway_id, make_pathway):
-    status = runs.pathway_status(engine, pathway_id)
+    status = pathway_status(engine, pathway_id)
     assert (status.status, status.last_synced) == ("Inactive", None)
-    run = runs.enqueue_run(engine, pathway_id)
-    assert runs.pathway_status(engine, pathway_id).status == "Syncing"
-    runs.finish_run(engine, run.id, "failed", error="bad credentials")
-    status = runs.pathway_status(engine, pathway_id)
+    run = enqueue_run(engine, pathway_id)
+    assert pathway_status(engine, pathway_id).status == "Syncing"
+    finish_run(engine, run.id, "failed", error="bad credentials")
+    status = pathway_status(engine, pathway_id)
     assert (status.status, status.message) == ("Error", "bad credentials")
-    ok = runs.enqueue_run(engine, pathway_id)
-    runs.finish_run(engine, ok.id, "succeeded", counters={"rows_succeeded": 3, "rows_failed": 1})
-    status = runs.pathway_status(engine, pathway_id)
+    ok = enqueue_run(engine, pathway_id)
+    finish_run(engine, ok.id, "succeeded", counters={"rows_succeeded": 3, "rows_failed": 1})
+    status = pathway_status(engine, pathway_id)
     assert (status.status, status.last_successes, status.last_failures) == ("Active", 3, 1)
     assert status.last_synced is not None
     assert status.next_run is None  # manual
@@ -156,10 +170,10 @@ def test_pathway_status_and_schedules(engine, pathway_id, make_pathway):
             .values(schedule="hourly")
         )
     now = datetime.now(UTC)
-    assert runs.enqueue_due_runs(engine, now) != []
-    assert runs.enqueue_due_runs(engine, now) == []  # already queued / not due again
-    assert runs.pathway_status(engine, hourly, now=now).status == "Syncing"
-    first = runs.active_run(engine, hourly)
-    runs.finish_run(engine, first.id, "succeeded")
-    assert runs.enqueue_due_runs(engine, now + timedelta(minutes=30)) == []
-    assert len(runs.enqueue_due_runs(engine, now + timedelta(minutes=61))) == 1
+    assert enqueue_due_runs(engine, now) != []
+    assert enqueue_due_runs(engine, now) == []  # already queued / not due again
+    assert pathway_status(engine, hourly, now=now).status == "Syncing"
+    first = active_run(engine, hourly)
+    finish_run(engine, first.id, "succeeded")
+    assert enqueue_due_runs(engine, now + timedelta(minutes=30)) == []
+    assert len(enqueue_due_runs(engine, now + timedelta(minutes=61))) == 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import requests
 from sqlmodel import Session
 
-from store import repo
 from store.models import Pathway
+from store.pathways import set_mapping
 from tests.engine.conftest import text_mapping
 from tests.engine.test_push_e2e import de_key, people, run, table
 
@@ -35,14 +35,14 @@ def test_new_mapped_field_is_added_and_type_change_is_refused(engine, sim, make_
     mapping = text_mapping(["email", "name", "city"])
     mapping.append({**mapping[2], "ordinal": 3, "destination_field": "Town"})
     with Session(engine) as session:
-        repo.set_mapping(pid, mapping, session=session)
+        set_mapping(pid, mapping, session=session)
     second, _ = run(engine, pid, full_resend=True)
     assert second.state == "succeeded", second.error
     assert "Town" in second.message
     assert table(sim, key)["user1@example.org"]["Town"] == "City 1"
     mapping[1] = {**mapping[1], "field_type": "Number", "length": None}
     with Session(engine) as session:
-        repo.set_mapping(pid, mapping, session=session)
+        set_mapping(pid, mapping, session=session)
     third, _ = run(engine, pid)
     assert third.state == "failed"
     assert "Field 'Name' is Text(20)" in third.error

@@ -20,11 +20,11 @@ def demo_dir(tmp_path_factory):
 
 def _wait_for_run(run_id: int, timeout: float = 30) -> object:
     from pages import _deps as deps
-    from store import runs
+    from store.queue import get_run
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        run = runs.get_run(deps.get_engine(), run_id)
+        run = get_run(deps.get_engine(), run_id)
         if run.state not in ("queued", "running"):
             return run
         time.sleep(0.1)
@@ -139,10 +139,10 @@ def test_audience_filter_builder_counts_live(demo_env):
 
 def _add_connection(name: str, auth_uri: str, client_id: str, secret: str) -> int:
     from pages import _deps as deps
-    from store import repo
+    from store.connections import create_connection
 
     with deps.session() as session:
-        return repo.create_connection(name, auth_uri, client_id, secret, session=session).id
+        return create_connection(name, auth_uri, client_id, secret, session=session).id
 
 
 def test_review_step_stops_on_bad_credentials_with_the_fix(demo_env):
@@ -190,16 +190,19 @@ def test_deleted_folder_can_be_repicked_on_manage_pathways(demo_env):
     import dataclasses
 
     from pages import _deps as deps
-    from store import repo
-    from store import runs as sruns
+    from store.audiences import get_audience_by_name
+    from store.connections import list_connections
+    from store.datasets import get_dataset
+    from store.pathways import create_pathway, get_pathway, set_mapping
+    from store.queue import enqueue_run
     from sync.mapping import suggest_mapping
 
     page_app("pages/manage_pathways.py", "staff", timeout=60).run()  # builds the workspace
     with deps.session() as session:
-        aud = repo.get_audience_by_name("Monthly givers", session=session)
-        ds = repo.get_dataset(aud.dataset_id, session=session)
-        conn = repo.list_connections(session=session)[0]
-        pathway = repo.create_pathway(
+        aud = get_audience_by_name("Monthly givers", session=session)
+        ds = get_dataset(aud.dataset_id, session=session)
+        conn = list_connections(session=session)[0]
+        pathway = create_pathway(
             aud.id,
             conn.id,
             "AVID - lost folder",
@@ -210,13 +213,13 @@ def test_deleted_folder_can_be_repicked_on_manage_pathways(demo_env):
             session=session,
         )
         pathway_id = pathway.id
-        repo.set_mapping(
+        set_mapping(
             pathway_id,
             [dataclasses.asdict(f) for f in suggest_mapping(ds.columns)],
             session=session,
         )
     deps.ensure_worker()
-    run = sruns.enqueue_run(deps.get_engine(), pathway_id, "manual")
+    run = enqueue_run(deps.get_engine(), pathway_id, "manual")
     finished = _wait_for_run(run.id)
     assert finished.state == "failed"
     at = page_app("pages/manage_pathways.py", "staff", timeout=60).run()
@@ -227,33 +230,35 @@ def test_deleted_folder_can_be_repicked_on_manage_pathways(demo_env):
     next(b for b in at.button if b.label == "Use this folder").click().run()
     assert not at.exception
     with deps.session() as session:
-        assert repo.get_pathway(pathway_id, session=session).category_id != 987654
+        assert get_pathway(pathway_id, session=session).category_id != 987654
 
 
 def test_pause_resume_and_delete_asks_first(demo_env):
     from pages import _deps as deps
-    from store import repo
+    from store.audiences import get_audience_by_name
+    from store.connections import list_connections
+    from store.pathways import create_pathway, get_pathway
 
     page_app("pages/manage_pathways.py", "staff", timeout=60).run()
     with deps.session() as session:
-        aud = repo.get_audience_by_name("All donors", session=session)
-        conn = repo.list_connections(session=session)[0]
-        pathway_id = repo.create_pathway(
+        aud = get_audience_by_name("All donors", session=session)
+        conn = list_connections(session=session)[0]
+        pathway_id = create_pathway(
             aud.id, conn.id, "AVID - All donors", "avid_pause_test", session=session
         ).id
     at = page_app("pages/manage_pathways.py", "staff", timeout=60).run()
     next(b for b in at.button if b.key == f"pw_pause_{pathway_id}").click().run()
     assert not at.exception
     with deps.session() as session:
-        assert repo.get_pathway(pathway_id, session=session).paused
+        assert get_pathway(pathway_id, session=session).paused
     assert next(b for b in at.button if b.key == f"pw_sync_{pathway_id}").disabled
     next(b for b in at.button if b.key == f"pw_pause_{pathway_id}").click().run()
     with deps.session() as session:
-        assert not repo.get_pathway(pathway_id, session=session).paused
+        assert not get_pathway(pathway_id, session=session).paused
     # Delete asks first: a confirmation dialog, and nothing is deleted yet. (AppTest does not
     # rerun a dialog as a fragment, so the confirmation click itself is covered in a browser.)
     next(b for b in at.button if b.key == f"pw_del_{pathway_id}").click().run()
     assert not at.exception
     assert any(b.key == "pw_delete_yes" for b in at.button)
     with deps.session() as session:
-        assert repo.get_pathway(pathway_id, session=session) is not None
+        assert get_pathway(pathway_id, session=session) is not None

@@ -33,13 +33,12 @@ def _sim(path: str) -> dict:
 def _audience_rows() -> dict[str, dict]:
     """The audience as the push reads it, by donor id."""
     from pages import _deps as deps
-    from store import audiences, repo
+    from store.audience_rows import iter_rows
+    from store.audiences import list_audiences
 
     with deps.session() as session:
-        aud = next(a for a in repo.list_audiences(session=session) if a.name == AUDIENCE)
-    return {
-        r["donor_id"]: r for chunk in audiences.iter_rows(deps.get_engine(), aud.id) for r in chunk
-    }
+        aud = next(a for a in list_audiences(session=session) if a.name == AUDIENCE)
+    return {r["donor_id"]: r for chunk in iter_rows(deps.get_engine(), aud.id) for r in chunk}
 
 
 def _to_review(kind: str):
@@ -167,10 +166,10 @@ def test_data_extension_with_generated_key_and_title_case(demo_env):
     run = _finish(at)
 
     from pages import _deps as deps
-    from store import repo
+    from store.pathways import get_pathway
 
     with deps.session() as session:
-        pathway = repo.get_pathway(at.session_state["push_pathway_id"], session=session)
+        pathway = get_pathway(at.session_state["push_pathway_id"], session=session)
         assert pathway.options.get("generated_key") is True
         assert pathway.method == "append"
         key = pathway.de_customer_key

@@ -13,8 +13,9 @@ from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
 from store.db import create_db_and_tables, make_engine
-from store.demo import DEMO_PASSWORD, DEMO_USERS, hash_password
+from store.demo import DEMO_USERS
 from store.models import AppUser
+from store.users import DEMO_PASSWORD, hash_password
 from tests.pages.conftest import ROOT
 
 

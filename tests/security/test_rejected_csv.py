@@ -9,8 +9,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, start_simulator
-from store import runs
 from store.db import create_db_and_tables, make_engine
+from store.reports import rejected_rows_csv
 from tests.fixtures import fast_sim_config, push_csv
 
 # Each row has a bad email (so it is rejected) and a cell a spreadsheet would run.
@@ -53,7 +53,7 @@ def test_rejected_rows_csv_escapes_every_formula_cell(engine):
             text_length=200,
         )
     assert (done.state, done.rows_failed) == ("succeeded", len(PAYLOADS)), done.error
-    data = runs.rejected_rows_csv(engine, done.id)
+    data = rejected_rows_csv(engine, done.id)
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     header, body = rows[0], rows[1:]
     assert header[:2] == ["email", "note"]

@@ -10,10 +10,14 @@ import pytest
 from sqlmodel import Session, func, select
 
 from pages import _deps as deps
-from store import repo, runs
-from store.datasets import import_file
+from store.audiences import create_audience
+from store.connections import create_connection
+from store.datasets import get_dataset_by_name
 from store.db import create_db_and_tables, make_engine
+from store.importer import import_file
 from store.models import Connection, Pathway, SyncRun
+from store.pathways import create_pathway
+from store.queue import enqueue_run, finish_run
 from tests.pages.conftest import page_app
 
 URI = "https://mc0123456789.auth.marketingcloudapis.com/"
@@ -26,16 +30,16 @@ def workspace(store_env):
     create_db_and_tables(engine)
     import_file(engine, b"email,name\na@example.org,A\n", name="Donors", filename="d.csv")
     with Session(engine) as session:
-        ds = repo.get_dataset_by_name("Donors", session=session)
-        audience = repo.create_audience("Everyone", ds.id, session=session)
-        conn = repo.create_connection("Main", URI, "client-id", "secret-1", session=session)
-        pathway = repo.create_pathway(
+        ds = get_dataset_by_name("Donors", session=session)
+        audience = create_audience("Everyone", ds.id, session=session)
+        conn = create_connection("Main", URI, "client-id", "secret-1", session=session)
+        pathway = create_pathway(
             audience.id, conn.id, "AVID - Everyone", "avid_roles_test", session=session,
             category_id=1000,
         )  # fmt: skip
         ids = {"audience": audience.id, "connection": conn.id, "pathway": pathway.id}
-    run = runs.enqueue_run(engine, ids["pathway"], "manual")
-    runs.finish_run(engine, run.id, "succeeded", message="Sync finished.")
+    run = enqueue_run(engine, ids["pathway"], "manual")
+    finish_run(engine, run.id, "succeeded", message="Sync finished.")
     yield engine, ids
     engine.dispose()
 

@@ -15,7 +15,7 @@ from sfmc.client import SfmcClient
 from sfmc.config import SfmcCredentials
 from sfmc.errors import SfmcError
 from simulator import SimulatorConfig, start_simulator
-from store import repo
+from store.connections import connection_secret, create_connection, get_connection_by_name
 from store.crypto import SecretKeyError
 from store.db import create_db_and_tables, make_engine
 from store.models import Connection
@@ -71,8 +71,8 @@ def test_secret_is_not_in_the_sqlite_files_nor_the_logs(demo_env, sim, caplog):
     done = _push(engine, sim)
     assert done.state == "succeeded", done.error
     with Session(engine) as session:
-        conn = repo.get_connection_by_name("Main", session=session)
-        assert repo.connection_secret(conn) == SECRET  # it is there, encrypted
+        conn = get_connection_by_name("Main", session=session)
+        assert connection_secret(conn) == SECRET  # it is there, encrypted
         assert conn.client_secret_encrypted.startswith("gAAAA")  # a Fernet token
         report = default_client_factory(conn).test_connection()
     assert report.ok, report.reason
@@ -107,12 +107,12 @@ def test_wrong_key_error_names_neither_secret_nor_key(demo_env, monkeypatch):
     engine = make_engine(f"sqlite:///{demo_env / 'store.db'}")
     create_db_and_tables(engine)
     with Session(engine) as session:
-        conn = repo.create_connection("Main", "https://a.auth.marketingcloudapis.com/", "id",
+        conn = create_connection("Main", "https://a.auth.marketingcloudapis.com/", "id",
                                       SECRET, session=session)  # fmt: skip
         new_key = Fernet.generate_key().decode()
         monkeypatch.setenv("PATHWAYS_SECRET_KEY", new_key)
         with pytest.raises(SecretKeyError) as info:
-            repo.connection_secret(conn)
+            connection_secret(conn)
     message = str(info.value)
     assert SECRET not in message
     assert new_key not in message

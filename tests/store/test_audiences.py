@@ -6,16 +6,10 @@ import pytest
 from sqlalchemy import inspect
 from sqlmodel import Session
 
-from store import repo
-from store.audiences import (
-    AudienceFilterError,
-    compile_filters,
-    count_matching,
-    count_rows,
-    iter_rows,
-    preview,
-)
-from store.datasets import import_file
+from store.audience_rows import count_matching, count_rows, iter_rows, preview
+from store.audiences import create_audience
+from store.filters import AudienceFilterError, compile_filters
+from store.importer import import_file
 from store.models import DataSet
 
 CSV = (
@@ -36,7 +30,7 @@ def ds(engine):
 
 
 def names(engine, ds, filters):
-    from store.audiences import preview_matching
+    from store.audience_rows import preview_matching
 
     return list(preview_matching(engine, ds, filters)["name"])
 
@@ -125,8 +119,8 @@ def test_values_are_bound_parameters(ds):
 
 def test_audience_count_preview_and_iteration(engine, ds):
     with Session(engine) as session:
-        everyone = repo.create_audience("All", ds.id, session=session)
-        paris = repo.create_audience(
+        everyone = create_audience("All", ds.id, session=session)
+        paris = create_audience(
             "Paris", ds.id, [{"column": "city", "op": "equals", "value": "paris"}], session=session
         )
         session.refresh(everyone)
@@ -159,7 +153,7 @@ def test_iteration_is_stable_across_many_chunks(engine):
     data = "n\n" + "".join(f"{i}\n" for i in range(1, 1001))
     report = import_file(engine, data.encode(), name="many", filename="m.csv")
     with Session(engine) as session:
-        aud = repo.create_audience(
+        aud = create_audience(
             "odd-ish", report.dataset_id, [{"column": "n", "op": "greater_than", "value": "500"}],
             session=session,
         )  # fmt: skip

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from store import repo
+from store.connections import create_connection
 from store.crypto import (
     SecretKeyError,
     decrypt_secret,
@@ -26,9 +26,7 @@ def test_round_trip_and_token_differs_from_plaintext():
 
 
 def test_sqlite_file_never_contains_the_plaintext(engine, session, tmp_path):
-    repo.create_connection(
-        "c1", "https://x.auth.marketingcloudapis.com/", "id", PLAIN, session=session
-    )
+    create_connection("c1", "https://x.auth.marketingcloudapis.com/", "id", PLAIN, session=session)
     session.close()
     engine.dispose()  # checkpoint the WAL into the file too
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("store.db*"))
@@ -92,7 +90,7 @@ def test_broken_secrets_toml_is_a_secret_key_error(monkeypatch, tmp_path):
 
 
 def test_secret_never_in_repr(session):
-    conn = repo.create_connection("c1", "https://x/", "id", PLAIN, session=session)
+    conn = create_connection("c1", "https://x/", "id", PLAIN, session=session)
     assert PLAIN not in repr(conn)
     assert conn.client_secret_encrypted not in repr(conn)
     assert "key=" not in repr(load_key())

@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from store.datasets import DataSetError, ImportProgress, dataset_table, import_file
+from store.datasets import dataset_table
+from store.errors import DataSetError
+from store.importer import ImportProgress, import_file
 from store.models import DataSet
 
 
@@ -191,7 +193,7 @@ def test_headerless_file_gets_numbered_columns(engine):
 
 
 def test_progress_is_reported(engine, monkeypatch):
-    monkeypatch.setattr("store.datasets.BATCH_ROWS", 10)
+    monkeypatch.setattr("store.importer.BATCH_ROWS", 10)
     seen: list[ImportProgress] = []
     data = ("n\n" + "".join(f"{i}\n" for i in range(35))).encode()
     import_file(engine, data, name="p", filename="p.csv", on_progress=seen.append)
@@ -201,14 +203,14 @@ def test_progress_is_reported(engine, monkeypatch):
 
 def test_types_change_after_first_batch(engine, monkeypatch):
     """Regression: companions predicted from the first batch must be fixed at the end."""
-    monkeypatch.setattr("store.datasets.BATCH_ROWS", 5)
+    monkeypatch.setattr("store.importer.BATCH_ROWS", 5)
     dates = ["01/02/2020"] * 5 + ["25/12/2020"] * 60  # day-first only shows up later
     nums = ["x"] * 5 + [str(i) for i in range(60)]  # text at first, numbers later
     lines = ["d,n"] + [f"{d},{n}" for d, n in zip(dates, nums, strict=True)]
     report = import_file(engine, "\n".join(lines).encode(), name="c", filename="c.csv")
     assert _col(report, "d")["dayfirst"] is True
     assert _col(report, "n")["type"] == "integer"
-    from store.audiences import count_matching
+    from store.audience_rows import count_matching
 
     with Session(engine) as session:
         ds = session.get(DataSet, report.dataset_id)

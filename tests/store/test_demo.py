@@ -5,8 +5,10 @@ from __future__ import annotations
 import bcrypt
 from sqlmodel import Session
 
-from store import repo
-from store.audiences import count_rows, iter_rows
+from store.audience_rows import count_rows, iter_rows
+from store.audiences import list_audiences
+from store.connections import connection_secret, get_connection, list_connections
+from store.datasets import list_datasets
 from store.demo import (
     DEMO_AUDIENCES,
     DEMO_CLIENT_ID,
@@ -16,6 +18,7 @@ from store.demo import (
     ensure_demo_workspace,
 )
 from store.models import DataSet
+from store.users import list_users
 
 ROWS = 2_000  # the app uses 50,000; the same generator, fewer rows keeps the test fast
 
@@ -52,11 +55,11 @@ def test_ensure_demo_workspace_is_idempotent(engine):
     assert second.dataset_id == first.dataset_id
     assert second.audience_ids == first.audience_ids
     with Session(engine) as session:
-        assert len(repo.list_connections(session=session)) == 1
-        conn = repo.get_connection(second.connection_id, session=session)
+        assert len(list_connections(session=session)) == 1
+        conn = get_connection(second.connection_id, session=session)
         assert conn.auth_base_uri == "http://127.0.0.1:2222/"  # the new port
-        assert repo.connection_secret(conn) == DEMO_CLIENT_SECRET
-        users = {u.username: u for u in repo.list_users(session=session)}
+        assert connection_secret(conn) == DEMO_CLIENT_SECRET
+        users = {u.username: u for u in list_users(session=session)}
         assert set(users) == {"admin", "staff", "analyst"}
         for demo in DEMO_USERS:
             assert users[demo.username].roles == [demo.role]
@@ -65,8 +68,8 @@ def test_ensure_demo_workspace_is_idempotent(engine):
             )
         ds = session.get(DataSet, first.dataset_id)
         assert ds.row_count == ROWS
-        assert len(repo.list_datasets(session=session)) == 1
-        modeled = {a.name: a.modeled for a in repo.list_audiences(session=session)}
+        assert len(list_datasets(session=session)) == 1
+        modeled = {a.name: a.modeled for a in list_audiences(session=session)}
     assert modeled["High propensity (model)"] is True
     assert sum(modeled.values()) == 1
     types = {c["name"]: c["type"] for c in ds.columns}
@@ -91,5 +94,5 @@ def test_demo_survives_a_lost_key_file(engine, monkeypatch):
     key_file().unlink()  # a new key is generated: the stored demo secret must be re-saved
     ws = ensure_demo_workspace(engine, simulator_auth_uri="http://127.0.0.1:1/", rows=50)
     with Session(engine) as session:
-        conn = repo.get_connection(ws.connection_id, session=session)
-        assert repo.connection_secret(conn) == DEMO_CLIENT_SECRET
+        conn = get_connection(ws.connection_id, session=session)
+        assert connection_secret(conn) == DEMO_CLIENT_SECRET

@@ -1,0 +1,63 @@
+"""Rejected-row reports: the rows a run did not deliver, as a CSV file for Excel.
+
+Convention: Core with an engine (see `store/__init__.py`): a report can hold every row of a large
+audience, read as plain mappings rather than ORM objects.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from store.models import RejectedRow
+
+_REJ = RejectedRow.__table__  # type: ignore[attr-defined]
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    text_value = value if isinstance(value, str) else str(value)
+    # Spreadsheets run cells starting with these as formulas (CSV injection): neutralise them.
+    if text_value.startswith(_FORMULA_START):
+        return "'" + text_value
+    return text_value
+
+
+def rejected_rows_csv(engine: Engine, run_id: int) -> bytes:
+    """The rejected rows of a run as CSV (UTF-8 with BOM, for Excel).
+
+    Columns: the original row values, then `validationErrorType`, `validationErrorDetails`,
+    `field` and `retryable`. Cells that a spreadsheet would run as a formula are escaped with
+    a leading apostrophe.
+    """
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(select(_REJ).where(_REJ.c.run_id == run_id).order_by(_REJ.c.id))
+            .mappings()
+            .all()
+        )
+    columns: dict[str, None] = {}
+    for row in rows:
+        for name in row["row_values"] or {}:
+            columns.setdefault(name, None)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    tail = ["validationErrorType", "validationErrorDetails", "field", "retryable"]
+    writer.writerow([_cell(c) for c in [*columns, *tail]])
+    for row in rows:
+        values = row["row_values"] or {}
+        writer.writerow(
+            [_cell(values.get(c)) for c in columns]
+            + [
+                _cell(row["error_type"]),
+                _cell(row["error_details"]),
+                _cell(row["field"]),
+                "true" if row["retryable"] else "false",
+            ]
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
