@@ -450,6 +450,8 @@ def _rate(scale: Scale, seconds: float) -> float:
 
 def scenario_worker_killed_twice(scale: Scale) -> ScenarioResult:
     """SIGKILL the worker process mid-run twice; a new worker process resumes each time."""
+    from store.queue import ACTIVE_STATES
+
     started = time.monotonic()
     rows = max(scale.rows, 1500)
     seconds = scale.t(12, 2.5)
@@ -484,7 +486,7 @@ def scenario_worker_killed_twice(scale: Scale) -> ScenarioResult:
         w2.wait()
         second = lab.checkpoint(run_id)
         lab.wait_for(
-            lambda: lab.run_row(run_id).state not in ("queued", "running"), 120, "the run to finish"
+            lambda: lab.run_row(run_id).state not in ACTIVE_STATES, 120, "the run to finish"
         )
         resumed_by = owner()
         w3.terminate()

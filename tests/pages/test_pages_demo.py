@@ -20,12 +20,12 @@ def demo_dir(tmp_path_factory):
 
 def _wait_for_run(run_id: int, timeout: float = 30) -> object:
     from pages import _deps as deps
-    from store.queue import get_run
+    from store.queue import ACTIVE_STATES, get_run
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = get_run(deps.get_engine(), run_id)
-        if run.state not in ("queued", "running"):
+        if run.state not in ACTIVE_STATES:
             return run
         time.sleep(0.1)
     pytest.fail(f"run {run_id} did not finish in {timeout}s")
