@@ -16,27 +16,27 @@ def starting_page() -> None:
         "Push your supporter audiences into Salesforce Marketing Cloud, and keep them in sync."
     )
     with st.spinner("Starting Pathways…"):
-        from pages import _deps  # noqa: PLC0415 - the slow imports happen under this page
-    _deps.get_engine()  # its own spinner says what is happening and how long it takes
+        from ui import state
+    state.get_engine()  # its own spinner says what is happening and how long it takes
     st.rerun()  # now build the real menu (sign-in, or the user's pages)
 
 
 # Declare a menu before anything slow: until `st.navigation` runs, Streamlit lists every file of
 # pages/ (helpers included) in the sidebar. Importing the store takes seconds and the first start
 # builds the demo workspace, so both happen under a one-page "Starting Pathways…" menu.
-_loaded = sys.modules.get("pages._deps")
+_loaded = sys.modules.get("ui.state")
 if _loaded is None or not _loaded.store_ready():
     st.navigation([st.Page(starting_page, title="Starting Pathways…")]).run()
     st.stop()
 
 import streamlit_authenticator as stauth  # noqa: E402 - only once the store is ready
 
-from pages import _deps as deps  # noqa: E402
+from ui import state  # noqa: E402
 
-deps.init_session_state()
+state.init_session_state()
 
 try:
-    auth = deps.auth_config()
+    auth = state.auth_config()
 except RuntimeError as exc:
     st.error(str(exc), icon=":material/lock:")
     st.stop()
@@ -57,9 +57,9 @@ def login_page() -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
         authenticator.login(location="main", fields={"Form name": "Sign in", "Login": "Sign in"})
-        if st.session_state.get("authentication_status"):
+        if st.session_state.get(state.AUTH_STATUS):
             st.rerun()  # build the menu of the user who just signed in
-        if st.session_state.get("authentication_status") is False:
+        if st.session_state.get(state.AUTH_STATUS) is False:
             st.error("Username or password is incorrect. Check them and try again.")
     if auth.demo_users:
         with right, st.container(border=True):
@@ -85,7 +85,7 @@ PAGES = {
     "Manage Pathways": ("pages/manage_pathways.py", ":material/sync:", ("staff", "analyst")),
 }
 
-user = deps.current_user()
+user = state.current_user()
 if user is None:
     pg = st.navigation([st.Page(login_page, title="Sign in", icon=":material/login:")])
     pg.run()
@@ -98,11 +98,11 @@ pg = st.navigation(
     position="top",
 )
 
-deps.get_engine()
-deps.ensure_worker()
+state.get_engine()
+state.get_worker()
 with st.sidebar:
     st.markdown(f"**{user.name}**  \n{user.role.title()}")
-    if deps.is_demo_mode():
+    if state.is_demo_mode():
         st.caption("Demo mode: pushes go to a built-in Marketing Cloud simulator.")
     authenticator.logout("Log out", location="sidebar", key="logout_button")
 pg.run()

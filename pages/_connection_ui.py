@@ -6,11 +6,9 @@ from typing import Any
 
 import streamlit as st
 
-from pages import _deps as deps
-from pages import _widgets as ui
-from sfmc.config import normalize_auth_uri
-from store.audit import record_audit
-from store.connections import create_connection, get_connection_by_name, update_connection
+from pages import _widgets as widgets
+from ui import connections as uconn
+from ui import errors, state
 
 
 def show_report(report: Any) -> None:
@@ -19,9 +17,9 @@ def show_report(report: Any) -> None:
         st.success(f"Connection works. {report.reason}", icon=":material/check_circle:")
     else:
         st.error(f"Connection failed: {report.reason}", icon=":material/error:")
-        st.markdown(f"**How to fix it:** {report.fix or ui.AUTH_FIX}")
+        st.markdown(f"**How to fix it:** {report.fix or errors.AUTH_FIX}")
         with st.expander("Still failing? The usual causes"):
-            st.markdown(ui.AUTH_FIX)
+            st.markdown(errors.AUTH_FIX)
     st.markdown(
         f"- Auth: `{report.auth_url or '—'}`\n- REST: `{report.rest_url or '—'}`\n"
         f"- SOAP: `{report.soap_url or '—'}`"
@@ -44,7 +42,7 @@ def show_report(report: Any) -> None:
             missing = "\n".join(
                 f"- **{m.scope}** is missing: {m.breaks_without}" for m in report.missing_scopes
             )
-            st.warning(f"{missing}\n\n{ui.SCOPE_ADVICE}", icon=":material/key:")
+            st.warning(f"{missing}\n\n{errors.SCOPE_ADVICE}", icon=":material/key:")
 
 
 def connection_form(editing: Any, user: Any) -> None:
@@ -75,53 +73,26 @@ def connection_form(editing: Any, user: Any) -> None:
         )
         saved = st.form_submit_button("Save connection", type="primary")
     if editing and st.button("Cancel editing", key=f"conn_cancel_{editing.id}"):
-        st.session_state[deps.CONN_EDIT_ID] = None
+        st.session_state[state.CONN_EDIT_ID] = None
         st.rerun()
     if saved:
-        save(editing, user, name, auth_uri, client_id, secret, account_id, allow_modeled)
+        form = uconn.ConnectionForm(name, auth_uri, client_id, secret, account_id, allow_modeled)
+        save(editing, user, form)
 
 
-def save(editing, user, name, auth_uri, client_id, secret, account_id, allow_modeled) -> None:  # noqa: ANN001
-    values = {
-        "name": name.strip(),
-        "auth_base_uri": auth_uri.strip(),
-        "client_id": client_id.strip(),
-        "account_id": account_id.strip() or None,
-        "allow_modeled": allow_modeled,
-    }
-    if not values["name"] or not values["auth_base_uri"] or not values["client_id"]:
-        st.error("Name, Auth Base URI and Client ID are required.", icon=":material/error:")
-        return
-    if not editing and not secret.strip():
-        st.error("Enter the Client Secret of the Installed Package.", icon=":material/error:")
-        return
-    ok, uri = ui.guard(normalize_auth_uri, values["auth_base_uri"], allow_local=deps.is_demo_mode())
-    if not ok:
-        return
-    values["auth_base_uri"] = uri
-    with deps.session() as session:
-        clash = get_connection_by_name(values["name"], session=session)
-        if clash is not None and (editing is None or clash.id != editing.id):
-            st.error(
-                f"A connection named {values['name']!r} exists: choose another name.",
-                icon=":material/error:",
-            )
-            return
-        if editing:
-            ok, _ = ui.guard(
-                update_connection,
-                editing.id,
-                **values,
-                client_secret=secret.strip() or None,
-                session=session,
-            )
-        else:
-            ok, _ = ui.guard(
-                create_connection, **values, client_secret=secret.strip(), session=session
-            )
-        if ok:
-            record_audit(user.username, "save connection", values["name"], session=session)
-    if ok:
-        st.session_state[deps.CONN_EDIT_ID] = None
-        st.toast(f"Saved {values['name']}. Use Test to check it.", icon=":material/check:")
+def save(editing: Any, user: Any, form: uconn.ConnectionForm) -> None:
+    """Save the form through the use case; show what to fix, or confirm and close the editor."""
+    ok, problems = widgets.guard(
+        uconn.save_connection,
+        state.get_engine(),
+        form,
+        editing_id=editing.id if editing else None,
+        who=user.username,
+        allow_local=state.is_demo_mode(),
+    )
+    for problem in problems or []:
+        st.error(problem, icon=":material/error:")
+    if ok and not problems:
+        st.session_state[state.CONN_EDIT_ID] = None
+        st.toast(f"Saved {form.name.strip()}. Use Test to check it.", icon=":material/check:")
         st.rerun()

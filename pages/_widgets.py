@@ -2,81 +2,24 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from sfmc.errors import SfmcAuthError, SfmcConfigError, SfmcError, SfmcRetriableError
-
-AUTH_FIX = (
-    "Check three things on the connection: the Auth Base URI starts with **https://** and is your "
-    "tenant's `https://<subdomain>.auth.marketingcloudapis.com/`; the Client ID and Client Secret "
-    "are copied exactly, **without spaces**; and the Installed Package has a **Server-to-Server** "
-    "API Integration component (enhanced functionality)."
-)
-CATEGORY_FIX = (
-    "The folder (category) of this pathway was deleted or renamed in Marketing Cloud. Pick a "
-    "valid one: on Manage Pathways the failed pathway offers a folder picker (or delete the "
-    "pathway and push the audience again, choosing an existing folder)."
-)
-EMPTY_CATEGORY_FIX = (
-    "No Data Extension folders came back. Give the Installed Package the **Data Extensions: Read** "
-    "scope (folders are read with it); until then Pathways lists the folders of your existing Data "
-    "Extensions. If there are none, create one Data Extension in Marketing Cloud first."
-)
-REJECTED_FIX = (
-    "Some rows failed. Download the rejected rows below, read the **validationErrorType** and "
-    "**validationErrorDetails** columns, fix those values in your data (or the column's type and "
-    "length on Column Mapping), then re-run the sync."
-)
-SCOPE_ADVICE = (
-    "In Marketing Cloud: Setup → Apps → Installed Packages → your package → API Integration → "
-    "Edit, tick the missing scope(s), save, and test again (new scopes can take 5 minutes)."
-)
-
-TYPE_WORDS = {
-    "MaxLengthExceeded": "is longer than the field allows: raise its length on Column Mapping",
-    "InvalidEmailAddress": "is not a valid email address: fix it in the data or map it as Text",
-    "InvalidPhone": "is not a valid phone number: fix it or map the column as Text",
-    "InvalidNumber": "is not a whole number: fix it or map the column as Decimal or Text",
-    "InvalidDecimal": "does not fit the Decimal precision/scale: fix it or widen the type",
-    "InvalidDate": "is not a date Marketing Cloud accepts: use YYYY-MM-DD or map it as Text",
-    "InvalidBoolean": "is not true/false: fix it or map the column as Text",
-    "NullValue": "is empty but the field is required: fill it or untick Required",
-    "DuplicateKey": "has a primary key that appears twice in the audience: de-duplicate it",
-    "PrimaryKeyViolation": "has an empty or duplicate primary key value",
-    "NotFound": "had no matching row in the Data Extension (Update Only does not create rows)",
-    "UnknownColumn": "was sent to a field the Data Extension does not have: sync the mapping",
-}
-
-
-def error_help(exc: BaseException) -> str:
-    """The message to show for an error from `sfmc/` or `store/`, ending with what to fix."""
-    text = str(exc)
-    low = text.lower()
-    if isinstance(exc, SfmcAuthError) and ("scope" in low or "privilege" in low):
-        return f"{text}\n\n{SCOPE_ADVICE}"
-    if isinstance(exc, SfmcAuthError):
-        return f"Marketing Cloud did not accept this connection: {text}\n\n{AUTH_FIX}"
-    if "category" in low or "folder" in low:
-        return f"{text}\n\n{CATEGORY_FIX}"
-    if isinstance(exc, SfmcConfigError):
-        return f"{text}\n\nFix the connection on the Connections page (ask an admin) and try again."
-    if isinstance(exc, SfmcRetriableError):
-        return (
-            f"{text}\n\nMarketing Cloud is busy or unreachable right now. Wait a minute and retry."
-        )
-    return text
+from sfmc.errors import SfmcError
+from store import audience_rows, audiences, queue, reports
+from store.filters import OP_LABELS
+from ui import audiences as uaud
+from ui import errors, rejects, state
 
 
 def show_error(exc: BaseException) -> None:
     """Render an error caught at the page boundary (H14)."""
-    st.error(error_help(exc), icon=":material/error:")
+    st.error(errors.error_help(exc), icon=":material/error:")
 
 
 def guard(func: Any, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
@@ -147,8 +90,6 @@ def fmt_ago(value: Any) -> str:
     """Relative time ("5m ago"), for metrics that have little room."""
     if value is None:
         return "Never"
-    from datetime import UTC, datetime
-
     when = value if value.tzinfo else value.replace(tzinfo=UTC)
     secs = (datetime.now(UTC) - when).total_seconds()
     if secs < 0:
@@ -158,9 +99,6 @@ def fmt_ago(value: Any) -> str:
     if secs < 86400:
         return fmt_duration(secs).split(" ")[0] + " ago"
     return value.strftime("%d %b %Y")
-
-
-ACTIVE_STATES = ("queued", "running")
 
 
 def run_progress(run: Any) -> None:
@@ -200,20 +138,17 @@ def run_progress(run: Any) -> None:
         f"({run.api_calls:,} API calls)."
     )
     if run.state == "failed" and run.error:
-        st.error(error_help(RuntimeError(run.error)), icon=":material/error:")
+        st.error(errors.run_error_help(run), icon=":material/error:")
     if run.state == "needs_confirm" and run.message:
         st.warning(run.message)
     if run.rows_failed:
-        st.info(REJECTED_FIX, icon=":material/download:")
+        st.info(rejects.REJECTED_FIX, icon=":material/download:")
         rejected_download(run, key_prefix="live")
 
 
 def rejected_download(run: Any, *, key_prefix: str) -> bytes:
     """Download buttons for a run's rejected rows (and Update Only's unmatched rows)."""
-    from pages import _deps as deps
-    from store.reports import rejected_rows_csv
-
-    data = rejected_rows_csv(deps.get_engine(), run.id)
+    data = reports.rejected_rows_csv(state.get_engine(), run.id)
     c1, c2 = st.columns(2)
     c1.download_button(
         f"Run {run.id}: {run.rows_failed:,} rejected rows (CSV)",
@@ -227,7 +162,7 @@ def rejected_download(run: Any, *, key_prefix: str) -> bytes:
     if run.method == "update_only":
         c2.download_button(
             f"Run {run.id}: unmatched rows (CSV)",
-            data=csv_rows_of_type(data, "NotFound"),
+            data=rejects.csv_rows_of_type(data, "NotFound"),
             file_name=f"pathway{run.pathway_id}_run{run.id}_unmatched.csv",
             mime="text/csv",
             key=f"{key_prefix}_dl_nf_{run.id}",
@@ -236,63 +171,27 @@ def rejected_download(run: Any, *, key_prefix: str) -> bytes:
     return data
 
 
-def rejected_help(error_types: dict[str, int]) -> list[str]:
-    """One sentence per validationErrorType seen in a run, saying what to fix."""
-    return [
-        f"**{count:,} × {etype}**: the value {TYPE_WORDS.get(etype, 'was refused by Marketing Cloud')}."
-        for etype, count in sorted(error_types.items(), key=lambda kv: -kv[1])
-    ]
-
-
-def _load_run(run_id: int) -> Any:
-    from pages import _deps as deps
-    from store.queue import get_run
-
-    return get_run(deps.get_engine(), run_id)
-
-
-def csv_rows_of_type(data: bytes, error_type: str) -> bytes:
-    """Only the rows of a rejected-rows CSV whose validationErrorType is `error_type`."""
-    text = data.decode("utf-8-sig")
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, [])
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    col = header.index("validationErrorType") if "validationErrorType" in header else -1
-    for row in reader:
-        if col >= 0 and len(row) > col and row[col] == error_type:
-            writer.writerow(row)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def error_type_counts(data: bytes) -> dict[str, int]:
-    """ValidationErrorType -> number of rows, from a rejected-rows CSV."""
-    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
-    counts: dict[str, int] = {}
-    for row in reader:
-        etype = row.get("validationErrorType") or "Unknown"
-        counts[etype] = counts.get(etype, 0) + 1
-    return counts
+def load_run(run_id: int) -> Any:
+    return queue.get_run(state.get_engine(), run_id)
 
 
 def live_run(run_id: int, *, key: str) -> Any:
     """Live progress of a run, re-read from the store every 2 s while it is active (H11, N4)."""
-    run = _load_run(run_id)
+    run = load_run(run_id)
     if run is None:
         st.warning("This run no longer exists (its pathway was deleted).")
         return None
-    active = run.state in ACTIVE_STATES
+    active = run.state in queue.ACTIVE_STATES
 
     @st.fragment(run_every="2s" if active else None)
     def _progress() -> None:
-        fresh = _load_run(run_id)
+        fresh = load_run(run_id)
         if fresh is None:
             return
         run_progress(fresh)
-        if fresh.dry_run and fresh.plan and fresh.state not in ACTIVE_STATES:
+        if fresh.dry_run and fresh.plan and fresh.state not in queue.ACTIVE_STATES:
             show_plan(fresh.plan)
-        if active and fresh.state not in ACTIVE_STATES:
+        if active and fresh.state not in queue.ACTIVE_STATES:
             st.rerun()  # the whole page refreshes once, with the final figures
 
     with st.container(key=f"run_{key}_{run_id}"):
@@ -307,13 +206,8 @@ def show_plan(plan: dict[str, Any]) -> None:
         col.metric(f"To {name}", f"{int(plan.get(name, 0) or 0):,}")
     first = plan.get("first_rejects") or plan.get("rejects") or []
     if first:
-        counts: dict[str, int] = {}
-        for r in first:
-            counts[r.get("error_type") or "Unknown"] = (
-                counts.get(r.get("error_type") or "Unknown", 0) + 1
-            )
         st.markdown("**Why rows would be rejected** (from the first rejects):")
-        for line in rejected_help(counts):
+        for line in rejects.rejected_help(rejects.plan_type_counts(first)):
             st.markdown(f"- {line}")
         st.dataframe(first, hide_index=True)
     for note in plan.get("notes") or []:
@@ -339,13 +233,8 @@ def columns_table(cols: Sequence[dict[str, Any]]) -> None:
 
 def audience_list(dataset_id: int) -> None:
     """The audiences of a data set: filters in words, record count, modeled toggle."""
-    from pages import _deps as deps
-    from store.audience_rows import count_rows
-    from store.audiences import list_audiences, update_audience
-    from store.filters import OP_LABELS
-
-    with deps.session() as session:
-        existing = list_audiences(session=session, dataset_id=dataset_id, limit=1000)
+    with state.session() as session:
+        existing = audiences.list_audiences(session=session, dataset_id=dataset_id, limit=1000)
     if not existing:
         st.caption("No audiences on this data set yet: define one below.")
         return
@@ -357,65 +246,10 @@ def audience_list(dataset_id: int) -> None:
         )
         c1.markdown(f"**{a.name}**  \n{rules or 'all rows'}")
         with c2:
-            ok, n = guard(count_rows, deps.get_engine(), a.id)
+            ok, n = guard(audience_rows.count_rows, state.get_engine(), a.id)
             if ok:
                 st.markdown(f"**{n:,}** records")
         modeled = c3.toggle("Modeled", value=a.modeled, key=f"aud_modeled_{a.id}")
         if modeled != a.modeled:
-            with deps.session() as session:
-                update_audience(a.id, modeled=modeled, session=session)
+            uaud.set_modeled(state.get_engine(), a.id, modeled)
             st.rerun()
-
-
-def drift_rows(
-    col_names: Sequence[str], mapping: Sequence[Any], live: dict[str, Any], *, checked: bool
-) -> list[dict[str, str]]:
-    """Schema drift between the audience's columns, the mapping and the live DE fields."""
-
-    def yes(flag: bool) -> str:
-        return "yes" if flag else "no"
-
-    mapped = {m.destination_field.casefold(): m for m in mapping}
-    by_source = {m.source_column: m for m in mapping}
-    in_de = "not checked"
-    drift = [
-        {
-            "Column / field": n,
-            "In audience": "yes",
-            "In mapping": "no",
-            "In Data Extension": "—",
-            "What to do": "Not pushed: add a mapping row to send it.",
-        }
-        for n in col_names
-        if n not in by_source
-    ]
-    for m in mapping:
-        f = live.get(m.destination_field.casefold())
-        note = ""
-        if m.source_column not in col_names:
-            note = "The audience lost this column: remove the row or re-upload the data."
-        elif checked and f is None:
-            note = "New field: created on the next sync."
-        elif f is not None and f.field_type != m.field_type:
-            note = f"Type differs: SFMC has {f.field_type}, the mapping says {m.field_type}."
-        drift.append(
-            {
-                "Column / field": f"{m.source_column} → {m.destination_field}",
-                "In audience": yes(m.source_column in col_names),
-                "In mapping": "yes",
-                "In Data Extension": yes(f is not None) if checked else in_de,
-                "What to do": note,
-            }
-        )
-    drift += [
-        {
-            "Column / field": f.name,
-            "In audience": "—",
-            "In mapping": "no",
-            "In Data Extension": "yes",
-            "What to do": "Only in SFMC: Pathways leaves it alone.",
-        }
-        for key, f in live.items()
-        if key not in mapped
-    ]
-    return drift

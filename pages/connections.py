@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import streamlit as st
 
-from pages import _connection_ui as _conn_ui
-from pages import _deps as deps
-from pages import _widgets as ui
-from store.audit import record_audit
-from store.connections import delete_connection, list_connections, record_connection_test
+from pages import _connection_ui as conn_ui
+from pages import _widgets as widgets
+from store.connections import list_connections
+from ui import connections as uconn
+from ui import state
 
-user = deps.require_role("admin")
+user = state.require_role("admin")
 st.title("Connections")
 st.caption(
     "One connection per Marketing Cloud Installed Package (API Integration, Server-to-Server). "
     "REST and SOAP addresses come from the token, so you only type the Auth Base URI."
 )
-engine = deps.get_engine()
-with deps.session() as session:
+engine = state.get_engine()
+with state.session() as session:
     connections = list_connections(session=session)
 
 
@@ -27,16 +25,12 @@ with deps.session() as session:
 def confirm_delete(conn_id: int, name: str) -> None:
     st.write(f"Delete **{name}**? Its pathways stop syncing. Data Extensions in SFMC are kept.")
     if st.button("Delete", type="primary", key="conn_delete_yes"):
-        ok, _ = ui.guard(_delete, conn_id, name)
+        ok, _ = widgets.guard(
+            uconn.delete_connection, engine, conn_id, name=name, who=user.username
+        )
         if ok:
-            st.session_state[deps.CONN_EDIT_ID] = None
+            st.session_state[state.CONN_EDIT_ID] = None
             st.rerun()
-
-
-def _delete(conn_id: int, name: str) -> None:
-    with deps.session() as session:
-        delete_connection(conn_id, session=session)
-        record_audit(user.username, "delete connection", name, session=session)
 
 
 if not connections:
@@ -57,25 +51,22 @@ for conn in connections:
         )
         b1, b2, b3 = right.columns(3)
         if b1.button("Test", key=f"conn_test_{conn.id}", icon=":material/network_check:"):
-            ok, client = ui.guard(deps.client_for_connection_id, conn.id)
+            ok, client = widgets.guard(state.client_for_connection_id, conn.id)
             if ok:
                 report = client.test_connection()
-                with deps.session() as session:
-                    record_connection_test(
-                        conn.id, report.ok, dataclasses.asdict(report), session=session
-                    )
-                st.session_state[deps.CONN_REPORT] = (conn.id, report)
+                uconn.record_test(engine, conn.id, report)
+                st.session_state[state.CONN_REPORT] = (conn.id, report)
                 st.rerun()  # show the new "tested" badge
         if b2.button("Edit", key=f"conn_edit_{conn.id}", icon=":material/edit:"):
-            st.session_state[deps.CONN_EDIT_ID] = conn.id
+            st.session_state[state.CONN_EDIT_ID] = conn.id
         if b3.button("Delete", key=f"conn_del_{conn.id}", icon=":material/delete:"):
             confirm_delete(conn.id, conn.name)
-        shown = st.session_state.get(deps.CONN_REPORT)
+        shown = st.session_state.get(state.CONN_REPORT)
         if shown and shown[0] == conn.id:
-            _conn_ui.show_report(shown[1])
-        if st.session_state.get(deps.CONN_EDIT_ID) == conn.id:
+            conn_ui.show_report(shown[1])
+        if st.session_state.get(state.CONN_EDIT_ID) == conn.id:
             st.markdown(f"**Edit {conn.name}**")
-            _conn_ui.connection_form(conn, user)
+            conn_ui.connection_form(conn, user)
 
 with st.expander("Add a connection", expanded=not connections, icon=":material/add:"):
-    _conn_ui.connection_form(None, user)
+    conn_ui.connection_form(None, user)

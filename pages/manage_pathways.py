@@ -6,19 +6,19 @@ import pandas as pd
 import streamlit as st
 
 from pages import _actions
-from pages import _deps as deps
-from pages import _widgets as ui
+from pages import _widgets as widgets
 from store.audiences import list_audiences
 from store.connections import list_connections
 from store.pathways import list_pathways
 from store.queue import active_run, list_runs
 from store.status import pathway_status
+from ui import rejects, state
 
-user = deps.require_role("staff", "analyst")
+user = state.require_role("staff", "analyst")
 can_act = user.can("staff")
 st.title("Manage Pathways")
-engine = deps.get_engine()
-with deps.session() as session:
+engine = state.get_engine()
+with state.session() as session:
     conns = {c.id: c.name for c in list_connections(session=session)}
     auds = {a.id: a.name for a in list_audiences(session=session)}
     pathways = list_pathways(session=session)
@@ -41,7 +41,7 @@ def history(p: object) -> None:
         [
             {
                 "Run": r.id,
-                "Started": ui.fmt_when(r.started_at or r.created_at),
+                "Started": widgets.fmt_when(r.started_at or r.created_at),
                 "State": r.state,
                 "Dry run": "yes" if r.dry_run else "",
                 "Succeeded": r.rows_succeeded,
@@ -66,14 +66,14 @@ def history(p: object) -> None:
             x_label="",
             y_label="Rows",
         )
-    ui.paginated(frame, key=f"pw_hist_page_{p.id}", page_size=10)
+    widgets.paginated(frame, key=f"pw_hist_page_{p.id}", page_size=10)
     failed = [r for r in runs if r.rows_failed and not r.dry_run]
     if failed:
-        st.markdown("**Rejected rows** — " + ui.REJECTED_FIX)
+        st.markdown("**Rejected rows** — " + rejects.REJECTED_FIX)
         for n, r in enumerate(failed[:10]):
-            data = ui.rejected_download(r, key_prefix=f"pw{p.id}")
+            data = widgets.rejected_download(r, key_prefix=f"pw{p.id}")
             if n == 0:
-                for line in ui.rejected_help(ui.error_type_counts(data)):
+                for line in rejects.rejected_help(rejects.error_type_counts(data)):
                     st.markdown(f"- {line}")
 
 
@@ -95,18 +95,18 @@ for conn_id, items in by_conn.items():
                 m[2].metric("Last Sync Failures", f"{status.last_failures or 0:,}")
                 m[3].metric(
                     "Last synced",
-                    ui.fmt_ago(status.last_synced),
-                    help=ui.fmt_when(status.last_synced),
+                    widgets.fmt_ago(status.last_synced),
+                    help=widgets.fmt_when(status.last_synced),
                 )
                 m[4].metric(
                     "Next run",
-                    ui.fmt_ago(status.next_run) if status.next_run else p.schedule.title(),
+                    widgets.fmt_ago(status.next_run) if status.next_run else p.schedule.title(),
                 )
                 if can_act:
                     _actions.actions(p, label, status, user)
                 running = active_run(engine, p.id)
                 if running is not None:
-                    ui.live_run(running.id, key=f"pw{p.id}")
+                    widgets.live_run(running.id, key=f"pw{p.id}")
                 elif status.message:
                     st.caption(status.message)
                 with st.expander("Run history and rejected rows"):

@@ -4,39 +4,43 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _deps as deps
-from pages import _widgets as ui
+from pages import _widgets as widgets
 from pages import _wizard as wiz
 from pages import _wizard_summary as summary
+from ui import state
+from ui.audiences import audience_rows_for_wizard
+from ui.connections import connection_rows
+from ui.pathways import pushed_pairs
 
-user = deps.require_role("staff")
+user = state.require_role("staff")
 st.title("Push Audiences")
 STEPS = ("Select audience", "Choose destination", "Review Pathway", "Summary")
-state = st.session_state
-step = int(state.get(deps.PUSH_STEP) or 1)
-ui.stepper(STEPS, step)
+session = st.session_state
+step = int(session.get(state.PUSH_STEP) or 1)
+widgets.stepper(STEPS, step)
 
-audiences = wiz.audience_rows()
-connections = wiz.connection_rows()
+engine = state.get_engine()
+audiences = audience_rows_for_wizard(engine)
+connections = connection_rows(engine)
 if not audiences:
     st.info("No audiences yet. Upload a data set and define an audience on **Audiences** first.")
     st.stop()
 if not connections:
     st.info("No connections yet — an admin adds one on **Connections**.")
     st.stop()
-pushed = wiz.pushed_pairs()
+pushed = pushed_pairs(engine)
 aud_by_id = {a["id"]: a for a in audiences}
 conn_by_id = {c["id"]: c for c in connections}
 
 
 def go(n: int) -> None:
-    state[deps.PUSH_STEP] = n
+    session[state.PUSH_STEP] = n
 
 
 if step == 1:
     st.subheader("1. Select audience")
     ids = [a["id"] for a in audiences]
-    current = state.get(deps.PUSH_AUDIENCE_ID)
+    current = session.get(state.PUSH_AUDIENCE_ID)
 
     def label(aid: int) -> str:
         a = aud_by_id[aid]
@@ -67,21 +71,20 @@ if step == 1:
         hide_index=True,
     )
     if st.button("Next: choose destination", type="primary", disabled=choice is None):
-        state[deps.PUSH_AUDIENCE_ID] = choice
-        state[deps.PUSH_MAPPING] = None
-        state[deps.PUSH_SETTINGS] = {}
+        session[state.PUSH_AUDIENCE_ID] = choice
+        state.forget_draft()
         go(2)
         st.rerun()
 
 elif step == 2:
-    aud = aud_by_id.get(state.get(deps.PUSH_AUDIENCE_ID))
+    aud = aud_by_id.get(session.get(state.PUSH_AUDIENCE_ID))
     if aud is None:
         go(1)
         st.rerun()
     st.subheader("2. Choose destination")
     st.caption(f"Audience: **{aud['name']}** ({aud['count']:,} records)")
     ids = [c["id"] for c in connections]
-    current = state.get(deps.PUSH_CONNECTION_ID)
+    current = session.get(state.PUSH_CONNECTION_ID)
     choice = st.radio(
         "Marketing Cloud connection",
         ids,
@@ -104,15 +107,14 @@ elif step == 2:
         go(1)
         st.rerun()
     if nxt.button("Next: review pathway", type="primary", disabled=blocked):
-        if state.get(deps.PUSH_CONNECTION_ID) != choice:
-            state[deps.PUSH_MAPPING] = None
-            state[deps.PUSH_SETTINGS] = {}
-        state[deps.PUSH_CONNECTION_ID] = choice
+        if session.get(state.PUSH_CONNECTION_ID) != choice:
+            state.forget_draft()
+        session[state.PUSH_CONNECTION_ID] = choice
         go(3)
         st.rerun()
 
 elif step == 3:
-    wiz.review_step(aud_by_id, conn_by_id, pushed, go)
+    wiz.review_step(aud_by_id, conn_by_id, go)
 
 else:
     summary.summary_step(aud_by_id, conn_by_id, go, user)

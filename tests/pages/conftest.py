@@ -37,7 +37,7 @@ FAST_SIM_ENV = {
 
 @pytest.fixture
 def demo_env(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Demo mode with its store in `demo_dir` (each module using this defines that, module-scoped).
+    """Demo mode with its store in `demo_dir` (each test module defines it, one per test).
 
     Caches are cleared before and after, so each test starts its own simulator and worker.
     """

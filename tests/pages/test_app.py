@@ -97,10 +97,10 @@ def test_first_start_declares_a_menu_before_opening_the_store(store_env, hashed)
     Until `st.navigation` runs, Streamlit lists every file of pages/ in the sidebar, so nothing
     slow may come before it (the first demo start takes many seconds).
     """
-    from pages import _deps
+    from ui import state
 
-    assert not _deps.store_ready()  # a fresh store in this test's temp dir
+    assert not state.store_ready()  # a fresh store in this test's temp dir
     at = _app(hashed).run()
     assert not at.exception
-    assert _deps.store_ready()
+    assert state.store_ready()
     assert _menu(at) == ["Sign in"]

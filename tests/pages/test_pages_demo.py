@@ -1,7 +1,7 @@
 """Pages with content: the demo workspace, real simulator, real worker (AppTest).
 
-One store per module (the demo data set is imported once); caches are cleared after every test
-so each test starts its own in-process simulator (no latency) and worker.
+One store per test (the tests write to it; a 400-row demo workspace takes about a second), and
+caches are cleared after every test so each test starts its own simulator and worker.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ import pytest
 from tests.pages.conftest import PAGES, ROLES, page_app
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("demo")
+@pytest.fixture
+def demo_dir(tmp_path):
+    """A demo workspace of this test's own: the tests write to it."""
+    return tmp_path / "demo"
 
 
 def _wait_for_run(run_id: int, timeout: float = 30) -> object:
-    from pages import _deps as deps
     from store.queue import ACTIVE_STATES, get_run
+    from ui import state as deps
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -123,6 +124,7 @@ def test_connection_form_refuses_non_sfmc_host(demo_env, monkeypatch):
     next(b for b in at.button if b.label == "Save connection").click().run()
     assert not at.exception
     assert at.error, "an invalid Auth Base URI was accepted"
+    assert any("The Auth Base URI must start with https://" in e.value for e in at.error)
 
 
 def test_audience_filter_builder_counts_live(demo_env):
@@ -138,15 +140,15 @@ def test_audience_filter_builder_counts_live(demo_env):
 
 
 def _add_connection(name: str, auth_uri: str, client_id: str, secret: str) -> int:
-    from pages import _deps as deps
     from store.connections import create_connection
+    from ui import state as deps
 
     with deps.session() as session:
         return create_connection(name, auth_uri, client_id, secret, session=session).id
 
 
 def test_review_step_stops_on_bad_credentials_with_the_fix(demo_env):
-    from pages import _deps as deps
+    from ui import state as deps
 
     at = page_app("pages/push_audiences.py", "staff", timeout=60).run()
     sim = deps.get_simulator()
@@ -182,6 +184,7 @@ def test_category_dropdown_falls_back_without_folder_scope(demo_env):
         next(b for b in at.button if b.label.startswith("Next")).click().run()
         assert not at.exception
         assert at.warning, "no notice that the folder list is a fallback"
+        assert any("cannot read Data Extension folders" in w.value for w in at.warning)
         category = next(s for s in at.selectbox if s.label.startswith("Category"))
         assert category.options  # the folders of existing DEs
 
@@ -189,13 +192,13 @@ def test_category_dropdown_falls_back_without_folder_scope(demo_env):
 def test_deleted_folder_can_be_repicked_on_manage_pathways(demo_env):
     import dataclasses
 
-    from pages import _deps as deps
     from store.audiences import get_audience_by_name
     from store.connections import list_connections
     from store.datasets import get_dataset
     from store.pathways import create_pathway, get_pathway, set_mapping
     from store.queue import enqueue_run
     from sync.mapping import suggest_mapping
+    from ui import state as deps
 
     page_app("pages/manage_pathways.py", "staff", timeout=60).run()  # builds the workspace
     with deps.session() as session:
@@ -218,7 +221,7 @@ def test_deleted_folder_can_be_repicked_on_manage_pathways(demo_env):
             [dataclasses.asdict(f) for f in suggest_mapping(ds.columns)],
             session=session,
         )
-    deps.ensure_worker()
+    deps.get_worker()
     run = enqueue_run(deps.get_engine(), pathway_id, "manual")
     finished = _wait_for_run(run.id)
     assert finished.state == "failed"
@@ -234,10 +237,10 @@ def test_deleted_folder_can_be_repicked_on_manage_pathways(demo_env):
 
 
 def test_pause_resume_and_delete_asks_first(demo_env):
-    from pages import _deps as deps
     from store.audiences import get_audience_by_name
     from store.connections import list_connections
     from store.pathways import create_pathway, get_pathway
+    from ui import state as deps
 
     page_app("pages/manage_pathways.py", "staff", timeout=60).run()
     with deps.session() as session:

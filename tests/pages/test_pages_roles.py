@@ -7,6 +7,14 @@ import pytest
 from tests.pages.conftest import PAGES, ROLES, page_app
 
 CASES = [(title, role) for title in PAGES for role in ROLES]
+# What each page says on an empty store instead of showing an empty table.
+EMPTY_HINTS = {
+    "Connections": "No connections yet. Add your first Marketing Cloud connection below.",
+    "Audiences": "No data sets yet. Upload a CSV or Excel file above to start.",
+    "Push Audiences": "No audiences yet.",
+    "Column Mapping": "No pathways yet.",
+    "Manage Pathways": "No pathways yet.",
+}
 
 
 @pytest.mark.parametrize(("title", "role"), CASES, ids=[f"{t}-{r}" for t, r in CASES])
@@ -20,6 +28,9 @@ def test_page_role_limits_on_empty_store(store_env, title, role):
         assert [t.value for t in at.title] == [title]
         # An empty store says what to do next instead of showing an empty table.
         assert at.info, f"{title} shows no empty-state hint for {role}"
+        assert any(i.value.startswith(EMPTY_HINTS[title]) for i in at.info), [
+            i.value for i in at.info
+        ]
     else:
         assert refusals, f"{role} was not refused on {title}"
         assert not at.title

@@ -17,13 +17,14 @@ from tests.pages.test_pages_demo import _pick_audience, _wait_for_run
 AUDIENCE = "Monthly givers"
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("demo_kinds")
+@pytest.fixture
+def demo_dir(tmp_path):
+    """A demo workspace of this test's own: the tests write to it."""
+    return tmp_path / "demo_kinds"
 
 
 def _sim(path: str) -> dict:
-    from pages import _deps as deps
+    from ui import state as deps
 
     resp = requests.get(f"{deps.get_simulator().base_url}/_sim/{path}", timeout=10)
     resp.raise_for_status()
@@ -32,9 +33,9 @@ def _sim(path: str) -> dict:
 
 def _audience_rows() -> dict[str, dict]:
     """The audience as the push reads it, by donor id."""
-    from pages import _deps as deps
     from store.audience_rows import iter_rows
     from store.audiences import list_audiences
+    from ui import state as deps
 
     with deps.session() as session:
         aud = next(a for a in list_audiences(session=session) if a.name == AUDIENCE)
@@ -69,8 +70,8 @@ def _finish(at) -> object:
 def _rejected_keys(run_id: int) -> dict[str, str]:
     from sqlmodel import select
 
-    from pages import _deps as deps
     from store.models import RejectedRow
+    from ui import state as deps
 
     with deps.session() as session:
         rows = session.exec(select(RejectedRow).where(RejectedRow.run_id == run_id)).all()
@@ -78,7 +79,7 @@ def _rejected_keys(run_id: int) -> dict[str, str]:
 
 
 def _day(text: str) -> str:
-    return datetime.strptime(text, "%m/%d/%Y %I:%M:%S %p").date().isoformat()  # noqa: DTZ007
+    return datetime.strptime(text, "%m/%d/%Y %I:%M:%S %p").date().isoformat()
 
 
 def test_membership_flag_from_the_wizard(demo_env):
@@ -165,8 +166,8 @@ def test_data_extension_with_generated_key_and_title_case(demo_env):
     next(s for s in at.selectbox if s.label.startswith("Category")).select_index(0)
     run = _finish(at)
 
-    from pages import _deps as deps
     from store.pathways import get_pathway
+    from ui import state as deps
 
     with deps.session() as session:
         pathway = get_pathway(at.session_state["push_pathway_id"], session=session)

@@ -117,25 +117,25 @@ def test_demo_cookie_key_file_is_created_private_without_a_later_chmod(demo_data
 
     Between the two calls other local users could read it; now the file is born 0600.
     """
-    from pages import _deps
+    from ui.auth import demo_cookie_key
 
     def no_chmod(self: Path, mode: int, **kwargs: object) -> None:
         msg = f"chmod({self}, {oct(mode)}): the key file must be created 0600, not fixed later"
         raise AssertionError(msg)
 
     monkeypatch.setattr(Path, "chmod", no_chmod)
-    key = _deps._demo_cookie_key()
+    key = demo_cookie_key(demo_data_dir)
     path = demo_data_dir / "cookie_key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(key) >= 32
-    assert _deps._demo_cookie_key() == key  # kept, not regenerated
+    assert demo_cookie_key(demo_data_dir) == key  # kept, not regenerated
 
 
 def test_demo_cookie_key_is_the_same_for_sessions_starting_at_once(demo_data_dir):
-    from pages import _deps
+    from ui.auth import demo_cookie_key
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        keys = set(pool.map(lambda _: _deps._demo_cookie_key(), range(8)))
+        keys = set(pool.map(lambda _: demo_cookie_key(demo_data_dir), range(8)))
     assert len(keys) == 1
     assert [p.name for p in demo_data_dir.iterdir()] == ["cookie_key"]  # no temp files left
     assert stat.S_IMODE((demo_data_dir / "cookie_key").stat().st_mode) == 0o600

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, func, select
 
-from pages import _deps as deps
 from store.audiences import create_audience
 from store.connections import create_connection
 from store.datasets import get_dataset_by_name
@@ -19,6 +18,7 @@ from store.models import Connection, Pathway, SyncRun
 from store.pathways import create_pathway
 from store.queue import enqueue_run, finish_run
 from tests.pages.conftest import page_app
+from ui import state as deps
 
 URI = "https://mc0123456789.auth.marketingcloudapis.com/"
 

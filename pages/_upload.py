@@ -1,0 +1,68 @@
+"""Audiences page part: upload a data set (CSV or Excel) and show what was imported or refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from pages import _widgets as widgets
+from store.importer import ImportProgress
+from ui import audiences as uaud
+from ui import state
+
+
+def _default_name() -> None:
+    # The name follows the chosen file; a keyed widget keeps its identity across reruns.
+    chosen = st.session_state.get(state.AUD_UPLOAD)
+    st.session_state[state.AUD_DS_NAME] = chosen.name.rsplit(".", 1)[0] if chosen else ""
+
+
+def problems_table(problems: list[dict[str, Any]], *, key: str) -> None:
+    """Rows of a file that could not be imported, with why."""
+    widgets.paginated(
+        [{"Line": r.get("line"), "Problem": r.get("problem")} for r in problems],
+        key=key,
+        page_size=20,
+        column_config={"Problem": st.column_config.TextColumn(width="large")},
+    )
+
+
+def upload_section(user: Any) -> None:
+    """The file picker, name and Import button, then the last import's report."""
+    session = st.session_state
+    upload = st.file_uploader(
+        "File", type=["csv", "txt", "xlsx"], key=state.AUD_UPLOAD, on_change=_default_name
+    )
+    ds_name = st.text_input("Data set name", key=state.AUD_DS_NAME)
+    if st.button("Import", type="primary", disabled=upload is None or not ds_name.strip()):
+        bar = st.progress(0.0, text="Importing…")
+
+        def on_progress(p: ImportProgress) -> None:
+            frac = min(p.bytes_read / p.bytes_total, 1.0) if p.bytes_total else 0.0
+            bar.progress(frac, text=f"Importing… {p.rows_imported:,} rows")
+
+        ok, report = widgets.guard(
+            uaud.import_dataset,
+            state.get_engine(),
+            upload,
+            name=ds_name,
+            filename=upload.name,
+            who=user.username,
+            on_progress=on_progress,
+        )
+        bar.empty()
+        if ok:
+            session[state.AUD_DATASET_ID] = report["dataset_id"]
+            session[state.AUD_IMPORT_REPORT] = report
+    rep = session.get(state.AUD_IMPORT_REPORT)
+    if rep:
+        st.success(rep["summary"], icon=":material/check:")
+        for note in rep["notes"]:
+            st.caption(note)
+        if rep["problems"]:
+            st.warning(
+                f"{len(rep['problems']):,} row(s) could not be imported; nothing was dropped "
+                "silently. Fix them in the file and upload it again if you need them:"
+            )
+            problems_table(rep["problems"], key="aud_problems_page")

@@ -1,0 +1,93 @@
+"""Connection and audience use cases against a real store."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from sfmc.errors import SfmcConfigError
+from store import connections
+from store.models import AuditEvent
+from ui import audiences as uaud
+from ui import connections as uconn
+from ui.connections import ConnectionForm
+
+URI = "https://mc0123456789.auth.marketingcloudapis.com/"
+
+
+def _actions(engine) -> list[str]:
+    with Session(engine) as session:
+        return [e.action for e in session.exec(select(AuditEvent).order_by(AuditEvent.id))]
+
+
+def test_save_connection_says_what_is_missing(engine):
+    blank = ConnectionForm("", URI, "id", "secret")
+    assert uconn.save_connection(engine, blank, editing_id=None, who="ada", allow_local=False) == [
+        "Name, Auth Base URI and Client ID are required."
+    ]
+    no_secret = ConnectionForm("Main", URI, "id", " ")
+    assert uconn.save_connection(
+        engine, no_secret, editing_id=None, who="ada", allow_local=False
+    ) == ["Enter the Client Secret of the Installed Package."]
+    with pytest.raises(SfmcConfigError, match="Auth Base URI"):
+        uconn.save_connection(
+            engine,
+            ConnectionForm("Main", "http://evil.example.com/", "id", "s"),
+            editing_id=None,
+            who="ada",
+            allow_local=False,
+        )
+    assert uconn.connection_rows(engine) == []
+    assert _actions(engine) == []
+
+
+def test_save_edit_and_delete_a_connection_with_audit(engine):
+    form = ConnectionForm(" Main ", "mc0123456789", " id ", "secret", "", True)
+    assert uconn.save_connection(engine, form, editing_id=None, who="ada", allow_local=False) == []
+    (row,) = uconn.connection_rows(engine)
+    assert row == {"id": row["id"], "name": "Main", "client_id": "id", "allow_modeled": True}
+    with Session(engine) as session:
+        assert connections.get_connection(row["id"], session=session).auth_base_uri == URI
+    other = ConnectionForm("Other", URI, "id2", "secret2")
+    assert uconn.save_connection(engine, other, editing_id=None, who="ada", allow_local=False) == []
+    rename = ConnectionForm("Other", URI, "id", "")  # blank secret keeps the current one
+    assert uconn.save_connection(
+        engine, rename, editing_id=row["id"], who="ada", allow_local=False
+    ) == ["A connection named 'Other' exists: choose another name."]
+    keep = ConnectionForm("Main", URI, "id-2", "")
+    assert (
+        uconn.save_connection(engine, keep, editing_id=row["id"], who="ada", allow_local=False)
+        == []
+    )
+    with Session(engine) as session:
+        conn = connections.get_connection(row["id"], session=session)
+        assert (conn.client_id, connections.connection_secret(conn)) == ("id-2", "secret")
+    uconn.delete_connection(engine, row["id"], name="Main", who="ada")
+    assert [c["name"] for c in uconn.connection_rows(engine)] == ["Other"]
+    assert _actions(engine) == [
+        "save connection",
+        "save connection",
+        "save connection",
+        "delete connection",
+    ]
+
+
+def test_import_and_audiences(engine):
+    report = uaud.import_dataset(
+        engine, b"email,amount\na@x.org,1\nb@x.org,2\n", name=" Gifts ", filename="g.csv", who="sam"
+    )
+    assert report["summary"]
+    assert report["problems"] == []
+    assert _actions(engine) == ["import data set"]
+    filters = [{"column": "amount", "op": "equals", "value": "2"}]
+    assert uaud.create_audience(engine, " ", report["dataset_id"], filters, modeled=False) == [
+        "Give the audience a new, unique name."
+    ]
+    assert uaud.create_audience(engine, "Big", report["dataset_id"], filters, modeled=True) == []
+    assert uaud.create_audience(engine, "Big", report["dataset_id"], [], modeled=False) == [
+        "Give the audience a new, unique name."
+    ]
+    (aud,) = uaud.audience_rows_for_wizard(engine)
+    assert (aud["name"], aud["count"], aud["modeled"], aud["dataset"]) == ("Big", 1, True, "Gifts")
+    uaud.set_modeled(engine, aud["id"], False)
+    assert not uaud.audience_rows_for_wizard(engine)[0]["modeled"]

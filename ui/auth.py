@@ -1,0 +1,149 @@
+"""Sign-in settings and the signed-in user, in plain Python (the glue reads them into Streamlit).
+
+The authenticator gets its users from `[auth] credentials` in secrets or from the store, and a
+cookie key that must be safe outside demo mode (a guessable key lets anyone forge a login cookie).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROLES = ("admin", "staff", "analyst")
+# The placeholder shipped in .streamlit/secrets.toml.example: anyone can read it, so a cookie
+# signed with it can be forged by anyone.
+COOKIE_KEY_PLACEHOLDERS = frozenset({"change-me"})
+COOKIE_KEY_MIN_LENGTH = 32
+_COOKIE_KEY_HOWTO = (
+    'generate one with  python -c "import secrets; print(secrets.token_urlsafe(32))"  and put it '
+    "in [auth] cookie_key of .streamlit/secrets.toml"
+)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """What the authenticator needs, as plain values (H15)."""
+
+    credentials: dict[str, Any]
+    cookie_name: str
+    cookie_key: str
+    demo_users: tuple[tuple[str, str, str], ...] = ()  # (username, name, role) shown in demo
+    demo_password: str | None = None
+
+
+@dataclass(frozen=True)
+class User:
+    """The signed-in user, as the authenticator left it in session state."""
+
+    username: str
+    name: str
+    roles: tuple[str, ...]
+
+    @property
+    def role(self) -> str:
+        return next((r for r in ROLES if r in self.roles), self.roles[0] if self.roles else "")
+
+    def can(self, *roles: str) -> bool:
+        """True when the user holds one of `roles`; an admin can do everything."""
+        return "admin" in self.roles or any(r in self.roles for r in roles)
+
+
+def check_cookie_key(cookie_key: str) -> None:
+    """Refuse a cookie key that would let anyone forge a login cookie.
+
+    Args:
+        cookie_key: the `[auth] cookie_key` from secrets.
+
+    Raises:
+        RuntimeError: the key is the example placeholder or shorter than 32 characters; the
+            message says how to generate a proper one.
+    """
+    key = cookie_key.strip()
+    if key in COOKIE_KEY_PLACEHOLDERS:
+        msg = (
+            "Login is not safe: [auth] cookie_key is still the placeholder from "
+            f".streamlit/secrets.toml.example; {_COOKIE_KEY_HOWTO}."
+        )
+        raise RuntimeError(msg)
+    if len(key) < COOKIE_KEY_MIN_LENGTH:
+        msg = (
+            f"Login is not safe: [auth] cookie_key has {len(key)} characters, it needs at least "
+            f"{COOKIE_KEY_MIN_LENGTH}; {_COOKIE_KEY_HOWTO}."
+        )
+        raise RuntimeError(msg)
+
+
+def demo_cookie_key(data_dir: Path) -> str:
+    """The demo's cookie key, generated once into `data_dir/cookie_key` (mode 0600)."""
+    path = data_dir / "cookie_key"
+    if not path.exists():
+        # Written to a private temp file created 0600 from the start (no window where others
+        # can read it), then hard-linked into place: link fails if the key exists, so two
+        # sessions starting at once agree on one key and no reader ever sees a half-written file.
+        tmp = path.with_name(f".cookie_key.{os.getpid()}.{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(secrets.token_urlsafe(32))
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another session won; use its key
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def build_auth_config(
+    conf: Mapping[str, Any],
+    *,
+    demo: bool,
+    data_dir: Path,
+    store_credentials: Callable[[], dict[str, Any]],
+    demo_password: str,
+) -> AuthConfig:
+    """Credentials and cookie settings for the authenticator.
+
+    Users come from `[auth] credentials` (`conf`) when present, else from the store (where the
+    demo workspace puts the demo users). The cookie key comes from `[auth] cookie_key`; only in
+    demo mode is one generated (into the data directory, mode 0600).
+
+    Args:
+        conf: the `[auth]` section of secrets (empty when there is none).
+        demo: demo mode (demo users listed on the sign-in page, cookie key generated).
+        data_dir: where the demo cookie key lives.
+        store_credentials: the store's users in the authenticator's format (read only when
+            `conf` has no credentials).
+        demo_password: the demo users' password, shown on the sign-in page in demo mode.
+
+    Raises:
+        RuntimeError: outside demo mode when `[auth] cookie_key` is missing, is the example
+            placeholder or is shorter than 32 characters (see `check_cookie_key`).
+    """
+    credentials = conf.get("credentials") or store_credentials()
+    cookie_key = conf.get("cookie_key")
+    if not cookie_key and not demo:
+        msg = (
+            "Login is not configured: add an [auth] section with cookie_key (and credentials, or "
+            "users in the store) to .streamlit/secrets.toml (see .streamlit/secrets.toml.example), "
+            "or run the demo with PATHWAYS_DEMO=1."
+        )
+        raise RuntimeError(msg)
+    if not demo:
+        check_cookie_key(str(cookie_key))
+    users: tuple[tuple[str, str, str], ...] = ()
+    if demo:
+        users = tuple(
+            (u, info.get("name", u), (info.get("roles") or [""])[0])
+            for u, info in (credentials.get("usernames") or {}).items()
+        )
+    return AuthConfig(
+        credentials=credentials,
+        cookie_name=conf.get("cookie_name", "pathways_demo_auth" if demo else "pathways_auth"),
+        cookie_key=cookie_key or demo_cookie_key(data_dir),
+        demo_users=users,
+        demo_password=demo_password if demo else None,
+    )

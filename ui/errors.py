@@ -1,0 +1,110 @@
+"""What to tell the user about an error: one table from error kind to the fix, no word sniffing.
+
+The SFMC client classifies every failure (`SfmcError` subclass + `kind`, see `sfmc/errors.py`);
+the engine stores a failed run's kind with it. The pages show `error_help(exc)` for an error they
+caught and `run_error_help(run)` for a failed run, and ask `is_folder_problem` whether to offer a
+folder picker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sfmc.errors import SfmcAuthError, SfmcConfigError, SfmcRetriableError
+
+AUTH_FIX = (
+    "Check three things on the connection: the Auth Base URI starts with **https://** and is your "
+    "tenant's `https://<subdomain>.auth.marketingcloudapis.com/`; the Client ID and Client Secret "
+    "are copied exactly, **without spaces**; and the Installed Package has a **Server-to-Server** "
+    "API Integration component (enhanced functionality)."
+)
+CATEGORY_FIX = (
+    "The folder (category) of this pathway was deleted or renamed in Marketing Cloud. Pick a "
+    "valid one: on Manage Pathways the failed pathway offers a folder picker (or delete the "
+    "pathway and push the audience again, choosing an existing folder)."
+)
+EMPTY_CATEGORY_FIX = (
+    "No Data Extension folders came back. Give the Installed Package the **Data Extensions: Read** "
+    "scope (folders are read with it); until then Pathways lists the folders of your existing Data "
+    "Extensions. If there are none, create one Data Extension in Marketing Cloud first."
+)
+SCOPE_ADVICE = (
+    "In Marketing Cloud: Setup → Apps → Installed Packages → your package → API Integration → "
+    "Edit, tick the missing scope(s), save, and test again (new scopes can take 5 minutes)."
+)
+CONFIG_FIX = "Fix the connection on the Connections page (ask an admin) and try again."
+RETRY_FIX = "Marketing Cloud is busy or unreachable right now. Wait a minute and retry."
+
+# Kinds of `SfmcError.kind` (set by the client, `sfmc/responses.py`, `sfmc/transport.py`,
+# `sfmc/auth.py`) and of a failed run's stored kind (engine).
+SCOPE = "scope"
+# The hook for the engine: the kind a run fails with when its Data Extension folder is gone
+# (`sync.ensure` raises SfmcConfigError for it). Manage Pathways offers a folder picker for it.
+FOLDER_MISSING = "folder_missing"
+_AUTH = ("Marketing Cloud did not accept this connection: ", AUTH_FIX)
+_RETRY = ("", RETRY_FIX)
+_CONFIG = ("", CONFIG_FIX)
+# kind -> (prefix of the message, the fix after it).
+KIND_ADVICE: dict[str, tuple[str, str]] = {
+    SCOPE: ("", SCOPE_ADVICE),
+    FOLDER_MISSING: ("", CATEGORY_FIX),
+    **dict.fromkeys(
+        (
+            "invalid_client_id",
+            "bad_secret",
+            "bad_account",
+            "ip_not_allowed",
+            "login_failed",
+            "unexpected_host",
+            "missing_credentials",
+            "wrong_endpoint",
+        ),
+        _AUTH,
+    ),
+    **dict.fromkeys(("timeout", "throttled", "unreachable", "unavailable", "server_error"), _RETRY),
+    **dict.fromkeys(("dns", "tls"), _CONFIG),
+}
+# The error classes' advice, for errors whose kind is not in the table.
+_CLASS_ADVICE: tuple[tuple[type[BaseException], tuple[str, str]], ...] = (
+    (SfmcAuthError, _AUTH),
+    (SfmcConfigError, _CONFIG),
+    (SfmcRetriableError, _RETRY),
+)
+
+
+def _compose(text: str, kind: str | None, exc: BaseException | None = None) -> str:
+    advice = KIND_ADVICE.get(kind or "")
+    if advice is None and exc is not None:
+        advice = next((a for cls, a in _CLASS_ADVICE if isinstance(exc, cls)), None)
+    if advice is None:
+        return text
+    prefix, fix = advice
+    return f"{prefix}{text}\n\n{fix}"
+
+
+def error_help(exc: BaseException) -> str:
+    """The message for an error caught from `sfmc/`, `store/` or a use case, ending with the fix."""
+    return _compose(str(exc), getattr(exc, "kind", None), exc)
+
+
+def run_kind(run: Any) -> str | None:
+    """The stored error kind of a failed run.
+
+    Hook: the engine adds `SyncRun.error_kind`; for runs without one (stored before it, and
+    every run until it lands) the kind is read from the message, in this one place only.
+    """
+    kind = getattr(run, "error_kind", None)
+    if kind:
+        return kind
+    text = (run.error or run.message or "").lower()
+    return FOLDER_MISSING if "folder" in text or "category" in text else None
+
+
+def run_error_help(run: Any) -> str:
+    """The message for a failed run: its error and the fix for its kind."""
+    return _compose(run.error or run.message or "", run_kind(run))
+
+
+def is_folder_problem(run: Any) -> bool:
+    """Whether a run failed because its Data Extension folder is gone."""
+    return run is not None and run.state == "failed" and run_kind(run) == FOLDER_MISSING

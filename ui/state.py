@@ -1,0 +1,307 @@
+"""The only Streamlit glue: session keys, cached resources, the signed-in user and role checks.
+
+Pages import from here and from the use-case modules of `ui/`; nothing below the UI imports
+streamlit. Imports of the engine, client and simulator are done inside the factories so that a
+page can render its empty state even when one of those parts is not configured.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+from store.db import create_db_and_tables, data_dir, database_url, make_engine
+from ui.auth import AuthConfig, User, build_auth_config
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+# --- Session-state keys (H10): every key a page reads or writes, declared once. ---------------
+# The authenticator's own keys (read here only, never written by pages).
+AUTH_STATUS = "authentication_status"
+AUTH_USERNAME = "username"
+AUTH_NAME = "name"
+AUTH_ROLES = "roles"
+
+# Push Audiences wizard.
+PUSH_STEP = "push_step"
+PUSH_AUDIENCE_ID = "push_audience_id"
+PUSH_CONNECTION_ID = "push_connection_id"
+PUSH_SETTINGS = "push_settings"  # the draft pathway settings of step 3 (dict)
+PUSH_MAPPING = "push_mapping"  # the Data Extension mapping editor's frame
+PUSH_RUN_ID = "push_run_id"
+PUSH_DRY_RUN_ID = "push_dry_run_id"
+PUSH_PATHWAY_ID = "push_pathway_id"
+PUSH_CHECKED = "push_checked_connection"  # connection id whose test passed
+PUSH_KIND = "push_kind"
+PUSH_TITLE_CASE = "push_title_case"
+PUSH_GENERATED_KEY = "push_generated_key"
+PUSH_FOLDERS = "push_folders"  # (connection id, FolderListing)
+PUSH_TARGETS = "push_targets"  # (connection id, kind) -> choices read from SFMC
+PUSH_DEST_FRAME = "push_dest_frame"  # (signature, frame) of the non-DE mapping editor
+PUSH_MAPPING_EDITOR = "push_mapping_editor"
+PUSH_DEST_EDITOR = "push_dest_editor"
+
+# Column Mapping, Connections, Audiences.
+MAPPING_PATHWAY_ID = "mapping_pathway_id"
+MAPPING_LIVE = "mapping_live"
+CONN_EDIT_ID = "conn_edit_id"
+CONN_REPORT = "conn_report"
+AUD_DATASET_ID = "aud_dataset_id"
+AUD_FILTERS = "aud_filters"
+AUD_IMPORT_REPORT = "aud_import_report"
+AUD_UPLOAD = "aud_upload"
+AUD_DS_NAME = "aud_ds_name"
+
+# The wizard's keys and their defaults: "Push another audience" puts every one of them back.
+WIZARD_DEFAULTS: dict[str, Any] = {
+    PUSH_STEP: 1,
+    PUSH_AUDIENCE_ID: None,
+    PUSH_CONNECTION_ID: None,
+    PUSH_SETTINGS: {},
+    PUSH_MAPPING: None,
+    PUSH_RUN_ID: None,
+    PUSH_DRY_RUN_ID: None,
+    PUSH_PATHWAY_ID: None,
+    PUSH_CHECKED: None,
+    PUSH_KIND: None,
+    PUSH_TITLE_CASE: False,
+    PUSH_GENERATED_KEY: False,
+    PUSH_FOLDERS: None,
+    PUSH_TARGETS: {},
+    PUSH_DEST_FRAME: None,
+}
+SESSION_DEFAULTS: dict[str, Any] = {
+    **WIZARD_DEFAULTS,
+    MAPPING_PATHWAY_ID: None,
+    CONN_EDIT_ID: None,
+    CONN_REPORT: None,
+    AUD_DATASET_ID: None,
+    AUD_FILTERS: [],
+    AUD_IMPORT_REPORT: None,
+}
+
+SIM_FIXED_PORT = 8765
+
+
+def _copy(value: Any) -> Any:
+    return type(value)(value) if isinstance(value, (dict, list)) else value
+
+
+def init_session_state() -> None:
+    """Give every page-local key its default once per browser session."""
+    for key, value in SESSION_DEFAULTS.items():
+        st.session_state.setdefault(key, _copy(value))
+
+
+def reset_wizard() -> None:
+    """Start the Push Audiences wizard afresh: every wizard key back to its default."""
+    for key, value in WIZARD_DEFAULTS.items():
+        st.session_state[key] = _copy(value)
+
+
+def forget_draft() -> None:
+    """Another audience or connection: drop the settings, mapping and dry run of the old one."""
+    for key in (PUSH_SETTINGS, PUSH_MAPPING, PUSH_DRY_RUN_ID):
+        st.session_state[key] = _copy(WIZARD_DEFAULTS[key])
+
+
+# --- Modes and secrets ---------------------------------------------------------------------------
+def _auth_secrets() -> dict[str, Any]:
+    try:
+        if "auth" in st.secrets:
+            return st.secrets["auth"].to_dict()
+    except (FileNotFoundError, KeyError):  # no secrets file: demo, or login not configured
+        return {}
+    return {}
+
+
+def is_demo_mode() -> bool:
+    """Demo mode unless `PATHWAYS_DEMO=0`: the same switch the store uses (store.settings)."""
+    from store.settings import demo_mode
+
+    return demo_mode()
+
+
+def _store_credentials() -> dict[str, Any]:
+    from store.users import authenticator_credentials
+
+    get_engine()  # creates tables and, in demo mode, the demo users
+    with session() as s:
+        return authenticator_credentials(session=s)
+
+
+def auth_config() -> AuthConfig:
+    """The authenticator's settings from `[auth]` in secrets and the store (`build_auth_config`).
+
+    Raises:
+        RuntimeError: login is not configured safely outside demo mode; the message says how.
+    """
+    from store.users import DEMO_PASSWORD
+
+    return build_auth_config(
+        _auth_secrets(),
+        demo=is_demo_mode(),
+        data_dir=data_dir(),
+        store_credentials=_store_credentials,
+        demo_password=DEMO_PASSWORD,
+    )
+
+
+# --- Cached resources (N3) ---------------------------------------------------------------------
+def _float_env(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _stop(resource: Any) -> None:
+    stop = getattr(resource, "stop", None)
+    if callable(stop):
+        stop()
+
+
+@st.cache_resource(show_spinner="Starting the demo SFMC simulator…", on_release=_stop)
+def get_simulator() -> Any:
+    """In demo mode, the in-process SFMC simulator (seed "demo", DESIGN §5 defaults).
+
+    The defaults can be lowered for fast tests with `PATHWAYS_SIM_LATENCY_MS`,
+    `PATHWAYS_SIM_SOAP_LATENCY_MS`, `PATHWAYS_SIM_ROWSET_MS`, `PATHWAYS_SIM_ASYNC_ROWS_PER_S`,
+    `PATHWAYS_SIM_RATE_LIMIT` and `PATHWAYS_SIM_PORT` (0 = any free port).
+    """
+    if not is_demo_mode():
+        return None
+    from simulator import SimulatorConfig, start_simulator
+
+    config = SimulatorConfig(
+        seed="demo",
+        latency_ms=int(_float_env("PATHWAYS_SIM_LATENCY_MS", 120)),
+        soap_latency_ms=int(_float_env("PATHWAYS_SIM_SOAP_LATENCY_MS", 250)),
+        rowset_ms_per_row=_float_env("PATHWAYS_SIM_ROWSET_MS", 4),
+        async_rows_per_s=int(_float_env("PATHWAYS_SIM_ASYNC_ROWS_PER_S", 10_000)),
+        rate_limit=int(_float_env("PATHWAYS_SIM_RATE_LIMIT", 40)),
+    )
+    port = int(_float_env("PATHWAYS_SIM_PORT", SIM_FIXED_PORT))
+    # A fixed port keeps the demo connection's Auth Base URI stable across restarts.
+    if port and _port_free(port):
+        try:
+            return start_simulator(config, port=port)
+        except OSError:
+            pass
+    return start_simulator(config, port=0)
+
+
+# Stores whose engine (and demo workspace) is ready in this process, by URL: the router shows a
+# "Starting Pathways…" page instead of blocking before `st.navigation` (see `store_ready`).
+_READY_STORES: set[str] = set()
+
+
+def store_ready() -> bool:
+    """Whether `get_engine()` has finished once in this process (so it returns at once now)."""
+    return database_url() in _READY_STORES
+
+
+@st.cache_resource(
+    show_spinner="Opening the pathway store… (the first demo start creates 50,000 demo donors: "
+    "allow about half a minute)"
+)
+def get_engine() -> Engine:
+    """The SQLAlchemy engine (tables created; the demo workspace ensured in demo mode)."""
+    engine = make_engine()
+    create_db_and_tables(engine)
+    if is_demo_mode():
+        sim = get_simulator()
+        if sim is not None:
+            from store.demo import DEMO_ROWS, ensure_demo_workspace
+
+            rows = int(_float_env("PATHWAYS_DEMO_ROWS", DEMO_ROWS))  # tests use fewer rows
+            ensure_demo_workspace(engine, simulator_auth_uri=sim.auth_uri, rows=rows)
+    _READY_STORES.add(database_url())
+    return engine
+
+
+def client_for(connection: Any) -> Any:
+    """A new SfmcClient for a Connection row (local simulator URIs only in demo mode)."""
+    from sync.worker import default_client_factory
+
+    return default_client_factory(connection)
+
+
+def session() -> Session:
+    """A short-lived Session on the cached engine: `with state.session() as s:` (never stored)."""
+    from sqlmodel import Session
+
+    return Session(get_engine())
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def get_sfmc_client(connection_id: int, updated_at: str) -> Any:
+    """A thread-safe SfmcClient per connection, rebuilt when the connection is edited."""
+    from store.models import Connection
+
+    del updated_at  # only part of the cache key
+    with session() as s:
+        conn = s.get(Connection, connection_id)
+        if conn is None:
+            msg = f"Connection {connection_id} no longer exists: pick another one."
+            raise LookupError(msg)
+        s.expunge(conn)
+    return client_for(conn)
+
+
+def client_for_connection_id(connection_id: int) -> Any:
+    """The cached client of a connection id, keyed by its last edit."""
+    from store.models import Connection
+
+    with session() as s:
+        conn = s.get(Connection, connection_id)
+        stamp = str(conn.updated_at) if conn else ""
+    return get_sfmc_client(connection_id, stamp)
+
+
+@st.cache_resource(show_spinner=False, on_release=_stop)
+def get_worker() -> Any:
+    """The background worker thread that runs queued sync runs (started once per process)."""
+    from sync.worker import start_background_worker
+
+    engine = get_engine()
+    return start_background_worker(engine, client_factory=client_for)
+
+
+# --- The current user and roles ----------------------------------------------------------------
+def current_user() -> User | None:
+    """The signed-in user, or None."""
+    state = st.session_state
+    if not state.get(AUTH_STATUS):
+        return None
+    return User(
+        username=state.get(AUTH_USERNAME) or "",
+        name=state.get(AUTH_NAME) or state.get(AUTH_USERNAME) or "",
+        roles=tuple(state.get(AUTH_ROLES) or []),
+    )
+
+
+def require_role(*roles: str) -> User:
+    """Stop the page with a refusal unless the user holds one of `roles` (admin always may)."""
+    init_session_state()
+    user = current_user()
+    if user is None:
+        st.error("Please log in first.", icon=":material/lock:")
+        st.stop()
+    if not user.can(*roles):
+        needed = " or ".join(roles)
+        st.error(
+            f"This page needs the {needed} role; you are signed in as {user.role or 'no role'}. "
+            "Ask an admin if you need access.",
+            icon=":material/lock:",
+        )
+        st.stop()
+    return user
