@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sfmc import fieldrules
 from sfmc.errors import SfmcRetriableError
 from sfmc.outcomes import unexpected
 from sfmc.types import DeField, RowOutcome
@@ -24,7 +23,7 @@ CONTACT_KEY_MAX = 254
 ATTRIBUTE_SETS_PAGE = 200
 _KEY_BREAKERS = re.compile(r"[:\x00-\x1f\x7f]")
 
-# Contacts attribute data types -> DE field types, for preflight with `fieldrules`.
+# Contacts attribute data types -> DE field types, for preflight with the field-type rules.
 _ATTRIBUTE_TYPES = {
     "text": "Text",
     "emailaddress": "EmailAddress",
@@ -171,7 +170,7 @@ def contact_payload(contact_key: str, values: Mapping[str, object]) -> dict[str,
     """
     sets: dict[str, list[dict[str, object]]] = {}
     for qualified, value in values.items():
-        if fieldrules.is_blank(value):
+        if value is None or value == "":
             continue
         set_name, _, attr = qualified.partition(".")
         sets.setdefault(set_name, []).append({"name": attr, "value": value})

@@ -2,7 +2,10 @@
 
 Every cell is classified by one regular expression (one C call per cell keeps a 1,000,000-row
 import fast); a column's type is the first type that at least `FIT_SHARE` of its non-empty
-values fit, and the values that did not fit are kept as examples for the user.
+values fit, and the values that did not fit are kept as examples for the user. The cell shapes
+of numbers, booleans, emails and phones, and the true/false words, are those of the field-type
+table (`store.fieldtypes`); dates are read here in many more shapes than SFMC takes (day-first,
+month names), as the push converts them to ISO 8601.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-COLUMN_TYPES = ("text", "integer", "decimal", "date", "boolean", "email", "phone")
+from store.fieldtypes import TYPES
+from store.fieldvalues import BOOLEAN_WORDS
+
 FIT_SHARE = 0.9
 MAX_NAME_LENGTH = 60  # PostgreSQL cuts identifiers at 63 bytes; leave room for suffixes.
 MAX_EXAMPLES = 5
@@ -46,18 +51,17 @@ _TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s?[AaPp][Mm])?(?:Z|[+-]\d
 # Order matters: the first alternative that matches the whole value names its class.
 _CELL = re.compile(
     rf"""
-    (?P<integer>-?(?:0|[1-9]\d{{0,17}}))
+    (?P<integer>{TYPES["Number"].cell_pattern})
     |(?P<zero_padded>0\d+)
-    |(?P<decimal>-?(?:0|[1-9]\d*)?\.\d+)
+    |(?P<decimal>{TYPES["Decimal"].cell_pattern})
     |(?P<date_iso>(?P<iy>\d{{4}})-(?P<im>\d{{1,2}})-(?P<id>\d{{1,2}}){_TIME})
     |(?P<date_ymd>(?P<yy>\d{{4}})[/.](?P<ym>\d{{1,2}})[/.](?P<yd>\d{{1,2}}){_TIME})
     |(?P<date_num>(?P<n1>\d{{1,2}})(?P<sep>[/.-])(?P<n2>\d{{1,2}})(?P=sep)(?P<ny>\d{{4}}|\d{{2}}){_TIME})
     |(?P<date_text>(?:(?P<td>\d{{1,2}})[\s-](?P<tm>(?i:{_MONTH_RE}))\.?[\s-],?\s?(?P<ty>\d{{4}})
         |(?P<tm2>(?i:{_MONTH_RE}))\.?\s(?P<td2>\d{{1,2}})(?:st|nd|rd|th)?,?\s(?P<ty2>\d{{4}})){_TIME})
-    |(?P<boolean>(?i:true|false|yes|no|y|n|t|f))
-    |(?P<email>[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~-]+)*
-        @(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{{2,}})
-    |(?P<phone>\+?\(?\d[\d\s().-]{{5,22}}\d)
+    |(?P<boolean>{TYPES["Boolean"].cell_pattern})
+    |(?P<email>{TYPES["EmailAddress"].cell_pattern})
+    |(?P<phone>{TYPES["Phone"].cell_pattern})
     """,
     re.VERBOSE,
 )
@@ -69,28 +73,9 @@ _FITS: dict[str, frozenset[str]] = {
     "email": frozenset({"email"}),
     "phone": frozenset({"phone"}),
 }
-TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1"})
-FALSE_WORDS = frozenset({"false", "no", "n", "f", "0"})
-_FORMULA_START = ("=", "+", "-", "@")
-
-
-def classify(value: str) -> tuple[str, re.Match[str] | None]:
-    """The class of one non-empty cell: a `_CELL` group name, or "text"."""
-    m = _CELL.fullmatch(value)
-    if m is None:
-        return "text", None
-    cls = m.lastgroup or "text"
-    if cls.startswith("date_") and _date_from_match(m, dayfirst=False) is None:
-        if _date_from_match(m, dayfirst=True) is None:
-            return "text", None
-    elif cls == "phone" and not 7 <= sum(map(str.isdigit, value)) <= 15:
-        return "text", None
-    return cls, m
-
-
-def looks_like_formula(value: str) -> bool:
-    """Whether a spreadsheet would run this cell (it starts with = + - @ and is no number)."""
-    return value.startswith(_FORMULA_START) and _CELL.fullmatch(value) is None
+# The importer reads every true/false word of the table (filters on boolean columns use them).
+TRUE_WORDS = frozenset(word for word, flag in BOOLEAN_WORDS.items() if flag)
+FALSE_WORDS = frozenset(word for word, flag in BOOLEAN_WORDS.items() if not flag)
 
 
 def _date_from_match(m: re.Match[str], *, dayfirst: bool) -> date | None:
@@ -178,16 +163,6 @@ def parse_number(value: str | None) -> float | None:
     if m is None or m.lastgroup not in ("integer", "decimal"):
         return None
     return float(value)
-
-
-def parse_boolean(value: object) -> bool | None:
-    """True/False for the usual words (true/yes/y/t/1, false/no/n/f/0), else None."""
-    word = str(value).strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    return None
 
 
 _CACHE_SIZE = 4096

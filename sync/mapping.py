@@ -7,15 +7,17 @@ so the per-row path is a list of small precompiled functions rather than a chain
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 
 from sfmc import fieldrules
 from sfmc.types import DeField
+from store.fieldtypes import TYPES, rules_for
+from store.fieldvalues import is_blank
+from sync.values import key_part
 
 DE_NAME_TEMPLATE = "AVID - {audience}"
 DE_KEY_TEMPLATE = "avid_{clientId}_segment_{audienceId}"
@@ -23,17 +25,10 @@ MAX_CUSTOMER_KEY = 36  # SFMC's CustomerKey limit (sfmc-api.md §4.1)
 TEXT_DEFAULT_LENGTH = 255
 _TEXT_STEPS = (255, 500, 1000, 2000, 4000)
 _KEY_SEP = "\x1f"
+_KEY_ESC = "\x1e"  # escapes _KEY_SEP (and itself) inside the parts of a composite key
 
-# Inferred data-set column type -> SFMC field type.
-_TYPE_MAP = {
-    "text": "Text",
-    "integer": "Number",
-    "decimal": "Decimal",
-    "date": "Date",
-    "boolean": "Boolean",
-    "email": "EmailAddress",
-    "phone": "Phone",
-}
+# Inferred data-set column type -> SFMC field type (the table names the importer's column types).
+_TYPE_MAP = {t.column_type: t.name for t in TYPES.values() if t.column_type}
 
 
 @dataclass(frozen=True)
@@ -152,128 +147,7 @@ def de_key_for(client_id: str, audience_id: int, template: str = DE_KEY_TEMPLATE
 
 
 # ---------------------------------------------------------------------------------------------
-# Value conversion: source value -> what the async DE API is sent.
-
-
-def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-# Each converter starts with the common case (a str from the store) so the per-row cost stays low.
-
-
-def _to_text(value: object) -> object:
-    if value.__class__ is str:
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
-
-
-def _to_email(value: object) -> object:
-    if value.__class__ is str:
-        return value.strip()
-    return "" if value is None else str(value).strip()
-
-
-@lru_cache(maxsize=32_768)
-def _date_text(text: str) -> str | None:
-    # Dates repeat a lot in real audiences (join dates, birthdays): parse each distinct text once.
-    parsed = fieldrules.parse_date(text)
-    return None if parsed is None else parsed.replace(microsecond=0).isoformat()
-
-
-def _to_date(value: object) -> object:
-    if value.__class__ is str:
-        if not value.strip():
-            return ""
-        iso = _date_text(value)
-        return value if iso is None else iso  # preflight reports the original if unparsable
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None, microsecond=0).isoformat()
-    if isinstance(value, date):
-        return f"{value.isoformat()}T00:00:00"
-    return value
-
-
-_BOOL_TEXT = {
-    **dict.fromkeys(("true", "1", "yes", "y", "t"), "true"),
-    **dict.fromkeys(("false", "0", "no", "n", "f"), "false"),
-}
-
-
-def _to_bool(value: object) -> object:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return ""
-    if isinstance(value, int | float) and value in (0, 1):
-        return "true" if value else "false"
-    low = str(value).strip().lower()
-    if not low:
-        return ""
-    return _BOOL_TEXT.get(low, value)
-
-
-_INT_TEXT = re.compile(r"[+-]?[0-9]+")
-_DEC_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-
-
-def _to_number(value: object) -> object:
-    if value.__class__ is int:
-        return str(value)
-    if value.__class__ is str:
-        text = value.strip()
-        if _INT_TEXT.fullmatch(text):
-            return text
-        if text.endswith(".0") and _INT_TEXT.fullmatch(text[:-2]):
-            return text[:-2]
-        return text
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _to_decimal(value: object) -> object:
-    if value.__class__ is str:
-        text = value.strip()
-        if _DEC_TEXT.fullmatch(text):
-            return text
-        cleaned = text.replace(",", "")
-        return cleaned if _DEC_TEXT.fullmatch(cleaned) else value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
-_CONVERTERS: dict[str, Callable[[object], object]] = {
-    "Text": _to_text,
-    "Locale": _to_text,
-    "Phone": _to_text,
-    "EmailAddress": _to_email,
-    "Date": _to_date,
-    "Boolean": _to_bool,
-    "Number": _to_number,
-    "Decimal": _to_decimal,
-}
+# Value conversion: source value -> what the async DE API is sent (`store.fieldtypes` per type).
 
 
 def convert_value(field_type: str, value: object) -> object:
@@ -282,38 +156,44 @@ def convert_value(field_type: str, value: object) -> object:
     Blank values become "" (SFMC clears the field; `null` is refused by some tenants).
     A value that cannot be converted is returned as is, so that preflight reports it.
     """
-    return _CONVERTERS.get(field_type, _to_text)(value)
+    return rules_for(field_type).convert(value)
 
 
 class RowConverter:
     """Maps one source row (dict of safe column names) to a dict of DE field -> SFMC value.
 
-    The per-row function is generated once per mapping (a dict literal calling one converter per
-    field): it runs for every row of every push, so it avoids loops and lookups per field.
+    It runs for every row of every push, so the (field, converter, source column) triples are
+    looked up once per mapping and the per-row work is one dict comprehension over them.
     """
 
     def __init__(self, mapping: Sequence[FieldMap]) -> None:
         self.mapping = tuple(mapping)
         self.field_names = tuple(m.destination_field for m in self.mapping)
-        env: dict[str, Any] = {}
-        parts = []
-        for i, m in enumerate(self.mapping):
-            env[f"_c{i}"] = _CONVERTERS.get(m.field_type, _to_text)
-            parts.append(f"{m.destination_field!r}: _c{i}(g({m.source_column!r}))")
-        code = "def convert(row):\n    g = row.get\n    return {" + ", ".join(parts) + "}\n"
-        exec(compile(code, "<row-converter>", "exec"), env)  # noqa: S102 - generated from repr()s
-        self._convert: Callable[[Mapping[str, Any]], dict[str, object]] = env["convert"]
+        self._steps = tuple(
+            (m.destination_field, rules_for(m.field_type).convert, m.source_column)
+            for m in self.mapping
+        )
 
     def __call__(self, row: Mapping[str, Any]) -> dict[str, object]:
-        return self._convert(row)
+        get = row.get
+        return {name: convert(get(source)) for name, convert, source in self._steps}
 
 
 class RowHasher:
-    """Hash (for the ledger) and byte size (for batching) of converted rows, in one pass."""
+    """Hash (for the ledger) and byte size (for batching) of converted rows, in one pass.
+
+    The hash is a blake2b digest of the values joined by `_KEY_SEP`. That text identifies the
+    row exactly only while no value holds the separator itself (values "a<SEP>b", "c" and "a",
+    "b<SEP>c" join alike): such a row is hashed from its JSON list instead, in a separate digest
+    domain (`person`), so two different rows never hash the same text and an edit is never
+    mistaken for "unchanged". Counting the separators is one C-level scan per row.
+    """
 
     def __init__(self, field_names: Sequence[str]) -> None:
         signature = _KEY_SEP.join(field_names).encode("utf-8")
         self._base = hashlib.blake2b(signature, digest_size=12)
+        self._listed = hashlib.blake2b(signature, digest_size=12, person=b"json-list")
+        self._separators = len(field_names) - 1
         # JSON overhead per row: quotes, colons, commas and the field names.
         self.overhead = sum(len(n.encode("utf-8")) + 6 for n in field_names) + 2
 
@@ -323,8 +203,13 @@ class RowHasher:
         except TypeError:  # a value the converter passed through unchanged (not a str)
             payload = _KEY_SEP.join([v if v.__class__ is str else str(v) for v in values.values()])
         data = payload.encode("utf-8")
-        hasher = self._base.copy()
-        hasher.update(data)
+        if payload.count(_KEY_SEP) == self._separators:
+            hasher = self._base.copy()
+            hasher.update(data)
+        else:
+            hasher = self._listed.copy()
+            texts = [v if v.__class__ is str else str(v) for v in values.values()]
+            hasher.update(json.dumps(texts).encode("utf-8"))
         return hasher.hexdigest(), len(data) + self.overhead
 
 
@@ -366,12 +251,17 @@ def key_string(values: Mapping[str, object], key_fields: Sequence[DeField]) -> s
                 return ""
             parts.append(value.casefold())
             continue
-        if fieldrules.is_blank(value):
+        if is_blank(value):
             return ""
         try:
-            parts.append(fieldrules.key_part(field, value))
+            parts.append(key_part(field, value))
         except ValueError:
             parts.append(str(value).casefold())
+    if len(parts) > 1 and any(_KEY_SEP in p or _KEY_ESC in p for p in parts):
+        # Several parts joined stay one exact key only if no part holds the separator.
+        parts = [
+            p.replace(_KEY_ESC, _KEY_ESC + "0").replace(_KEY_SEP, _KEY_ESC + "1") for p in parts
+        ]
     return _KEY_SEP.join(parts)
 
 

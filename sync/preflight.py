@@ -1,100 +1,27 @@
 """Local validation of mapped rows against a DE's fields, with SFMC's own error shapes.
 
 A row rejected here never leaves the machine; the reason recorded is the one SFMC's async
-results would give (`sfmc.fieldrules`), so the rejected-rows file reads the same either way.
+results would give (the value rules of `store.fieldtypes`, via `sync.values`), so the
+rejected-rows file reads the same either way.
+
+Every row of a push passes here, so the per-row path is a tuple of (field, fast test) built once
+per run: each fast test is specialised for its field's type and limits and only says "surely
+valid"; the first field it is not sure of sends the row to the full check, which alone decides.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 
-from sfmc import fieldrules
 from sfmc.types import DeField, RowOutcome
+from store import fieldtypes
+from store.fieldchecks import FieldShape, Violation
 from sync.mapping import key_function
-
-_INT_RE = re.compile(r"[+-]?[0-9]{1,9}")
-_ISO_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
+from sync.values import shape_of
 
 
-@lru_cache(maxsize=32_768)
-def _date_ok(text: str) -> bool:
-    return fieldrules.parse_date(text) is not None
-
-
-def _quick_expr(field: DeField, var: str) -> str | None:
-    """Source of a quick "surely valid" test of one value for the common case, or None.
-
-    It never accepts a value `check_value` would refuse; it only spares the full check for the
-    usual well-formed value. False means: run `check_value`.
-    """
-    needs_value = field.is_primary_key or (field.is_required and field.default_value is None)
-    blank_ok = "" if needs_value else f'{var} == "" or '
-    ftype = field.field_type
-    limit = fieldrules.max_length(field)
-    is_str = f"{var}.__class__ is str"
-    if ftype == "EmailAddress":
-        return f"({is_str} and ({blank_ok}(len({var}) <= {limit or 254} and _email({var}))))"
-    if ftype == "Text":
-        nonempty = f' and {var} != ""' if needs_value else ""
-        return f"({is_str} and len({var}) <= {limit or 50}{nonempty})"
-    if ftype == "Number":
-        return f"({is_str} and ({blank_ok}_int({var})))"
-    if ftype == "Phone":
-        return f"({is_str} and ({blank_ok}(len({var}) <= {limit or 50} and _phone({var}))))"
-    if ftype == "Locale":
-        return f"({is_str} and ({blank_ok}(len({var}) <= {limit or 5} and _locale({var}))))"
-    if ftype == "Boolean":
-        choices = '("true", "false")' if needs_value else '("true", "false", "")'
-        return f"({is_str} and {var} in {choices})"
-    if ftype == "Date":
-        return f"({is_str} and ({blank_ok}(_iso({var}) and _date_ok({var}))))"
-    if ftype == "Decimal":
-        precision, scale = fieldrules.decimal_shape(field)
-        # One regex: sign, at most precision-scale integer digits (leading zeros free), fraction.
-        env_name = f"_dec{precision - scale}"
-        _DEC_BY_DIGITS.setdefault(
-            env_name,
-            re.compile(rf"[+-]?0*(?:[0-9]{{1,{precision - scale}}})?(?:\.[0-9]*)?").fullmatch
-            if precision - scale > 0
-            else re.compile(r"[+-]?0*(?:\.[0-9]*)?").fullmatch,
-        )
-        return f"({is_str} and ({blank_ok}(_dec({var}) and {env_name}({var}))))"
-    return None
-
-
-_DEC_BY_DIGITS: dict[str, Callable[[str], object]] = {}
-_DEC_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-
-
-def _compile_quick(fields: Sequence[DeField]) -> Callable[[Mapping[str, object]], bool]:
-    env: dict[str, object] = {
-        "_email": fieldrules._EMAIL_RE.match,  # noqa: SLF001 - the very same rule, reused
-        "_int": _INT_RE.fullmatch,
-        "_iso": _ISO_RE.fullmatch,
-        "_dec": _DEC_RE.fullmatch,
-        "_date_ok": _date_ok,
-        "_phone": fieldrules._phone_ok,  # noqa: SLF001
-        "_locale": fieldrules._LOCALE_RE.match,  # noqa: SLF001
-        **_DEC_BY_DIGITS,
-    }
-    lines = ["def quick(values):", "    g = values.get"]
-    tests = []
-    for i, field in enumerate(fields):
-        expr = _quick_expr(field, f"v{i}")
-        if expr is None:
-            return lambda _values: False
-        lines.append(f"    v{i} = g({field.name!r})")
-        tests.append(expr)
-    lines.append("    return bool(" + (" and ".join(tests) or "True") + ")")
-    env.update(_DEC_BY_DIGITS)
-    exec(compile("\n".join(lines) + "\n", "<preflight>", "exec"), env)  # noqa: S102
-    return env["quick"]  # type: ignore[return-value]
-
-
-def violation_outcome(violation: fieldrules.Violation) -> RowOutcome:
-    """A `RowOutcome` carrying a fieldrules `Violation` (never retryable: the data is wrong)."""
+def violation_outcome(violation: Violation) -> RowOutcome:
+    """A `RowOutcome` carrying a value rule's `Violation` (never retryable: the data is wrong)."""
     return RowOutcome(
         ok=False,
         error_type=violation.error_type,
@@ -118,9 +45,14 @@ class Preflight:
         self.key_fields = tuple(
             by_name[k.casefold()] for k in primary_keys if k.casefold() in by_name
         )
-        self._checks = [(f.name, f) for f in fields]
+        shapes = [shape_of(f) for f in self.fields]
+        # Field i's fast test, then the full check of fields i.. in order (the first
+        # violation in field order is the one reported).
+        self._steps = tuple(
+            (shape.name, fieldtypes.sure_check(shape) or _never_sure, tuple(shapes[i:]))
+            for i, shape in enumerate(shapes)
+        )
         self._key = key_function(self.key_fields)
-        self._quick = _compile_quick(self.fields)
         self.seen: set[int] = set()
 
     def key_of(self, values: Mapping[str, object]) -> str:
@@ -165,12 +97,23 @@ class Preflight:
             if hashed in self.seen:
                 return self.duplicate()
             self.seen.add(hashed)
-        if self._quick(values):
-            return None
         get = values.get
-        check_value = fieldrules.check_value
-        for name, field in self._checks:
-            violation = check_value(field, get(name))
+        for name, sure, rest in self._steps:
+            if not sure(get(name)):
+                return self._full_check(get, rest)
+        return None
+
+    @staticmethod
+    def _full_check(
+        get: Callable[[str], object], shapes: Sequence[FieldShape]
+    ) -> RowOutcome | None:
+        check = fieldtypes.check
+        for shape in shapes:
+            violation = check(shape, get(shape.name))
             if violation is not None:
                 return violation_outcome(violation)
         return None
+
+
+def _never_sure(_value: object) -> bool:
+    return False

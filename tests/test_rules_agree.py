@@ -16,21 +16,21 @@ from typing import Any
 
 import pytest
 
-from sfmc.fieldrules import canonical as product_canonical
 from sfmc.fieldrules import check_field_change as product_field_change
-from sfmc.fieldrules import check_schema as product_schema
 from sfmc.types import DeField
 from simulator import fieldrules as sim_rules
 from simulator.fields import FIELD_TYPES, SimField
 from simulator.schema_rules import check_field_change as sim_field_change
 from simulator.schema_rules import check_schema as sim_schema
 from sync.preflight import Preflight
+from sync.values import canonical as product_canonical
+from sync.values import schema_problems as product_schema
 
 # ------------------------------------------------------------------------------------------
-# Product side: the three functions below are the only code that calls the product (its
-# preflight `sync.preflight.Preflight`, its stored form `canonical`, its field-list rules
-# `check_schema` / `check_field_change` and its field type `DeField`). Repoint them, and the
-# imports above, when the product's rules move.
+# Product side: the three functions below are the only code that calls the product: its
+# preflight `sync.preflight.Preflight`, its stored form `sync.values.canonical`, its field-list
+# rules `sync.values.schema_problems` and `sfmc.fieldrules.check_field_change`, and its field
+# type `sfmc.types.DeField`. Repoint them, and the imports above, when the product's rules move.
 
 
 def product_verdict(spec: SimField, value: object) -> tuple:
