@@ -6,13 +6,13 @@ upserts with attribute sets, event definitions, single (`/interaction/v1/events`
 fault knobs and an inspection API (`/_sim/contacts`, `/_sim/events`, `/_sim/eventdefinitions`).
 
 The package is self-contained: `ContactsJourneys.dispatch(...)` takes a parsed request and returns a
-`SimResponse`. The simulator's app registers `ROUTES` through its extension point and passes the
-granted scopes of the bearer token; rows that entry events write land in the simulator's Data
-Extension store through the small `EventDeStore` protocol.
+`SimResponse`. `simulator.app` adds `ROUTES` to its router through `register(router)` (see
+`simulator.routing`) and passes the granted scopes of the bearer token; rows that entry events
+write land in the simulator's Data Extension store through the small `EventDeStore` protocol.
 
 Modules: `model` (records, envelopes), `values` (value checks), `stores` (where event rows go),
 `seed` (system and demo definitions), `contacts`, `events`, `inspection` (the handlers, mixed into
-`core.ContactsJourneys`), and this module: the simulator's extension hook `register(router)`.
+`core.ContactsJourneys`), and this module: its route registration `register(router)`.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ __all__ = [
     "system_attribute_sets",
 ]
 
-# ------------------------------------------------------------------- simulator extension hook
+# --------------------------------------------------------------------------- route registration
 
 EXTENSION_KEY = "contacts_journeys"
 
@@ -95,7 +95,7 @@ def state_of(tenant: Tenant) -> ContactsJourneys:
 
 
 def register(router: Router) -> None:
-    """Add the Contacts and Journey routes to a simulator (its extension point calls this).
+    """Add the Contacts and Journey routes to a simulator (`simulator.app` calls this).
 
     SFMC routes get the simulator's whole pipeline (token, scope -> 403/20002, latency, rate
     limit, fault injection); inspection routes (`/_sim/...`) skip it.
