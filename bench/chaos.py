@@ -309,7 +309,7 @@ class Lab:
     def run(self, pathway_id: int, *, full: bool = False, options: Any = None) -> Any:
         """Run a sync in this process (blocking) and return the finished run row."""
         from store.queue import get_run
-        from sync.push import run_pathway
+        from sync.runner import run_pathway
 
         run_id = self.enqueue(pathway_id, full=full)
         run_pathway(self.engine, run_id, client_factory=self.client_factory, options=options,
@@ -319,7 +319,7 @@ class Lab:
     def run_in_thread(
         self, pathway_id: int, *, options: Any = None
     ) -> tuple[int, threading.Thread]:
-        from sync.push import run_pathway
+        from sync.runner import run_pathway
 
         run_id = self.enqueue(pathway_id)
         thread = threading.Thread(
@@ -436,7 +436,7 @@ def _sim_config(**kwargs: Any) -> Any:
 
 
 def _options(scale: Scale, **kwargs: Any) -> Any:
-    from sync.push import PushOptions
+    from sync.types import PushOptions
 
     base: dict[str, Any] = {"batch_rows": max(50, scale.rows // 8), "in_flight": 3}
     base.update(kwargs)

@@ -297,7 +297,8 @@ def run_engine_only(
     from sfmc.types import DataExtension
     from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
     from sync.mapping import FieldMap
-    from sync.push import PushOptions, PushTarget, push_rows
+    from sync.push import push_rows
+    from sync.types import PushOptions, PushTarget, RunIO
 
     mapping = [FieldMap(**m) for m in common.MAPPING]
     fields = tuple(m.to_de_field() for m in mapping)
@@ -330,12 +331,11 @@ def run_engine_only(
         say(f"push_rows: {rows:,} rows (in_flight={options.in_flight}, batch={options.batch_rows})")
         started = time.perf_counter()
         result = push_rows(
-            read,
+            RunIO(read, rows_total=rows),
             target=PushTarget(key, fields, ("Email",), "upsert"),
             mapping=mapping,
             client=client,
             options=options,
-            rows_total=rows,
         )
         seconds = time.perf_counter() - started
         valid = make_plan("upsert", rows).valid

@@ -150,6 +150,10 @@ class SyncRun(SQLModel, table=True):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
+    # A failed run's cause for the UI: `sync.types.RunError` kind ("folder_missing", "scope"...)
+    # and its facts ({"category_id": 12}, "error_class", "operation"...).
+    error_kind: str | None = None
+    error_detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class RejectedRow(SQLModel, table=True):

@@ -11,36 +11,27 @@ The runners the sync engine dispatches to by `Pathway.destination_kind`:
   (client calls: `sfmc.journeys`; runner: `sync.records`)
 
 This module holds the kinds, their settings and scope check, `push_destination` (which checks the
-destination and builds the per-kind plan), the ledger key reader and the generated-key option for
-DE pushes. Every HTTP call goes through `SfmcClient._request`, which owns tokens, retries and error
-mapping. The client-call names of `sfmc.contacts` and `sfmc.journeys` stay importable from here.
+destination and builds the per-kind plan) and the generated-key option for DE pushes. Every HTTP
+call goes through `SfmcClient._request`, which owns tokens, retries and error mapping. Nothing
+here reads the store: the runner hands everything in through a `RunIO`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sfmc.contacts import (
-    ATTRIBUTE_SETS_PAGE,
     CONTACT_KEY_MAX,
-    AttributeDefinition,
-    AttributeSetDefinition,
-    contact_key_problem,
-    contact_payload,
     list_attribute_set_definitions,
-    upsert_contact,
     upsert_contacts,
     writable_attributes,
 )
-from sfmc.errors import SfmcAuthError, SfmcConfigError
+from sfmc.errors import SfmcAuthError
 from sfmc.journeys import (
     EVENT_BATCH_MAX,
-    EVENT_DEFINITIONS_PAGE,
-    EventDefinition,
-    fire_entry_event,
     fire_entry_events,
     get_event_definition,
     list_event_definitions,
@@ -48,43 +39,29 @@ from sfmc.journeys import (
 from sfmc.types import DeField, RowOutcome
 from sync.mapping import FieldMap
 from sync.membership import push_membership
-from sync.push import Commit, Counters, Progress, PushOptions, PushResult, _noop
 from sync.records import RecordPlan, push_records
+from sync.types import PushOptions, PushResult, ReadChunks, RunIO, SetupError
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
     from sfmc.client import SfmcClient
 
+# The client calls `list_attribute_set_definitions`, `list_event_definitions` and
+# `writable_attributes` are here for the destination pages (`pages/_destinations.py`).
 __all__ = [
-    "ATTRIBUTE_SETS_PAGE",
     "CONTACTS",
     "CONTACT_KEY_MAX",
     "DATA_EXTENSION",
     "DESTINATION_HELP",
     "DESTINATION_KINDS",
     "DESTINATION_SCOPES",
-    "EVENT_BATCH_MAX",
-    "EVENT_DEFINITIONS_PAGE",
     "GENERATED_KEY_COLUMN",
     "JOURNEY_EVENT",
     "MEMBERSHIP_FLAG",
-    "AttributeDefinition",
-    "AttributeSetDefinition",
     "DestinationSettings",
-    "EventDefinition",
     "check_scopes",
-    "contact_key_problem",
-    "contact_payload",
-    "fire_entry_event",
-    "fire_entry_events",
-    "get_event_definition",
-    "ledger_keys",
     "list_attribute_set_definitions",
     "list_event_definitions",
     "push_destination",
-    "upsert_contact",
-    "upsert_contacts",
     "with_generated_keys",
     "writable_attributes",
 ]
@@ -125,7 +102,7 @@ DESTINATION_SCOPES: dict[str, frozenset[str]] = {
 
 # ----------------------------------------------------------------------------- the runners
 #
-# `push_destination(...)` takes the same arguments as `sync.push.push_rows` plus the pathway's
+# `push_destination(...)` takes the same `RunIO` as `sync.push.push_rows` plus the pathway's
 # destination settings, and reports through the same `Progress` / `Commit` / `PushResult` types,
 # so `run_pathway` persists progress, checkpoints, rejected rows and the ledger the same way for
 # every destination kind. The ledger holds, per pathway, the contact keys SFMC accepted.
@@ -169,7 +146,7 @@ def check_scopes(client: SfmcClient, kind: str) -> None:
     """Refuse to start when the token lacks a scope the destination kind needs.
 
     Raises:
-        SfmcAuthError: with the scopes to add to the Installed Package.
+        SfmcAuthError: kind "scope", with the scopes to add to the Installed Package.
     """
     missing = sorted(DESTINATION_SCOPES.get(kind, frozenset()) - set(client.granted_scopes()))
     if missing:
@@ -183,44 +160,29 @@ def check_scopes(client: SfmcClient, kind: str) -> None:
 
 def push_destination(
     settings: DestinationSettings,
-    read_chunks: Callable[[int], Iterable[Sequence[Mapping[str, Any]]]],
+    io: RunIO,
     *,
     mapping: Sequence[FieldMap],
     client: SfmcClient,
     options: PushOptions | None = None,
-    rows_total: int = 0,
-    ledger_lookup: Callable[[Sequence[str]], Mapping[str, str]] | None = None,
-    ledger_keys: Callable[[], Iterable[str]] | None = None,
-    resume_row: int = 0,
-    resume_counters: Counters | None = None,
-    on_progress: Callable[[Progress], None] = _noop,
-    on_commit: Callable[[Commit], None] = _noop,
-    should_cancel: Callable[[], bool] = lambda: False,
 ) -> PushResult:
     """Run one pathway of a non-DE destination kind (see the module docstring).
 
     Args:
         settings: destination settings (`DestinationSettings.from_pathway`).
-        read_chunks: as for `push_rows`: `read_chunks(after_row)` yields lists of source rows.
+        io: as for `push_rows`; `io.ledger_lookup` also tells new members from known ones,
+            `io.ledger_keys` who left (membership flag).
         mapping: source column -> destination field. The primary-key mapping is the contact key.
             Contacts: destination fields are `"<Set>.<Attribute>"`. Journey events: fields of the
             event's Data Extension. Membership flag: fields of the shared DE (key at least).
         client: a thread-safe SFMC client.
         options: `PushOptions` (dry_run, incremental; batch sizes are per kind).
-        rows_total: audience size for progress.
-        ledger_lookup: key strings -> hash accepted before (incremental; "new member" test).
-        ledger_keys: every key string in the pathway's ledger (membership flag: who left).
-        resume_row: checkpoint to resume after.
-        resume_counters: tallies saved with that checkpoint.
-        on_progress: progress callback.
-        on_commit: persist each acknowledged prefix (rejected rows, ledger changes).
-        should_cancel: polled between batches.
 
     Returns:
         A `PushResult` like `push_rows`.
 
     Raises:
-        SfmcConfigError: the destination is not usable as set (missing flag field name, unknown
+        SetupError: the destination is not usable as set (missing flag field name, unknown
             event definition, mapped field missing from the event DE...), with what to fix.
         SfmcAuthError: a needed scope is missing.
     """
@@ -232,22 +194,17 @@ def push_destination(
             "Mark exactly one mapped column as the contact key (the column that identifies a "
             f"supporter, e.g. a CRM id); {len(keyed)} are marked."
         )
-        raise SfmcConfigError(msg, operation="check the mapping")
+        raise SetupError(
+            msg, kind="contact_key", operation="check the mapping", detail={"marked": len(keyed)}
+        )
     if settings.kind == MEMBERSHIP_FLAG:
         return push_membership(
-            settings,
-            read_chunks,
+            settings.flag_field,
+            settings.de_customer_key,
+            io,
             mapping=mapping,
             client=client,
             options=options,
-            rows_total=rows_total,
-            ledger_lookup=ledger_lookup,
-            ledger_keys=ledger_keys,
-            resume_row=resume_row,
-            resume_counters=resume_counters,
-            on_progress=on_progress,
-            on_commit=on_commit,
-            should_cancel=should_cancel,
         )
     if settings.kind == CONTACTS:
         plan = _contacts_plan(client, mapping)
@@ -258,21 +215,10 @@ def push_destination(
             options = replace(options, incremental=False)
     else:
         msg = f"Unknown destination kind {settings.kind!r}; use one of {', '.join(DESTINATION_KINDS)}."
-        raise SfmcConfigError(msg)
+        raise SetupError(msg, kind="unknown_destination", detail={"destination": settings.kind})
+    only_new = settings.kind == JOURNEY_EVENT and settings.send_to != "all"
     return push_records(
-        plan,
-        read_chunks,
-        mapping=mapping,
-        client=client,
-        options=options,
-        rows_total=rows_total,
-        ledger_lookup=ledger_lookup,
-        resume_row=resume_row,
-        resume_counters=resume_counters,
-        on_progress=on_progress,
-        on_commit=on_commit,
-        should_cancel=should_cancel,
-        only_new=settings.kind == JOURNEY_EVENT and settings.send_to != "all",
+        plan, io, mapping=mapping, client=client, options=options, only_new=only_new
     )
 
 
@@ -295,10 +241,20 @@ def _contacts_plan(client: SfmcClient, mapping: Sequence[FieldMap]) -> RecordPla
                 f"'{m.destination_field}' is not an attribute of this account (map to "
                 f"'<Attribute Set>.<Attribute>'). Available: {known}."
             )
-            raise SfmcConfigError(msg, operation="check the contacts mapping")
+            raise SetupError(
+                msg,
+                kind="contacts_mapping",
+                operation="check the contacts mapping",
+                detail={"field": m.destination_field},
+            )
         if attr.is_read_only:
             msg = f"'{attr.qualified_name}' is read-only in SFMC; remove it from the mapping."
-            raise SfmcConfigError(msg, operation="check the contacts mapping")
+            raise SetupError(
+                msg,
+                kind="contacts_mapping",
+                operation="check the contacts mapping",
+                detail={"field": attr.qualified_name, "read_only": True},
+            )
         fields.append(replace(attr.to_de_field(), is_primary_key=m.is_primary_key))
     payload = tuple(
         m.destination_field for m in mapping if not m.is_primary_key or "." in m.destination_field
@@ -317,7 +273,7 @@ def _journey_plan(
 ) -> RecordPlan:
     if not settings.event_definition_key:
         msg = "Pick the Journey event definition to send members to (pathway option event_definition_key)."
-        raise SfmcConfigError(msg, operation="check the journey settings")
+        raise SetupError(msg, kind="journey_settings", operation="check the journey settings")
     definition = get_event_definition(client, settings.event_definition_key)
     if definition is None:
         msg = (
@@ -325,7 +281,12 @@ def _journey_plan(
             "account (deleted or renamed in Journey Builder?). Pick one of the account's event "
             "definitions in the pathway settings."
         )
-        raise SfmcConfigError(msg, operation="find the journey event definition")
+        raise SetupError(
+            msg,
+            kind="journey_settings",
+            operation="find the journey event definition",
+            detail={"event_definition_key": settings.event_definition_key},
+        )
     de = None
     if definition.data_extension_name:
         de = client.find_data_extension(name=definition.data_extension_name)
@@ -334,7 +295,12 @@ def _journey_plan(
             f"The Data Extension of event '{definition.name}' "
             f"('{definition.data_extension_name}') was not found; fix the event in Journey Builder."
         )
-        raise SfmcConfigError(msg, operation="read the event's Data Extension")
+        raise SetupError(
+            msg,
+            kind="journey_settings",
+            operation="read the event's Data Extension",
+            detail={"data_extension": definition.data_extension_name},
+        )
     by_name = {f.name.casefold(): f for f in de.fields}
     fields: list[DeField] = []
     for m in mapping:
@@ -345,7 +311,12 @@ def _journey_plan(
                 f"'{de.name}' (fields: {', '.join(f.name for f in de.fields)}); SFMC would refuse "
                 "every event. Fix the mapping."
             )
-            raise SfmcConfigError(msg, operation="check the journey mapping")
+            raise SetupError(
+                msg,
+                kind="journey_mapping",
+                operation="check the journey mapping",
+                detail={"field": m.destination_field},
+            )
         fields.append(replace(de_field, is_primary_key=m.is_primary_key))
     mapped = {f.name.casefold() for f in fields}
     unmapped_required = [
@@ -360,7 +331,12 @@ def _journey_plan(
             f"The event's Data Extension requires {', '.join(unmapped_required)}; map a column "
             "to each of them."
         )
-        raise SfmcConfigError(msg, operation="check the journey mapping")
+        raise SetupError(
+            msg,
+            kind="journey_mapping",
+            operation="check the journey mapping",
+            detail={"fields": unmapped_required},
+        )
     key = definition.key
 
     def send(batch: Sequence[tuple[str, Mapping[str, object]]]) -> list[RowOutcome]:
@@ -376,25 +352,13 @@ def _journey_plan(
     )
 
 
-def ledger_keys(engine: Engine, pathway_id: int) -> list[str]:
-    """Every key in a pathway's ledger (the members SFMC accepted on earlier runs)."""
-    from sqlmodel import Session, select
-
-    from store.models import RowLedger
-
-    with Session(engine) as session:
-        return list(
-            session.exec(select(RowLedger.row_key).where(RowLedger.pathway_id == pathway_id)).all()
-        )
-
-
 # ------------------------------------------------------------------ DE push key options
 
 GENERATED_KEY_COLUMN = "_pathways_uuid"
 
 
 def with_generated_keys(
-    read_chunks: Callable[[int], Iterable[Sequence[Mapping[str, Any]]]],
+    read_chunks: ReadChunks,
     *,
     namespace: str,
     column: str = GENERATED_KEY_COLUMN,

@@ -11,9 +11,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sfmc import fieldrules
-from sfmc.errors import SfmcConfigError, SfmcFatalError
+from sfmc.errors import SfmcFatalError
 from sfmc.types import DataExtension, DeField
-from sync.mapping import FieldMap
+from sync import values
+from sync.mapping import MAX_CUSTOMER_KEY, FieldMap
+from sync.types import SetupError
 
 if TYPE_CHECKING:
     from sfmc.client import SfmcClient
@@ -94,7 +96,7 @@ def _find_by_key(client: SfmcClient, customer_key: str) -> DataExtension | None:
     return client.find_data_extension(customer_key=customer_key)
 
 
-def ensure_data_extension(  # noqa: C901, PLR0912 - one rule per branch, kept together
+def ensure_data_extension(
     client: SfmcClient,
     *,
     name: str,
@@ -119,111 +121,36 @@ def ensure_data_extension(  # noqa: C901, PLR0912 - one rule per branch, kept to
         An `EnsureResult`.
 
     Raises:
-        SfmcConfigError: the mapping cannot be written to this DE (type change, other primary
-            key, invalid schema, no folder); the message says what to fix.
+        SetupError: the mapping cannot be written to this DE (type change, other primary
+            key, invalid schema, no folder); the message says what to fix, the kind which.
     """
-    if not mapping:
-        msg = "The pathway has no mapped columns; map at least the primary key column."
-        raise SfmcConfigError(msg)
-    if not any(m.is_primary_key for m in mapping):
-        msg = "No mapped column is marked as primary key; mark the column that identifies a row (e.g. Email)."
-        raise SfmcConfigError(msg)
-    if len(customer_key) > 36:
-        msg = f"The Data Extension key {customer_key!r} is longer than 36 characters; shorten it."
-        raise SfmcConfigError(msg)
+    _check_request(mapping, customer_key)
     wanted = [m.to_de_field() for m in mapping]
     de = _find_by_key(client, customer_key)
-    notes: list[str] = []
     if de is None:
-        recreated = bool(previous_fields)
-        if recreated:
-            notes.append(
-                f"The Data Extension {customer_key!r} was deleted in Marketing Cloud since the "
-                "last sync; it is created again and every row is sent again."
-            )
-        problems = fieldrules.check_schema(wanted)
-        if problems:
-            msg = "The mapping cannot become a Data Extension: " + " ".join(problems)
-            raise SfmcConfigError(msg)
-        if category_id is None:
-            msg = "Choose a category (Data Extension folder) for the pathway before syncing."
-            raise SfmcConfigError(msg)
-        new = DataExtension(
-            name=name, customer_key=customer_key, category_id=category_id, fields=tuple(wanted)
+        return _create(
+            client,
+            DataExtension(
+                name=name,
+                customer_key=customer_key,
+                category_id=category_id,
+                fields=tuple(wanted),
+            ),
+            mapping,
+            previously_seen=bool(previous_fields),
+            dry_run=dry_run,
         )
-        if not dry_run:
-            try:
-                made = client.create_data_extension(new)
-            except SfmcFatalError as exc:
-                if "categoryid" not in str(exc).lower():
-                    raise
-                # The folder was deleted or renamed in SFMC since it was picked (DESIGN §2).
-                msg = (
-                    f"The Data Extension folder (category {category_id}) chosen for this pathway "
-                    "no longer exists in Marketing Cloud: it was deleted or renamed. Pick a valid "
-                    "folder for the pathway, then sync again."
-                )
-                raise SfmcConfigError(msg, operation=f"create Data Extension {name}") from exc
-            new = made if made.fields else replace(made, fields=new.fields)
-        return EnsureResult(
-            de=new,
-            fields=tuple(wanted),
-            mapping=tuple(mapping),
-            created=True,
-            added=tuple(f.name for f in wanted),
-            recreated=recreated,
-            notes=tuple(notes),
-        )
-
-    remote = {f.name.casefold(): f for f in de.fields}
-    notes.extend(_drift_notes(previous_fields, remote, customer_key))
-    remote_pk = {f.name.casefold() for f in de.fields if f.is_primary_key}
-    wanted_pk = {f.name.casefold() for f in wanted if f.is_primary_key}
-    if remote_pk != wanted_pk:
-        have = ", ".join(f.name for f in de.fields if f.is_primary_key) or "none"
-        want = ", ".join(f.name for f in wanted if f.is_primary_key)
-        msg = (
-            f"The Data Extension {customer_key!r} has primary key ({have}) in Marketing Cloud but "
-            f"the pathway uses ({want}). Change the pathway's primary key to match, or use a new "
-            "Data Extension key."
-        )
-        raise SfmcConfigError(msg)
-    has_rows = de.row_count is None or de.row_count > 0
-    to_add: list[DeField] = []
-    fields: list[DeField] = []
-    names: list[str] = []
-    for want in wanted:
-        have = remote.get(want.name.casefold())
-        if have is None:
-            # On a DE with rows a new field must be nullable (SFMC rule, sfmc-api.md §4.3).
-            new_field = replace(want, is_required=False) if has_rows else want
-            problem = fieldrules.check_field_change(None, new_field, de_has_rows=has_rows)
-            if problem:
-                raise SfmcConfigError(problem)
-            to_add.append(new_field)
-            fields.append(new_field)
-            names.append(new_field.name)
-            continue
-        if have.field_type != want.field_type:
-            msg = (
-                f"Field {have.name!r} is {_field_label(have)} in the Data Extension but the "
-                f"mapping says {_field_label(want)}; SFMC cannot change a field's type. Set the "
-                f"mapping back to {have.field_type} or map the column to a new field name."
-            )
-            raise SfmcConfigError(msg)
-        limit_have, limit_want = fieldrules.max_length(have), fieldrules.max_length(want)
-        if limit_have and limit_want and limit_want > limit_have:
-            notes.append(
-                f"Field {have.name!r} stays {_field_label(have)} in Marketing Cloud (the mapping "
-                f"says {_field_label(want)}); longer values are rejected."
-            )
-        fields.append(have)
-        names.append(have.name)
+    notes = _drift_notes(previous_fields, {f.name.casefold(): f for f in de.fields}, customer_key)
+    _check_primary_key(de, wanted)
+    fields, to_add, more_notes = _fit_fields(de, wanted)
+    notes.extend(more_notes)
     if to_add:
         notes.append("New fields added to the Data Extension: " + ", ".join(f.name for f in to_add))
         if not dry_run:
             de = client.add_fields(customer_key, to_add)
-    renamed = tuple(replace(m, destination_field=n) for m, n in zip(mapping, names, strict=True))
+    renamed = tuple(
+        replace(m, destination_field=f.name) for m, f in zip(mapping, fields, strict=True)
+    )
     return EnsureResult(
         de=de,
         fields=tuple(fields),
@@ -231,3 +158,127 @@ def ensure_data_extension(  # noqa: C901, PLR0912 - one rule per branch, kept to
         added=tuple(f.name for f in to_add),
         notes=tuple(notes),
     )
+
+
+def _check_request(mapping: Sequence[FieldMap], customer_key: str) -> None:
+    """Refuse a mapping without columns or key, and a DE key SFMC would refuse."""
+    if not mapping:
+        msg = "The pathway has no mapped columns; map at least the primary key column."
+        raise SetupError(msg, kind="no_mapping")
+    if not any(m.is_primary_key for m in mapping):
+        msg = "No mapped column is marked as primary key; mark the column that identifies a row (e.g. Email)."
+        raise SetupError(msg, kind="no_primary_key")
+    if len(customer_key) > MAX_CUSTOMER_KEY:
+        msg = f"The Data Extension key {customer_key!r} is longer than 36 characters; shorten it."
+        raise SetupError(msg, kind="key_too_long", detail={"customer_key": customer_key})
+
+
+def _create(
+    client: SfmcClient,
+    new: DataExtension,
+    mapping: Sequence[FieldMap],
+    *,
+    previously_seen: bool,
+    dry_run: bool,
+) -> EnsureResult:
+    """Create the missing DE (or, in a dry run, say that it would be)."""
+    notes = []
+    if previously_seen:
+        notes.append(
+            f"The Data Extension {new.customer_key!r} was deleted in Marketing Cloud since the "
+            "last sync; it is created again and every row is sent again."
+        )
+    problems = values.schema_problems(list(new.fields))
+    if problems:
+        msg = "The mapping cannot become a Data Extension: " + " ".join(problems)
+        raise SetupError(msg, kind="schema", detail={"problems": list(problems)})
+    if new.category_id is None:
+        msg = "Choose a category (Data Extension folder) for the pathway before syncing."
+        raise SetupError(msg, kind="no_folder")
+    made = new
+    if not dry_run:
+        made = _create_in_folder(client, new)
+        made = made if made.fields else replace(made, fields=new.fields)
+    return EnsureResult(
+        de=made,
+        fields=new.fields,
+        mapping=tuple(mapping),
+        created=True,
+        added=tuple(f.name for f in new.fields),
+        recreated=previously_seen,
+        notes=tuple(notes),
+    )
+
+
+def _create_in_folder(client: SfmcClient, new: DataExtension) -> DataExtension:
+    try:
+        return client.create_data_extension(new)
+    except SfmcFatalError as exc:
+        if "categoryid" not in str(exc).lower():
+            raise
+        # The folder was deleted or renamed in SFMC since it was picked (DESIGN §2).
+        msg = (
+            f"The Data Extension folder (category {new.category_id}) chosen for this pathway "
+            "no longer exists in Marketing Cloud: it was deleted or renamed. Pick a valid "
+            "folder for the pathway, then sync again."
+        )
+        raise SetupError(
+            msg,
+            kind="folder_missing",
+            operation=f"create Data Extension {new.name}",
+            detail={"category_id": new.category_id},
+        ) from exc
+
+
+def _check_primary_key(de: DataExtension, wanted: Sequence[DeField]) -> None:
+    """SFMC cannot change a DE's primary key: the pathway's must be the DE's."""
+    remote_pk = {f.name.casefold() for f in de.fields if f.is_primary_key}
+    wanted_pk = {f.name.casefold() for f in wanted if f.is_primary_key}
+    if remote_pk == wanted_pk:
+        return
+    have = [f.name for f in de.fields if f.is_primary_key]
+    want = [f.name for f in wanted if f.is_primary_key]
+    msg = (
+        f"The Data Extension {de.customer_key!r} has primary key ({', '.join(have) or 'none'}) in "
+        f"Marketing Cloud but the pathway uses ({', '.join(want)}). Change the pathway's primary "
+        "key to match, or use a new Data Extension key."
+    )
+    raise SetupError(msg, kind="primary_key_mismatch", detail={"de": have, "mapping": want})
+
+
+def _fit_fields(
+    de: DataExtension, wanted: Sequence[DeField]
+) -> tuple[list[DeField], list[DeField], list[str]]:
+    """The DE fields the mapping writes (in mapping order), the ones to add, and notes."""
+    remote = {f.name.casefold(): f for f in de.fields}
+    has_rows = de.row_count is None or de.row_count > 0
+    fields: list[DeField] = []
+    to_add: list[DeField] = []
+    notes: list[str] = []
+    for want in wanted:
+        have = remote.get(want.name.casefold())
+        if have is None:
+            # On a DE with rows a new field must be nullable (SFMC rule, sfmc-api.md §4.3).
+            new_field = replace(want, is_required=False) if has_rows else want
+            problem = fieldrules.check_field_change(None, new_field, de_has_rows=has_rows)
+            if problem:
+                raise SetupError(problem, kind="field_not_addable", detail={"field": want.name})
+            to_add.append(new_field)
+            fields.append(new_field)
+            continue
+        if have.field_type != want.field_type:
+            msg = (
+                f"Field {have.name!r} is {_field_label(have)} in the Data Extension but the "
+                f"mapping says {_field_label(want)}; SFMC cannot change a field's type. Set the "
+                f"mapping back to {have.field_type} or map the column to a new field name."
+            )
+            detail = {"field": have.name, "de": have.field_type, "mapping": want.field_type}
+            raise SetupError(msg, kind="field_type_change", detail=detail)
+        limit_have, limit_want = fieldrules.max_length(have), fieldrules.max_length(want)
+        if limit_have and limit_want and limit_want > limit_have:
+            notes.append(
+                f"Field {have.name!r} stays {_field_label(have)} in Marketing Cloud (the mapping "
+                f"says {_field_label(want)}); longer values are rejected."
+            )
+        fields.append(have)
+    return fields, to_add, notes

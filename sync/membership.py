@@ -7,131 +7,85 @@ never deleted, so several audiences can share one DE keyed by contact key.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sfmc.errors import SfmcConfigError
-from sfmc.types import DeField
+from sfmc.types import DataExtension, DeField
 from sync.mapping import FieldMap, RowConverter
+from sync.plan import read_remote_keys
 from sync.preflight import Preflight
-from sync.push import (
-    Commit,
-    Counters,
-    Progress,
-    PushOptions,
-    PushResult,
-    PushTarget,
-    push_rows,
-    read_remote_keys,
-)
+from sync.push import push_rows
+from sync.types import Commit, PushOptions, PushResult, PushTarget, RunIO, SetupError
 
 if TYPE_CHECKING:
     from sfmc.client import SfmcClient
-    from sync.destinations import DestinationSettings
+
+# The source column the engine adds to every member row: the flag's value.
+_FLAG_SOURCE = "__pathways_member"
+
+
+@dataclass(frozen=True)
+class _SharedDe:
+    """The shared DE as this audience writes it: key field, mapped fields and its flag."""
+
+    de: DataExtension
+    key_field: DeField
+    fields: tuple[DeField, ...]
+    flag_field: DeField
+
+    def target(self, fields: tuple[DeField, ...]) -> PushTarget:
+        return PushTarget(self.de.customer_key, fields, (self.key_field.name,), "upsert")
 
 
 def push_membership(
-    settings: DestinationSettings,
-    read_chunks: Callable[[int], Iterable[Sequence[Mapping[str, Any]]]],
+    flag_name: str,
+    de_customer_key: str,
+    io: RunIO,
     *,
     mapping: Sequence[FieldMap],
     client: SfmcClient,
     options: PushOptions,
-    rows_total: int,
-    ledger_lookup: Callable[[Sequence[str]], Mapping[str, str]] | None,
-    ledger_keys: Callable[[], Iterable[str]] | None,
-    resume_row: int,
-    resume_counters: Counters | None,
-    on_progress: Callable[[Progress], None],
-    on_commit: Callable[[Commit], None],
-    should_cancel: Callable[[], bool],
 ) -> PushResult:
     """Flag members True and leavers False on the shared DE (arguments as for `push_destination`).
 
     Raises:
-        SfmcConfigError: the shared DE, its key or the flag field are not usable, with the fix.
+        SetupError: the shared DE, its key or the flag field are not usable, with the fix.
     """
-    flag = settings.flag_field.strip()
-    if not flag:
-        msg = (
-            "Name the True/False field that marks this audience's members (e.g. 'In Lapsed 2023')."
-        )
-        raise SfmcConfigError(msg, operation="check the membership settings")
-    de = client.find_data_extension(customer_key=settings.de_customer_key)
-    if de is None:
-        msg = (
-            f"The shared Data Extension '{settings.de_customer_key}' was not found. Membership "
-            "flags go to an existing DE keyed by contact key: pick one that exists."
-        )
-        raise SfmcConfigError(msg, operation="find the shared Data Extension")
-    by_name = {f.name.casefold(): f for f in de.fields}
-    key_map = next(m for m in mapping if m.is_primary_key)
-    key_field = by_name.get(key_map.destination_field.casefold())
-    if key_field is None or not key_field.is_primary_key or len(de.primary_keys) != 1:
-        msg = (
-            f"'{key_map.destination_field}' must be the single primary key of '{de.name}' "
-            f"(its primary key: {', '.join(de.primary_keys) or 'none'})."
-        )
-        raise SfmcConfigError(msg, operation="check the membership mapping")
-    fields: list[DeField] = []
-    for m in mapping:
-        de_field = by_name.get(m.destination_field.casefold())
-        if de_field is None:
-            msg = (
-                f"'{m.destination_field}' is not a field of the shared DE '{de.name}'; add it in "
-                "SFMC or remove it from the mapping (a shared DE's fields are not changed here)."
-            )
-            raise SfmcConfigError(msg, operation="check the membership mapping")
-        if de_field.name.casefold() == flag.casefold():
-            msg = f"'{flag}' is the membership flag; do not map a column to it."
-            raise SfmcConfigError(msg, operation="check the membership mapping")
-        fields.append(de_field)
-    flag_field = by_name.get(flag.casefold())
-    if flag_field is not None and flag_field.field_type != "Boolean":
-        msg = f"'{flag_field.name}' exists in '{de.name}' as {flag_field.field_type}; pick another flag name."
-        raise SfmcConfigError(msg, operation="check the membership settings")
-    if flag_field is None:
-        flag_field = DeField(flag, "Boolean", default_value="False")
-        if not options.dry_run:
-            client.add_fields(de.customer_key, [flag_field])
-    flag_source = "__pathways_member"
+    shared = _shared_de(client, flag_name.strip(), de_customer_key, mapping, options)
     member_map = [
         *(
             replace(m, destination_field=f.name, field_type=f.field_type)
-            for m, f in zip(mapping, fields, strict=True)
+            for m, f in zip(mapping, shared.fields, strict=True)
         ),
-        FieldMap(flag_source, flag_field.name, "Boolean"),
+        FieldMap(_FLAG_SOURCE, shared.flag_field.name, "Boolean"),
     ]
-    target = PushTarget(de.customer_key, (*fields, flag_field), (key_field.name,), "upsert")
+    read = io.read_chunks
 
     def members(after: int) -> Iterator[list[dict[str, Any]]]:
-        for chunk in read_chunks(after):
-            yield [{**row, flag_source: True} for row in chunk]
+        for chunk in read(after):
+            yield [{**row, _FLAG_SOURCE: True} for row in chunk]
 
     result = push_rows(
-        members,
-        target=target,
+        RunIO(
+            members,
+            rows_total=io.rows_total,
+            ledger_lookup=io.ledger_lookup,
+            resume_row=io.resume_row,
+            resume_counters=io.resume_counters,
+            on_progress=io.on_progress,
+            on_commit=io.on_commit,
+            should_cancel=io.should_cancel,
+        ),
+        target=shared.target((*shared.fields, shared.flag_field)),
         mapping=member_map,
         client=client,
         options=options,
-        rows_total=rows_total,
-        ledger_lookup=ledger_lookup,
-        resume_row=resume_row,
-        resume_counters=resume_counters,
-        on_progress=on_progress,
-        on_commit=on_commit,
-        should_cancel=should_cancel,
     )
-    if result.state != "succeeded" or ledger_keys is None:
+    if result.state != "succeeded" or io.ledger_keys is None:
         return result
-    # Who left: keys SFMC accepted before that the audience no longer holds.
-    preflight = Preflight([key_field], [key_field.name])
-    key_conv = RowConverter(
-        [replace(key_map, destination_field=key_field.name, field_type=key_field.field_type)]
-    )
-    current = {hash(preflight.key_of(key_conv(row))) for chunk in read_chunks(0) for row in chunk}
-    gone = [k for k in ledger_keys() if k and hash(k) not in current]
+    key_map = next(m for m in mapping if m.is_primary_key)
+    gone = _leavers(io.read_chunks(0), io.ledger_keys(), shared.key_field, key_map)
     if options.dry_run:
         result.plan["left"] = len(gone)
         result.message += f" {len(gone):,} member(s) who left would be flagged False."
@@ -139,18 +93,134 @@ def push_membership(
     if not gone:
         result.plan["left"] = 0
         return result
-    remote = read_remote_keys(client, de.customer_key, [key_field])
-    leavers = [remote[hash(k)] for k in gone if hash(k) in remote]
-    vanished = [k for k in gone if hash(k) not in remote]
+    return _flag_leavers(gone, shared, io, result, client=client, options=options)
+
+
+def _shared_de(
+    client: SfmcClient,
+    flag: str,
+    customer_key: str,
+    mapping: Sequence[FieldMap],
+    options: PushOptions,
+) -> _SharedDe:
+    """Check the shared DE fits the mapping; add the flag field when missing (not in a dry run)."""
+    if not flag:
+        msg = (
+            "Name the True/False field that marks this audience's members (e.g. 'In Lapsed 2023')."
+        )
+        raise SetupError(msg, kind="membership_settings", operation="check the membership settings")
+    de = client.find_data_extension(customer_key=customer_key)
+    if de is None:
+        msg = (
+            f"The shared Data Extension '{customer_key}' was not found. Membership "
+            "flags go to an existing DE keyed by contact key: pick one that exists."
+        )
+        raise SetupError(
+            msg,
+            kind="shared_de_missing",
+            operation="find the shared Data Extension",
+            detail={"customer_key": customer_key},
+        )
+    by_name = {f.name.casefold(): f for f in de.fields}
+    key_field = _key_field(de, by_name, next(m for m in mapping if m.is_primary_key))
+    fields = tuple(_mapped_field(de, by_name, m, flag) for m in mapping)
+    flag_field = by_name.get(flag.casefold())
+    if flag_field is not None and flag_field.field_type != "Boolean":
+        msg = f"'{flag_field.name}' exists in '{de.name}' as {flag_field.field_type}; pick another flag name."
+        raise SetupError(
+            msg,
+            kind="membership_settings",
+            operation="check the membership settings",
+            detail={"flag_field": flag_field.name, "field_type": flag_field.field_type},
+        )
+    if flag_field is None:
+        flag_field = DeField(flag, "Boolean", default_value="False")
+        if not options.dry_run:
+            client.add_fields(de.customer_key, [flag_field])
+    return _SharedDe(de, key_field, fields, flag_field)
+
+
+def _key_field(de: DataExtension, by_name: dict[str, DeField], key_map: FieldMap) -> DeField:
+    key_field = by_name.get(key_map.destination_field.casefold())
+    if key_field is None or not key_field.is_primary_key or len(de.primary_keys) != 1:
+        msg = (
+            f"'{key_map.destination_field}' must be the single primary key of '{de.name}' "
+            f"(its primary key: {', '.join(de.primary_keys) or 'none'})."
+        )
+        raise SetupError(
+            msg,
+            kind="membership_mapping",
+            operation="check the membership mapping",
+            detail={"field": key_map.destination_field, "primary_key": list(de.primary_keys)},
+        )
+    return key_field
+
+
+def _mapped_field(
+    de: DataExtension, by_name: dict[str, DeField], m: FieldMap, flag: str
+) -> DeField:
+    de_field = by_name.get(m.destination_field.casefold())
+    if de_field is None:
+        msg = (
+            f"'{m.destination_field}' is not a field of the shared DE '{de.name}'; add it in "
+            "SFMC or remove it from the mapping (a shared DE's fields are not changed here)."
+        )
+        raise SetupError(
+            msg,
+            kind="membership_mapping",
+            operation="check the membership mapping",
+            detail={"field": m.destination_field},
+        )
+    if de_field.name.casefold() == flag.casefold():
+        msg = f"'{flag}' is the membership flag; do not map a column to it."
+        raise SetupError(
+            msg,
+            kind="membership_mapping",
+            operation="check the membership mapping",
+            detail={"field": de_field.name},
+        )
+    return de_field
+
+
+def _leavers(
+    audience: Iterable[Sequence[Mapping[str, Any]]],
+    ledger_keys: Iterable[str],
+    key_field: DeField,
+    key_map: FieldMap,
+) -> list[str]:
+    """Who left: keys SFMC accepted before that the audience no longer holds (exact keys)."""
+    preflight = Preflight([key_field], [key_field.name])
+    key_conv = RowConverter(
+        [replace(key_map, destination_field=key_field.name, field_type=key_field.field_type)]
+    )
+    current = {preflight.key_of(key_conv(row)) for chunk in audience for row in chunk}
+    return [k for k in ledger_keys if k and k not in current]
+
+
+def _flag_leavers(
+    gone: list[str],
+    shared: _SharedDe,
+    io: RunIO,
+    members: PushResult,
+    *,
+    client: SfmcClient,
+    options: PushOptions,
+) -> PushResult:
+    """Upsert the leavers still in the DE with the flag False; forget the others."""
+    key_field, flag_field = shared.key_field, shared.flag_field
+    remote = read_remote_keys(client, shared.de.customer_key, [key_field])
+    leavers = [remote[k] for k in gone if k in remote]
+    vanished = [k for k in gone if k not in remote]
+    on_commit = io.on_commit
     if vanished:
         # Someone deleted these rows in SFMC: nothing to flag, and never re-create them.
-        on_commit(Commit(-1, replace(result.counters), ledger_deletes=vanished, phase="leavers"))
+        on_commit(Commit(-1, replace(members.counters), ledger_deletes=vanished, phase="leavers"))
     leave_map = [
         FieldMap(key_field.name, key_field.name, key_field.field_type, is_primary_key=True),
-        FieldMap(flag_source, flag_field.name, "Boolean"),
+        FieldMap(_FLAG_SOURCE, flag_field.name, "Boolean"),
     ]
     rows = [
-        {key_field.name: v[key_field.name], flag_source: False, "_row": i + 1}
+        {key_field.name: v[key_field.name], _FLAG_SOURCE: False, "_row": i + 1}
         for i, v in enumerate(leavers)
     ]
 
@@ -167,17 +237,19 @@ def push_membership(
         )
 
     left = push_rows(
-        lambda after: [rows[after:]] if rows[after:] else [],
-        target=PushTarget(de.customer_key, (key_field, flag_field), (key_field.name,), "upsert"),
+        RunIO(
+            lambda after: [rows[after:]] if rows[after:] else [],
+            rows_total=io.rows_total + len(rows),
+            resume_counters=members.counters,
+            on_progress=io.on_progress,
+            on_commit=leaver_commit,
+            should_cancel=io.should_cancel,
+        ),
+        target=shared.target((key_field, flag_field)),
         mapping=leave_map,
         client=client,
         options=replace(options, incremental=False),
-        rows_total=rows_total + len(rows),
-        resume_counters=result.counters,
-        on_progress=on_progress,
-        on_commit=leaver_commit,
-        should_cancel=should_cancel,
     )
-    left.plan["left"] = left.counters.rows_succeeded - result.counters.rows_succeeded
-    left.rejected_sample = result.rejected_sample + left.rejected_sample
+    left.plan["left"] = left.counters.rows_succeeded - members.counters.rows_succeeded
+    left.rejected_sample = members.rejected_sample + left.rejected_sample
     return left

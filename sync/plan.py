@@ -8,7 +8,8 @@ while sending; `dry_run` counts it without writing anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sfmc.types import DeField, RowOutcome
@@ -21,53 +22,94 @@ from sync.types import (
     PushOptions,
     PushResult,
     PushTarget,
+    RunIO,
     plan_reject,
 )
 
 if TYPE_CHECKING:
     from sfmc.client import SfmcClient
 
-ReadChunks = Callable[[int], Iterable[Sequence[Mapping[str, Any]]]]
+# The DE's primary keys: exact key string (`key_string`) -> {pk field: stored value}. Keyed by
+# the string itself, never by its hash(): two keys whose hashes collide are still two rows.
+RemoteKeys = dict[str, dict[str, str]]
 
 
 def read_remote_keys(
     client: SfmcClient, customer_key: str, key_fields: Sequence[DeField]
-) -> dict[int, dict[str, str]]:
-    """Every primary key in the DE: hash(key string) -> {pk field: stored value} (paged SOAP read)."""
+) -> RemoteKeys:
+    """Every primary key in the DE, by its key string (a paged SOAP read)."""
     names = [f.name for f in key_fields]
     folded = {n.casefold(): n for n in names}
-    remote: dict[int, dict[str, str]] = {}
+    remote: RemoteKeys = {}
     for item in client.iter_rows(customer_key, names):
         values = {folded.get(k.casefold(), k): v for k, v in item.items()}
         key = key_string(values, key_fields)
         if key:
-            remote[hash(key)] = {n: values.get(n, "") for n in names}
+            remote[key] = {n: values.get(n, "") for n in names}
     return remote
 
 
+@dataclass(frozen=True)
+class RowJudge:
+    """How one push judges an audience row: its preflight verdict and its key against the DE.
+
+    Shared by the send loop (`sync.push`) and `dry_run`, so that a dry run predicts exactly what
+    a push does.
+    """
+
+    method: str
+    converter: RowConverter
+    preflight: Preflight
+    hasher: RowHasher
+    remote: RemoteKeys
+
+    @property
+    def key_names(self) -> list[str]:
+        return [f.name for f in self.preflight.key_fields]
+
+    def verdict(
+        self,
+        row: Mapping[str, Any],
+        values: Mapping[str, object],
+        key: str,
+        holders: Mapping[str, int],
+    ) -> tuple[RowOutcome | None, bool]:
+        """(refusal or None, whether the row is refused for its own values).
+
+        `holders`: keys held by earlier audience rows an incremental read left out; a row
+        using one of them is a duplicate. Own-value refusals can be remembered with the row's
+        revision; duplicates and Update Only's "not found" depend on other rows.
+        """
+        if holders and holders.get(key, row["_row"]) < row["_row"]:
+            # An earlier row, unchanged and so not read, has this key.
+            return self.preflight.duplicate(), False
+        outcome = self.preflight.check(values, key)
+        if outcome is not None:
+            return outcome, outcome.error_type != "DuplicateKey"
+        if self.method == "update_only" and key not in self.remote:
+            return not_found(self.key_names), False
+        return None, False
+
+
 def audience_keys(
-    read_chunks: ReadChunks,
-    mapping: Sequence[FieldMap],
-    preflight: Preflight,
-    *,
-    method: str,
-    resume_row: int,
-) -> set[int] | None:
+    io: RunIO, mapping: Sequence[FieldMap], preflight: Preflight, *, method: str
+) -> set[str] | None:
     """Pre-pass over the audience's keys, when needed (else None).
 
     Mirror's guard needs every key before anything is written; a resumed run needs the keys
     used by rows before the checkpoint (remembered in `preflight` for duplicate detection).
     """
+    resume_row = io.resume_row
     if method != "mirror" and resume_row <= 0:
         return None
-    keys: set[int] = set()
+    keys: set[str] = set()
     key_conv = RowConverter([m for m in mapping if m.is_primary_key])
-    for chunk in read_chunks(0):
+    for chunk in io.read_keys(0):
         for row in chunk:
             key = preflight.key_of(key_conv(row))
             if not key:
                 continue
-            keys.add(hash(key))
+            keys.add(key)
             if row["_row"] <= resume_row:
                 preflight.remember(key)
         if method != "mirror" and chunk and chunk[-1]["_row"] >= resume_row:
@@ -75,13 +117,11 @@ def audience_keys(
     return keys
 
 
-def stale_keys(
-    remote: Mapping[int, dict[str, str]], audience: set[int] | None
-) -> list[dict[str, str]]:
+def stale_keys(remote: RemoteKeys, audience: set[str] | None) -> list[dict[str, str]]:
     """Mirror: the DE's keys the audience no longer has (to delete)."""
     if audience is None:
         return []
-    return [vals for h, vals in remote.items() if h not in audience]
+    return [vals for key, vals in remote.items() if key not in audience]
 
 
 def delete_guard(
@@ -155,24 +195,18 @@ def delete_stale(
 
 
 def dry_run(
-    read_chunks: ReadChunks,
+    io: RunIO,
+    judge: RowJudge,
     *,
-    converter: RowConverter,
-    preflight: Preflight,
-    method: str,
-    remote: dict[int, dict[str, str]],
-    to_delete: list[dict[str, str]],
-    ledger_lookup: Callable[[Sequence[str]], Mapping[str, str]] | None,
-    hasher: RowHasher,
     tally: Tally,
-    audience_total: int | None = None,
-    key_holders: Callable[[Sequence[str]], Mapping[str, int]] | None = None,
+    to_delete: Sequence[object],
+    incremental: bool,
+    changed_only: bool,
 ) -> PushResult:
     """Count what a push would create, update, delete, skip and reject; write nothing.
 
-    With `audience_total`, `read_chunks` is an incremental read: the audience rows it left out
-    (unchanged since SFMC accepted them) count as unchanged; `key_holders` tells which keys
-    such rows hold.
+    With `changed_only`, only the rows of the incremental read (`io.changed`) are read: the
+    audience rows it leaves out (unchanged since SFMC accepted them) count as unchanged.
     """
     plan: dict[str, Any] = {
         "create": 0,
@@ -182,40 +216,21 @@ def dry_run(
         "unchanged": 0,
         "reject": 0,
         "rejects": [],
-        "de_rows": len(remote),
+        "de_rows": len(judge.remote),
     }
-    key_names = [f.name for f in preflight.key_fields]
+    changed = io.changed if changed_only else None
+    lookup = io.ledger_lookup if incremental else None
     counters = tally.counters
-    for chunk in read_chunks(0):
-        converted = [converter(row) for row in chunk]
-        keys = [preflight.key_of(v) for v in converted]
-        known = ledger_lookup([k for k in keys if k]) if ledger_lookup else {}
-        holders = key_holders([k for k in keys if k]) if key_holders else {}
+    for chunk in (changed.read if changed else io.read_chunks)(0):
+        converted = [judge.converter(row) for row in chunk]
+        keys = [judge.preflight.key_of(v) for v in converted]
+        known = lookup([k for k in keys if k]) if lookup else {}
+        holders = changed.holders([k for k in keys if k]) if changed else {}
         for row, values, key in zip(chunk, converted, keys, strict=True):
             counters.rows_read += 1
-            if holders and holders.get(key, row["_row"]) < row["_row"]:
-                outcome: RowOutcome | None = preflight.duplicate()
-            else:
-                outcome = preflight.check(values, key)
-            exists = bool(key) and hash(key) in remote
-            if outcome is None and method == "update_only" and not exists:
-                outcome = not_found(key_names)
-            if outcome is not None:
-                plan["reject"] += 1
-                if len(plan["rejects"]) < SAMPLE_REJECTS:
-                    plan["rejects"].append(
-                        plan_reject(row["_row"], key_display(values, key_names), outcome)
-                    )
-                continue
-            if method == "append" and exists:
-                plan["skip"] += 1
-                continue
-            if known and known.get(key) == hasher(values)[0] and exists:
-                plan["unchanged"] += 1
-                continue
-            plan["update" if exists else "create"] += 1
-    if audience_total is not None:
-        unread = max(audience_total - counters.rows_read, 0)
+            plan[_dry_verdict(judge, row, values, key, holders, known, plan)] += 1
+    if changed is not None:
+        unread = max(changed.span(0, None)[0] - counters.rows_read, 0)
         plan["unchanged"] += unread
         counters.rows_read += unread
     counters.rows_failed = plan["reject"]
@@ -226,3 +241,28 @@ def dry_run(
         f"{plan['reject']:,} to reject. Nothing was written."
     )
     return PushResult("succeeded", tally.snapshot(), plan=plan, message=message)
+
+
+def _dry_verdict(
+    judge: RowJudge,
+    row: Mapping[str, Any],
+    values: Mapping[str, object],
+    key: str,
+    holders: Mapping[str, int],
+    known: Mapping[str, str],
+    plan: dict[str, Any],
+) -> str:
+    """The plan entry one row counts in; a refusal also goes to the plan's sample."""
+    outcome, _ = judge.verdict(row, values, key, holders)
+    if outcome is not None:
+        if len(plan["rejects"]) < SAMPLE_REJECTS:
+            plan["rejects"].append(
+                plan_reject(row["_row"], key_display(values, judge.key_names), outcome)
+            )
+        return "reject"
+    exists = bool(key) and key in judge.remote
+    if judge.method == "append" and exists:
+        return "skip"
+    if known and known.get(key) == judge.hasher(values)[0] and exists:
+        return "unchanged"
+    return "update" if exists else "create"

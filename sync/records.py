@@ -8,8 +8,8 @@ or entry events). It reports through the same `Progress` / `Commit` / `PushResul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sfmc.contacts import contact_key_problem
@@ -20,11 +20,10 @@ from sync.tally import Tally
 from sync.types import (
     SAMPLE_REJECTS,
     Commit,
-    Counters,
-    Progress,
     PushOptions,
     PushResult,
     Rejection,
+    RunIO,
     original_values,
     plan_reject,
 )
@@ -44,20 +43,13 @@ class RecordPlan:
     payload_fields: tuple[str, ...]  # destination fields sent (besides the key)
 
 
-def push_records(  # noqa: C901 - one loop, like push_rows
+def push_records(
     plan: RecordPlan,
-    read_chunks: Callable[[int], Iterable[Sequence[Mapping[str, Any]]]],
+    io: RunIO,
     *,
     mapping: Sequence[FieldMap],
     client: SfmcClient,
     options: PushOptions,
-    rows_total: int,
-    ledger_lookup: Callable[[Sequence[str]], Mapping[str, str]] | None,
-    resume_row: int,
-    resume_counters: Counters | None,
-    on_progress: Callable[[Progress], None],
-    on_commit: Callable[[Commit], None],
-    should_cancel: Callable[[], bool],
     only_new: bool,
 ) -> PushResult:
     """Send members one record at a time through `plan` (arguments as for `push_destination`).
@@ -69,110 +61,156 @@ def push_records(  # noqa: C901 - one loop, like push_rows
         replace(m, destination_field=f.name, field_type=f.field_type)
         for m, f in zip(mapping, plan.fields, strict=True)
     ]
-    converter = RowConverter(typed)
-    preflight = Preflight(plan.fields, [plan.key_field])
-    field_names = converter.field_names
-    tally = Tally(
-        client, rows_total=rows_total, resume_counters=resume_counters, on_progress=on_progress
-    )
-    counters = tally.counters
-    dry: dict[str, Any] = {"create": 0, "update": 0, "skip": 0, "reject": 0, "rejects": []}
-
-    if resume_row > 0:
-        key_conv = RowConverter([m for m in typed if m.is_primary_key])
-        for chunk in read_chunks(0):
-            for row in chunk:
-                if row["_row"] <= resume_row:
-                    preflight.remember(preflight.key_of(key_conv(row)))
-            if chunk and chunk[-1]["_row"] >= resume_row:
-                break
-
-    pending: list[tuple[int, str, str, Mapping[str, Any], str, dict[str, object]]] = []
-    rejected: list[Rejection] = []
-    skipped = 0
-    last_row = resume_row
-
-    def flush() -> None:
-        nonlocal skipped
-        commit = Commit(checkpoint_row=last_row, counters=counters)
-        if pending and not options.dry_run:
-            counters.rows_sent += len(pending)
-            outcomes = plan.send([(p[4], p[5]) for p in pending])
-            retry_at = [i for i, o in enumerate(outcomes) if o.retryable]
-            if retry_at:
-                again = plan.send([(pending[i][4], pending[i][5]) for i in retry_at])
-                for i, outcome in zip(retry_at, again, strict=True):
-                    outcomes[i] = outcome
-            for (row_no, key, digest, original, shown, _), outcome in zip(
-                pending, outcomes, strict=True
-            ):
-                if outcome.ok:
-                    counters.rows_succeeded += 1
-                    commit.ledger_upserts.append((key, digest))
-                else:
-                    rejected.append(Rejection(row_no, original_values(original), shown, outcome))
-        counters.rows_failed += len(rejected)
-        counters.rows_skipped += skipped
-        commit.rejected = list(rejected)
-        tally.keep_sample(rejected)
-        pending.clear()
-        rejected.clear()
-        skipped = 0
-        commit.counters = tally.snapshot()
-        if not options.dry_run:
-            on_commit(commit)
-        tally.progress("sending")
-
-    state = "succeeded"
-    for chunk in read_chunks(resume_row):
-        converted = [converter(row) for row in chunk]
-        keys = [preflight.key_of(v) for v in converted]
-        known: Mapping[str, str] = {}
-        if ledger_lookup is not None and (only_new or options.incremental):
-            known = ledger_lookup([k for k in keys if k])
-        for row, values, key in zip(chunk, converted, keys, strict=True):
-            counters.rows_read += 1
-            last_row = row["_row"]
-            contact_key = values.get(plan.key_field)
-            outcome = contact_key_problem(contact_key) or preflight.check(values, key)
-            if outcome is not None:
-                if outcome.field == "ContactKey":
-                    outcome = replace(outcome, field=plan.key_field)
-                shown = str(contact_key or "")
-                rejected.append(Rejection(last_row, original_values(row), shown, outcome))
-                dry["reject"] += 1
-                if len(dry["rejects"]) < SAMPLE_REJECTS:
-                    dry["rejects"].append(plan_reject(last_row, shown, outcome))
-                continue
-            digest = row_hash(values, field_names)
-            previous = known.get(key)
-            if (only_new and previous is not None) or (
-                not only_new and options.incremental and previous == digest
-            ):
-                skipped += 1
-                dry["skip"] += 1
-                continue
-            dry["update" if previous is not None else "create"] += 1
-            payload = {n: v for n, v in values.items() if n in plan.payload_fields}
-            pending.append((last_row, key, digest, row, str(contact_key), payload))
-            if len(pending) >= plan.batch_rows:
-                flush()
-                if should_cancel():
-                    state = "cancelled"
-                    break
-        if state == "cancelled":
-            break
-        if should_cancel():
-            flush()
-            state = "cancelled"
-            break
-    if state == "succeeded":
-        flush()
+    sender = _RecordSender(plan, io, typed, Tally(client, io), options, only_new=only_new)
+    if io.resume_row > 0:
+        sender.remember_keys_before_resume()
+    state = sender.run()
+    tally = sender.tally
     if options.dry_run:
-        counters.rows_failed, counters.rows_skipped = dry["reject"], dry["skip"]
+        dry = sender.dry
+        tally.counters.rows_failed, tally.counters.rows_skipped = dry["reject"], dry["skip"]
         message = (
             f"Dry run: {dry['create']:,} to create, {dry['update']:,} to update, "
             f"{dry['skip']:,} to skip, {dry['reject']:,} to reject. Nothing was sent."
         )
         return PushResult("succeeded", tally.snapshot(), plan=dry, message=message)
     return PushResult(state, tally.snapshot(), rejected_sample=tally.sample)
+
+
+@dataclass
+class _Pending:
+    """A member checked and waiting for the next batch."""
+
+    row_no: int
+    key: str
+    digest: str
+    original: Mapping[str, Any]
+    contact_key: str
+    payload: dict[str, object]
+
+
+@dataclass
+class _RecordSender:
+    """The record-at-a-time loop: check members, batch them, send, commit each batch."""
+
+    plan: RecordPlan
+    io: RunIO
+    typed: list[FieldMap]
+    tally: Tally
+    options: PushOptions
+    only_new: bool
+    pending: list[_Pending] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    skipped: int = 0
+    dry: dict[str, Any] = field(
+        default_factory=lambda: {"create": 0, "update": 0, "skip": 0, "reject": 0, "rejects": []}
+    )
+
+    def __post_init__(self) -> None:
+        self.converter = RowConverter(self.typed)
+        self.preflight = Preflight(self.plan.fields, [self.plan.key_field])
+        self.last_row = self.io.resume_row
+        use_ledger = self.only_new or self.options.incremental
+        self.lookup = self.io.ledger_lookup if use_ledger else None
+
+    def remember_keys_before_resume(self) -> None:
+        """A resumed run: the keys of rows before the checkpoint count for duplicates."""
+        key_conv = RowConverter([m for m in self.typed if m.is_primary_key])
+        resume_row = self.io.resume_row
+        for chunk in self.io.read_chunks(0):
+            for row in chunk:
+                if row["_row"] <= resume_row:
+                    self.preflight.remember(self.preflight.key_of(key_conv(row)))
+            if chunk and chunk[-1]["_row"] >= resume_row:
+                break
+
+    def run(self) -> str:
+        """Send every member after the resume point; "succeeded" or "cancelled"."""
+        should_cancel = self.io.should_cancel
+        for chunk in self.io.read_chunks(self.io.resume_row):
+            if not self.add_chunk(chunk):
+                return "cancelled"
+            if should_cancel():
+                self.flush()
+                return "cancelled"
+        self.flush()
+        return "succeeded"
+
+    def add_chunk(self, chunk: Sequence[Mapping[str, Any]]) -> bool:
+        """Check and batch a chunk's members; False when cancelled after a full batch."""
+        converted = [self.converter(row) for row in chunk]
+        keys = [self.preflight.key_of(v) for v in converted]
+        known = self.lookup([k for k in keys if k]) if self.lookup is not None else {}
+        for row, values, key in zip(chunk, converted, keys, strict=True):
+            self.tally.counters.rows_read += 1
+            self.last_row = row["_row"]
+            if self.add_member(row, values, key, known.get(key)):
+                self.flush()
+                if self.io.should_cancel():
+                    return False
+        return True
+
+    def add_member(
+        self, row: Mapping[str, Any], values: dict[str, object], key: str, previous: str | None
+    ) -> bool:
+        """Refuse, skip or queue one member; True when the batch is full."""
+        plan, dry = self.plan, self.dry
+        contact_key = values.get(plan.key_field)
+        outcome = contact_key_problem(contact_key) or self.preflight.check(values, key)
+        if outcome is not None:
+            if outcome.field == "ContactKey":
+                outcome = replace(outcome, field=plan.key_field)
+            shown = str(contact_key or "")
+            self.rejected.append(Rejection(self.last_row, original_values(row), shown, outcome))
+            dry["reject"] += 1
+            if len(dry["rejects"]) < SAMPLE_REJECTS:
+                dry["rejects"].append(plan_reject(self.last_row, shown, outcome))
+            return False
+        digest = row_hash(values, self.converter.field_names)
+        if (self.only_new and previous is not None) or (
+            not self.only_new and self.options.incremental and previous == digest
+        ):
+            self.skipped += 1
+            dry["skip"] += 1
+            return False
+        dry["update" if previous is not None else "create"] += 1
+        payload = {n: v for n, v in values.items() if n in plan.payload_fields}
+        self.pending.append(_Pending(self.last_row, key, digest, row, str(contact_key), payload))
+        return len(self.pending) >= plan.batch_rows
+
+    def flush(self) -> None:
+        """Send the pending members (not in a dry run) and commit everything up to here."""
+        counters = self.tally.counters
+        commit = Commit(checkpoint_row=self.last_row, counters=counters)
+        if self.pending and not self.options.dry_run:
+            counters.rows_sent += len(self.pending)
+            for member, outcome in zip(self.pending, self.send(), strict=True):
+                if outcome.ok:
+                    counters.rows_succeeded += 1
+                    commit.ledger_upserts.append((member.key, member.digest))
+                else:
+                    original = original_values(member.original)
+                    shown = member.contact_key
+                    self.rejected.append(Rejection(member.row_no, original, shown, outcome))
+        counters.rows_failed += len(self.rejected)
+        counters.rows_skipped += self.skipped
+        commit.rejected = list(self.rejected)
+        self.tally.keep_sample(self.rejected)
+        self.pending.clear()
+        self.rejected.clear()
+        self.skipped = 0
+        commit.counters = self.tally.snapshot()
+        if not self.options.dry_run:
+            self.io.on_commit(commit)
+        self.tally.progress("sending")
+
+    def send(self) -> list[RowOutcome]:
+        """The pending members' outcomes; members refused as retryable get one more try."""
+        batch = [(p.contact_key, p.payload) for p in self.pending]
+        outcomes = self.plan.send(batch)
+        retry_at = [i for i, o in enumerate(outcomes) if o.retryable]
+        if retry_at:
+            again = self.plan.send([batch[i] for i in retry_at])
+            for i, outcome in zip(retry_at, again, strict=True):
+                outcomes[i] = outcome
+        return outcomes

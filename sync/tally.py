@@ -21,6 +21,7 @@ from sync.types import (
     Counters,
     Progress,
     Rejection,
+    RunIO,
     original_values,
 )
 
@@ -34,17 +35,11 @@ class Tally:
     Counters restored from a checkpoint keep counting; the rate counts only this session's rows.
     """
 
-    def __init__(
-        self,
-        client: object,
-        *,
-        rows_total: int,
-        resume_counters: Counters | None,
-        on_progress: Callable[[Progress], None],
-    ) -> None:
-        self.counters = replace(resume_counters) if resume_counters else Counters()
-        self.rows_total = rows_total
-        self.on_progress = on_progress
+    def __init__(self, client: object, io: RunIO) -> None:
+        resumed = io.resume_counters
+        self.counters = replace(resumed) if resumed else Counters()
+        self.rows_total = io.rows_total
+        self.on_progress = io.on_progress
         self.sample: list[Rejection] = []
         self._client = client
         self._start_calls = getattr(client, "api_calls", 0)
@@ -149,7 +144,7 @@ class CommitWriter:
             if self.error is None:
                 try:
                     self.on_commit(commit)
-                except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+                except BaseException as exc:  # re-raised on the caller's thread
                     self.error = exc
 
     def put(self, commit: Commit) -> None:

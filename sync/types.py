@@ -1,15 +1,23 @@
-"""Plain data of the sync engine: what a push targets, its switches, tallies and results.
+"""Plain data of the sync engine: what a push targets, its switches, its I/O, tallies and results.
 
 Shared by every runner (`sync.push.push_rows`, `sync.records`, `sync.membership`) so that
-`sync.runner.run_pathway` persists every destination kind the same way. No I/O here.
+`sync.runner.run_pathway` persists every destination kind the same way. No I/O here: `RunIO`
+only carries the callables through which the engine reads rows and reports what it did.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sfmc.errors import (
+    SfmcAuthError,
+    SfmcConfigError,
+    SfmcError,
+    SfmcFatalError,
+    SfmcRetriableError,
+)
 from sfmc.types import DeField, RowOutcome
 
 METHODS = ("upsert", "mirror", "append", "update_only")
@@ -141,13 +149,81 @@ class PushResult:
     rejected_sample: list[Rejection] = field(default_factory=list)
 
 
-class PushCancelled(Exception):  # noqa: N818 - a signal, not an error
+class PushCancelled(Exception):
     """Raised inside the engine when the run's cancel flag is seen."""
 
 
 def noop(*_args: object) -> None:
     """Default callback: ignore the call."""
     return None
+
+
+def never() -> bool:
+    """Default cancel check: a run nobody can cancel."""
+    return False
+
+
+# `read(after_row)` yields lists of source rows with increasing `_row` numbers after `after_row`.
+ReadChunks = Callable[[int], Iterable[Sequence[Mapping[str, Any]]]]
+
+
+@dataclass(frozen=True)
+class ChangedRows:
+    """An incremental run's narrower reads: only the rows SFMC has not accepted as they are.
+
+    Attributes:
+        read: like `RunIO.read_chunks`, but only rows changed, new or rejected last time since
+            their ledger entry; rows carrying `_rev` get it recorded in the ledger.
+        span: `span(after_row, upto_row)` -> (number of audience rows with after_row < `_row`
+            <= upto_row (None: no bound), the largest such `_row` or after_row): the rows
+            `read` left out are counted as skipped with it.
+        holders: key strings -> `_row` of an unchanged (so unread) audience row holding that
+            key, for the duplicate-key check of the rows `read` yields.
+    """
+
+    read: ReadChunks
+    span: Callable[[int, int | None], tuple[int, int]]
+    holders: Callable[[Sequence[str]], Mapping[str, int]]
+
+
+@dataclass(frozen=True)
+class RunIO:
+    """Everything a run reads and reports through, handed down as one object.
+
+    The engine never touches the store: the runner (`sync.runner`) builds this from it, tests
+    and the bench build it from lists. Every destination kind takes the same object.
+
+    Attributes:
+        read_chunks: the audience, as `ReadChunks`; called more than once when a pre-pass is
+            needed (Mirror's guard, a resume, membership leavers).
+        rows_total: audience size, for progress and ETA.
+        ledger_lookup: key strings -> row hash SFMC accepted before (incremental runs).
+        ledger_keys: every key string of the ledger (membership flag: who left).
+        resume_row: checkpoint to resume after (0 = from the start).
+        resume_counters: tallies saved with that checkpoint.
+        on_progress: called with a `Progress` now and then.
+        on_commit: called with each fully acknowledged prefix; persist it atomically.
+        should_cancel: polled between batches; True stops the run after in-flight batches land.
+        read_key_chunks: like `read_chunks` when only the primary key columns are needed (a
+            cheaper read for pre-passes); None: `read_chunks`.
+        changed: the incremental reads, when the ledger allows them (DE pushes).
+    """
+
+    read_chunks: ReadChunks
+    rows_total: int = 0
+    ledger_lookup: Callable[[Sequence[str]], Mapping[str, str]] | None = None
+    ledger_keys: Callable[[], Iterable[str]] | None = None
+    resume_row: int = 0
+    resume_counters: Counters | None = None
+    on_progress: Callable[[Progress], None] = noop
+    on_commit: Callable[[Commit], None] = noop
+    should_cancel: Callable[[], bool] = never
+    read_key_chunks: ReadChunks | None = None
+    changed: ChangedRows | None = None
+
+    def read_keys(self, after_row: int) -> Iterable[Sequence[Mapping[str, Any]]]:
+        """The audience for a pre-pass that needs only the key columns."""
+        return (self.read_key_chunks or self.read_chunks)(after_row)
 
 
 def original_values(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,3 +243,88 @@ def plan_reject(row_no: int, key: str, outcome: RowOutcome) -> dict[str, Any]:
         "error_type": outcome.error_type,
         "error_details": outcome.error_details,
     }
+
+
+class SetupError(SfmcConfigError):
+    """A pathway that cannot run as it is set up: `kind` names what to fix, `detail` its facts.
+
+    An `SfmcConfigError`, so code that catches those keeps working; the runner stores `kind` and
+    `detail` on the run (`SyncRun.error_kind`, `SyncRun.error_detail`) so that the UI explains
+    the error from its kind instead of searching the message for words. Kinds: `SETUP_KINDS`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        operation: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, operation=operation, kind=kind)
+        self.detail = dict(detail or {})
+
+
+# The kinds of `SetupError` the engine raises, with the setting each one is about.
+SETUP_KINDS: dict[str, str] = {
+    "pathway_incomplete": "the pathway's audience or connection was deleted",
+    "unknown_column": "the mapping uses columns the data set lacks (detail: columns, available)",
+    "no_mapping": "the pathway maps no column",
+    "no_primary_key": "no mapped column is the primary key",
+    "key_too_long": "the DE external key is over 36 characters (detail: customer_key)",
+    "schema": "the mapping cannot become a DE (detail: problems)",
+    "no_folder": "no DE folder (category) was chosen",
+    "folder_missing": "the chosen DE folder was deleted or renamed in SFMC (detail: category_id)",
+    "primary_key_mismatch": "the DE's primary key differs from the pathway's (detail: de, mapping)",
+    "field_type_change": "a mapped field has another type in the DE (detail: field, de, mapping)",
+    "field_not_addable": "a new field cannot be added to the DE (detail: field)",
+    "unknown_method": "the sync method is not one of METHODS (detail: method)",
+    "contact_key": "not exactly one mapped column is the contact key (detail: marked)",
+    "unknown_destination": "the destination kind is unknown (detail: destination)",
+    "contacts_mapping": "a mapped attribute is unknown or read-only (detail: field)",
+    "journey_settings": "no or an unknown event definition (detail: event_definition_key)",
+    "journey_mapping": "the mapping does not fit the event's DE (detail: field or fields)",
+    "membership_settings": "the flag field is missing or unusable (detail: flag_field)",
+    "membership_mapping": "the mapping does not fit the shared DE (detail: field)",
+    "shared_de_missing": "the membership flag's shared DE does not exist (detail: customer_key)",
+}
+
+
+@dataclass(frozen=True)
+class RunError:
+    """What a failed run stores: a machine-readable kind, its facts and the message.
+
+    `kind` is the `SfmcError.kind` when the client or the engine set one (`SETUP_KINDS`, and the
+    client's: "scope", "throttled", "timeout", "not_found"...), else one per error class:
+    "auth", "config", "fatal", "retriable"; "missing" (the run or pathway was deleted) and
+    "internal" (a bug) for errors from outside `sfmc`.
+    """
+
+    kind: str
+    message: str
+    detail: dict[str, Any]
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> RunError:
+        if isinstance(exc, SfmcError):
+            detail: dict[str, Any] = {
+                "error_class": type(exc).__name__,
+                "operation": exc.operation,
+                "status": exc.status,
+                "request_id": exc.request_id,
+                **getattr(exc, "detail", {}),
+            }
+            kind = exc.kind or next((k for c, k in _CLASS_KINDS if isinstance(exc, c)), "sfmc")
+            return cls(kind, str(exc), detail)
+        if isinstance(exc, LookupError):
+            return cls("missing", str(exc), {"error_class": type(exc).__name__})
+        message = f"{type(exc).__name__}: {exc}"
+        return cls("internal", message, {"error_class": type(exc).__name__})
+
+
+_CLASS_KINDS: tuple[tuple[type[SfmcError], str], ...] = (
+    (SfmcAuthError, "auth"),
+    (SfmcConfigError, "config"),
+    (SfmcFatalError, "fatal"),
+    (SfmcRetriableError, "retriable"),
+)

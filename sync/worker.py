@@ -19,7 +19,8 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sync.push import PushOptions, run_pathway
+from sync.runner import run_pathway
+from sync.types import PushOptions
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -51,7 +51,7 @@ def push_csv(
     from store.importer import import_file
     from store.pathways import create_pathway, set_mapping
     from store.queue import enqueue_run, get_run
-    from sync.push import run_pathway
+    from sync.runner import run_pathway
     from sync.worker import default_client_factory
 
     import_file(engine, data, name="d", filename="d.csv")

@@ -16,7 +16,7 @@ from store.importer import import_file
 from store.models import ColumnMapping, RejectedRow
 from store.pathways import create_pathway, set_mapping
 from store.queue import enqueue_run, get_run
-from sync.push import run_pathway
+from sync.runner import run_pathway
 from sync.worker import default_client_factory
 from tests.badinput.conftest import sim_des
 

@@ -33,4 +33,6 @@ def test_deleted_folder_gives_a_message_that_says_what_to_fix():
         assert run.state == "failed"
         assert "no longer exists in Marketing Cloud" in run.error
         assert "Pick a valid folder" in run.error
+        assert run.error_kind == "folder_missing"
+        assert run.error_detail["category_id"] == folder.id
         assert lab.de_rows() == []  # nothing was written anywhere

@@ -18,7 +18,8 @@ from store.datasets import get_dataset_by_name
 from store.importer import import_file
 from store.pathways import create_pathway, set_mapping
 from store.queue import enqueue_run, get_run
-from sync.push import PushOptions, run_pathway
+from sync.runner import run_pathway
+from sync.types import PushOptions
 from sync.worker import default_client_factory
 from tests.engine.conftest import csv_bytes
 from tests.fixtures import fast_sim_config

@@ -1,6 +1,7 @@
 """DE push key options that live in sync.destinations (generated UUID keys)."""
 
-from sync.destinations import GENERATED_KEY_COLUMN, contact_key_problem, with_generated_keys
+from sfmc.contacts import contact_key_problem
+from sync.destinations import GENERATED_KEY_COLUMN, with_generated_keys
 
 
 def source(after):

@@ -9,7 +9,8 @@ from sqlmodel import Session
 
 from store.models import Pathway
 from store.queue import enqueue_run, get_run
-from sync.push import PushOptions, run_pathway
+from sync.runner import run_pathway
+from sync.types import PushOptions
 from sync.worker import default_client_factory
 from tests.engine.conftest import sim_rows
 
@@ -42,7 +43,7 @@ def mapping() -> list[dict[str, Any]]:
     ]
 
 
-def push_and_compare(engine, sim, make_pathway, rows: list[dict[str, str]]) -> None:  # noqa: F811
+def push_and_compare(engine, sim, make_pathway, rows: list[dict[str, str]]) -> None:
     """Run a full push and check that the DE holds exactly `rows`, each once, as written."""
     pid = make_pathway(rows, mapping=mapping())
     queued = enqueue_run(engine, pid, "manual")
@@ -63,7 +64,7 @@ def row_submits(running) -> int:
     return stats["by_endpoint"].get("PUT async rows", 0)
 
 
-def test_long_cjk_rows_fit_the_async_byte_cap(engine, sim, make_pathway):  # noqa: F811
+def test_long_cjk_rows_fit_the_async_byte_cap(engine, sim, make_pathway):
     """Bug: oversized async batches with long non-ASCII text.
 
     The engine sizes a batch with a UTF-8 byte estimate, but the body was sent with every
@@ -78,7 +79,7 @@ def test_long_cjk_rows_fit_the_async_byte_cap(engine, sim, make_pathway):  # noq
     push_and_compare(engine, sim, make_pathway, rows)
 
 
-def test_batch_whose_escaped_json_exceeds_the_cap_is_split_not_failed(engine, sim, make_pathway):  # noqa: F811
+def test_batch_whose_escaped_json_exceeds_the_cap_is_split_not_failed(engine, sim, make_pathway):
     """Bug: oversized async batches when JSON escaping outgrows the engine's byte estimate.
 
     Quotes and backslashes take 2 bytes in JSON but 1 in the estimate: the first batch (500

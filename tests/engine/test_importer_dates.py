@@ -20,7 +20,8 @@ from store.models import RejectedRow
 from store.pathways import create_pathway, set_mapping
 from store.queue import enqueue_run, get_run
 from sync.mapping import suggest_mapping
-from sync.push import PushOptions, run_pathway
+from sync.runner import run_pathway
+from sync.types import PushOptions
 from sync.worker import default_client_factory
 from tests.engine.conftest import ROOT_FOLDER, sim_rows
 
@@ -32,7 +33,7 @@ _DEMO_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d %b %Y", "%Y/%m/%d")
 def _true_date(text: str) -> date:
     for fmt in _DEMO_FORMATS:
         try:
-            return datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date
+            return datetime.strptime(text, fmt).date()  # a calendar date
         except ValueError:
             continue
     msg = f"not a demo date: {text!r}"
@@ -42,7 +43,7 @@ def _true_date(text: str) -> date:
 def _true_date_format(text: str) -> str:
     for fmt in _DEMO_FORMATS:
         try:
-            datetime.strptime(text, fmt)  # noqa: DTZ007
+            datetime.strptime(text, fmt)
         except ValueError:
             continue
         return fmt
@@ -100,7 +101,7 @@ def _day(value: Any) -> date:
     text = str(value)
     for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y"):
         try:
-            return datetime.strptime(text, fmt).date()  # noqa: DTZ007
+            return datetime.strptime(text, fmt).date()
         except ValueError:
             continue
     msg = f"unexpected Date text from the simulator: {text!r}"

@@ -90,7 +90,7 @@ def test_two_worker_processes_share_the_queue(engine, sim, make_pathway):
 def test_incremental_resync_on_postgres_reads_only_changed_rows(engine, sim, make_pathway):
     from store.audience_rows import iter_rows
     from store.ledger import UnsyncedRows
-    from sync.push import run_pathway
+    from sync.runner import run_pathway
     from sync.worker import default_client_factory
     from tests.engine.test_incremental import data_table
 

@@ -7,7 +7,8 @@ from sqlmodel import Session, select
 from store.models import Pathway, RejectedRow
 from store.queue import claim_next_run, enqueue_run, get_run, request_cancel
 from store.status import pathway_status
-from sync.push import PushOptions, run_pathway
+from sync.runner import run_pathway
+from sync.types import PushOptions
 from sync.worker import default_client_factory
 from tests.engine.conftest import point_pathway_at, set_faults, sim_rows
 

@@ -47,6 +47,9 @@ def test_new_mapped_field_is_added_and_type_change_is_refused(engine, sim, make_
     assert third.state == "failed"
     assert "Field 'Name' is Text(20)" in third.error
     assert "cannot change a field's type" in third.error
+    assert third.error_kind == "field_type_change"
+    assert third.error_detail["field"] == "Name"
+    assert (third.error_detail["de"], third.error_detail["mapping"]) == ("Text", "Number")
 
 
 def test_de_deleted_in_sfmc_is_recreated_and_every_row_sent_again(engine, sim, make_pathway):
