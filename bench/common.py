@@ -324,14 +324,12 @@ _FIELDS: dict[str, Any] = {}
 
 
 def de_row(source: Mapping[str, str]) -> dict[str, str | None]:
-    """The DE row SFMC stores for a valid source row (its own canonical forms, sfmc.fieldrules)."""
-    from sfmc import fieldrules
+    """The DE row SFMC stores for a valid source row (the product's canonical forms, sync.values)."""
+    from sync.values import canonical
 
     if not _FIELDS:
         _FIELDS.update(_de_fields())
-    return {
-        FIELD_OF[col]: fieldrules.canonical(_FIELDS[col], value) for col, value in source.items()
-    }
+    return {FIELD_OF[col]: canonical(_FIELDS[col], value) for col, value in source.items()}
 
 
 def index_of(email: str) -> int:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from store.fieldconvert import convert_boolean
 from store.fieldvalues import (
     DECIMAL_TEXT,
     INT32_MAX,
@@ -218,8 +219,10 @@ def sure_date(shape: FieldShape) -> Sure:
 
 
 def sure_boolean(shape: FieldShape) -> Sure:
-    # The push sends flags as "true"/"false" (`convert_boolean`).
-    sent = frozenset(("true", "false") if shape.needs_value else ("true", "false", ""))
+    # The flags exactly as the push sends them (`convert_boolean`): SFMC reads both.
+    sent = {convert_boolean(True), convert_boolean(False)}
+    if not shape.needs_value:
+        sent.add("")
     return lambda v: v.__class__ is str and v in sent
 
 
