@@ -1,4 +1,4 @@
-"""Shared test settings: the repository root and a simulator configuration fast enough for tests.
+"""Shared test settings: the repository root, a fast simulator configuration and a manual clock.
 
 Imported by `tests/conftest.py` (the shared fixtures) and by conftests or tests that need the
 same values, so that one piece of code serves every layer.
@@ -21,6 +21,19 @@ FAST_SIM: dict[str, Any] = {
     "rate_limit": 0,
     "random_seed": 7,
 }
+
+
+class ManualClock:
+    """A `SimulatorConfig.clock` that moves only when a test advances it (no real sleeps)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def fast_sim_config(**overrides: Any) -> SimulatorConfig:

@@ -11,6 +11,7 @@ from sfmc.config import SfmcCredentials
 from sfmc.errors import SfmcAuthError, SfmcConfigError
 from sfmc.types import DataExtension, DeField
 from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig, start_simulator
+from tests.fixtures import ManualClock
 
 FAST = {
     "latency_ms": 0,
@@ -173,11 +174,12 @@ def test_rowset_upsert_reports_batch_errors(sim, de):
 
 
 def test_short_token_ttl_refreshes(sim):
-    with start_simulator(SimulatorConfig(token_ttl=2, **FAST)) as short:
-        client = _client(short)
+    clock = ManualClock()  # one clock for the tenant and the client: expiry without sleeping
+    with start_simulator(SimulatorConfig(token_ttl=2, clock=clock, **FAST)) as short:
+        client = _client(short, clock=clock)
         client.list_data_extensions()
         first = client.granted_scopes()
-        time.sleep(2.2)
+        clock.advance(2.2)
         client.list_data_extensions()
         assert client.granted_scopes() == first
         assert client.api_calls == 4  # token, call, token, call

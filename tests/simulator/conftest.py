@@ -4,23 +4,11 @@ import pytest
 import requests
 
 from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig, start_simulator
+from tests.fixtures import ManualClock
 
 PARTNER = "http://exacttarget.com/wsdl/partnerAPI"
 FAST = {"latency_ms": 0, "soap_latency_ms": 0, "rowset_ms_per_row": 0, "async_rows_per_s": 1e9,
         "async_not_found_ms": 0, "rate_limit": 0}  # fmt: skip
-
-
-class ManualClock:
-    """A `SimulatorConfig.clock` that moves only when a test advances it (no real sleeps)."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Sim:
