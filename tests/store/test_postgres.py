@@ -35,7 +35,7 @@ from tests.store.test_datasets import (  # noqa: F401
     test_unusable_files_raise_dataset_error_and_leave_nothing,
     test_xlsx_import,
 )
-from tests.store.test_repo import (  # noqa: F401
+from tests.store.test_repositories import (  # noqa: F401
     test_audiences_and_datasets,
     test_audit_pagination,
     test_connection_secret_is_write_only,
