@@ -26,6 +26,8 @@ from typing import IO, Any
 
 import requests
 
+from simulator import SimulatorConfig
+
 ROOT = Path(__file__).resolve().parent.parent
 ROOT_FOLDER_NAME = "Data Extensions"
 READ_PAGE = 25_000
@@ -35,16 +37,19 @@ SOAP_PAGE = 2_500  # rows per SOAP Retrieve page (sfmc-api.md; the simulator's P
 # Simulator in its own process
 
 
+_SIM_DEFAULTS = SimulatorConfig()
+
+
 @dataclass
 class SimSettings:
-    """The simulator's processing model; defaults are DESIGN.md §5's (keep them comparable)."""
+    """The simulator's processing model; defaults are the simulator's own (DESIGN.md §5)."""
 
-    latency_ms: int = 120
-    soap_latency_ms: int = 250
-    rowset_ms_per_row: float = 4
-    async_rows_per_s: float = 10_000
-    rate_limit: float = 40
-    token_ttl: int = 1079
+    latency_ms: int = _SIM_DEFAULTS.latency_ms
+    soap_latency_ms: int = _SIM_DEFAULTS.soap_latency_ms
+    rowset_ms_per_row: float = _SIM_DEFAULTS.rowset_ms_per_row
+    async_rows_per_s: float = _SIM_DEFAULTS.async_rows_per_s
+    rate_limit: float = _SIM_DEFAULTS.rate_limit
+    token_ttl: int = _SIM_DEFAULTS.token_ttl
 
     def flags(self) -> list[str]:
         return [
