@@ -53,7 +53,8 @@ class Preflight:
             for i, shape in enumerate(shapes)
         )
         self._key = key_function(self.key_fields)
-        self.seen: set[int] = set()
+        # The keys themselves, never their hash(): two keys whose hashes collide are two rows.
+        self.seen: set[str] = set()
 
     def key_of(self, values: Mapping[str, object]) -> str:
         """The case-insensitive identity of a mapped row ("" when a key value is missing)."""
@@ -62,7 +63,7 @@ class Preflight:
     def remember(self, key: str) -> None:
         """Mark a key as already used by an earlier audience row (used when resuming)."""
         if key:
-            self.seen.add(hash(key))
+            self.seen.add(key)
 
     def duplicate(self) -> RowOutcome:
         """The refusal of a row whose key an earlier audience row already uses."""
@@ -92,11 +93,9 @@ class Preflight:
         if key is None:
             key = self.key_of(values)
         if key:
-            # Python's str hash: 64 bits, far fewer bytes per key than the key itself.
-            hashed = hash(key)
-            if hashed in self.seen:
+            if key in self.seen:
                 return self.duplicate()
-            self.seen.add(hashed)
+            self.seen.add(key)
         get = values.get
         for name, sure, rest in self._steps:
             if not sure(get(name)):
