@@ -2,7 +2,9 @@
 
 `check_new_data_extension` guards a Create; `plan_field_changes` turns a wanted field list into
 the fields an Update must send (new ones, lengthened ones), refusing changes SFMC would refuse.
-Field-level rules themselves live in `sfmc.fieldrules` (shared with the simulator).
+Field-level rules themselves live in `sfmc.fieldrules`; whether a default value fits its type is
+a value rule (`store.fieldtypes`, outside the client), which the engine adds through
+`sync.values.schema_problems` before it creates a Data Extension.
 """
 
 from __future__ import annotations
