@@ -1,9 +1,9 @@
 """What to tell the user about an error: one table from error kind to the fix, no word sniffing.
 
 The SFMC client classifies every failure (`SfmcError` subclass + `kind`, see `sfmc/errors.py`);
-the engine stores a failed run's kind with it. The pages show `error_help(exc)` for an error they
-caught and `run_error_help(run)` for a failed run, and ask `is_folder_problem` whether to offer a
-folder picker.
+the engine stores a failed run's kind with it (`SyncRun.error_kind`). The pages show
+`error_help(exc)` for an error they caught and `run_error_help(run)` for a failed run, and ask
+`is_folder_problem` whether to offer a folder picker.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sfmc.errors import SfmcAuthError, SfmcConfigError, SfmcRetriableError
+from sync.types import SETUP_KINDS
 
 AUTH_FIX = (
     "Check three things on the connection: the Auth Base URI starts with **https://** and is your "
@@ -35,21 +36,24 @@ SCOPE_ADVICE = (
 CONFIG_FIX = "Fix the connection on the Connections page (ask an admin) and try again."
 RETRY_FIX = "Marketing Cloud is busy or unreachable right now. Wait a minute and retry."
 
-# Kinds of `SfmcError.kind` (set by the client, `sfmc/responses.py`, `sfmc/transport.py`,
-# `sfmc/auth.py`) and of a failed run's stored kind (engine).
+# Kinds: `SfmcError.kind` as the client sets it (`sfmc/responses.py`, `sfmc/transport.py`,
+# `sfmc/auth.py`), the engine's `SETUP_KINDS`, and what a failed run stores in
+# `SyncRun.error_kind` (`sync.types.RunError`: one of those, else one per error class).
 SCOPE = "scope"
-# The hook for the engine: the kind a run fails with when its Data Extension folder is gone
-# (`sync.ensure` raises SfmcConfigError for it). Manage Pathways offers a folder picker for it.
-FOLDER_MISSING = "folder_missing"
+FOLDER_MISSING = "folder_missing"  # the chosen DE folder was deleted or renamed in SFMC
+FOLDER_KINDS = frozenset({FOLDER_MISSING, "no_folder"})  # Manage Pathways offers a folder picker
 _AUTH = ("Marketing Cloud did not accept this connection: ", AUTH_FIX)
 _RETRY = ("", RETRY_FIX)
 _CONFIG = ("", CONFIG_FIX)
+_NOTHING = ("", "")  # the message already says what to fix
 # kind -> (prefix of the message, the fix after it).
 KIND_ADVICE: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(SETUP_KINDS, _NOTHING),
+    **dict.fromkeys(FOLDER_KINDS, ("", CATEGORY_FIX)),
     SCOPE: ("", SCOPE_ADVICE),
-    FOLDER_MISSING: ("", CATEGORY_FIX),
     **dict.fromkeys(
         (
+            "auth",
             "invalid_client_id",
             "bad_secret",
             "bad_account",
@@ -61,10 +65,12 @@ KIND_ADVICE: dict[str, tuple[str, str]] = {
         ),
         _AUTH,
     ),
-    **dict.fromkeys(("timeout", "throttled", "unreachable", "unavailable", "server_error"), _RETRY),
-    **dict.fromkeys(("dns", "tls"), _CONFIG),
+    **dict.fromkeys(
+        ("retriable", "timeout", "throttled", "unreachable", "unavailable", "server_error"), _RETRY
+    ),
+    **dict.fromkeys(("config", "dns", "tls"), _CONFIG),
 }
-# The error classes' advice, for errors whose kind is not in the table.
+# The error classes' advice, for live errors whose kind is not in the table.
 _CLASS_ADVICE: tuple[tuple[type[BaseException], tuple[str, str]], ...] = (
     (SfmcAuthError, _AUTH),
     (SfmcConfigError, _CONFIG),
@@ -76,10 +82,8 @@ def _compose(text: str, kind: str | None, exc: BaseException | None = None) -> s
     advice = KIND_ADVICE.get(kind or "")
     if advice is None and exc is not None:
         advice = next((a for cls, a in _CLASS_ADVICE if isinstance(exc, cls)), None)
-    if advice is None:
-        return text
-    prefix, fix = advice
-    return f"{prefix}{text}\n\n{fix}"
+    prefix, fix = advice or _NOTHING
+    return f"{prefix}{text}\n\n{fix}" if fix else text
 
 
 def error_help(exc: BaseException) -> str:
@@ -87,24 +91,11 @@ def error_help(exc: BaseException) -> str:
     return _compose(str(exc), getattr(exc, "kind", None), exc)
 
 
-def run_kind(run: Any) -> str | None:
-    """The stored error kind of a failed run.
-
-    Hook: the engine adds `SyncRun.error_kind`; for runs without one (stored before it, and
-    every run until it lands) the kind is read from the message, in this one place only.
-    """
-    kind = getattr(run, "error_kind", None)
-    if kind:
-        return kind
-    text = (run.error or run.message or "").lower()
-    return FOLDER_MISSING if "folder" in text or "category" in text else None
-
-
 def run_error_help(run: Any) -> str:
-    """The message for a failed run: its error and the fix for its kind."""
-    return _compose(run.error or run.message or "", run_kind(run))
+    """The message for a failed run (`SyncRun`): its error and the fix for its stored kind."""
+    return _compose(run.error or run.message or "", run.error_kind)
 
 
 def is_folder_problem(run: Any) -> bool:
-    """Whether a run failed because its Data Extension folder is gone."""
-    return run is not None and run.state == "failed" and run_kind(run) == FOLDER_MISSING
+    """Whether a run failed because its Data Extension folder is missing or gone."""
+    return run is not None and run.state == "failed" and run.error_kind in FOLDER_KINDS

@@ -36,25 +36,30 @@ def test_error_help_reads_the_kind_not_the_words():
     assert errors.error_help(ValueError("Give the audience a name.")) == "Give the audience a name."
 
 
-def _run(state="failed", error="boom", **kw):
-    return SimpleNamespace(state=state, error=error, message=None, **kw)
+def _run(state="failed", error="boom", error_kind=None):
+    return SimpleNamespace(state=state, error=error, message=None, error_kind=error_kind)
 
 
-def test_run_kind_prefers_the_stored_kind():
-    assert errors.run_kind(_run(error="folder gone", error_kind=SCOPE)) == SCOPE
-    assert errors.run_kind(_run(error="The Data Extension folder (category 7) no longer exists"))
-    assert errors.run_kind(_run(error="Marketing Cloud timed out")) is None
-
-
-SCOPE = errors.SCOPE
-
-
-def test_failed_run_help_and_folder_problem():
-    folder = _run(error="The Data Extension folder (category 7) no longer exists")
-    assert errors.run_error_help(folder).endswith(errors.CATEGORY_FIX)
-    assert errors.is_folder_problem(folder)
-    assert not errors.is_folder_problem(_run(state="needs_confirm", error="folder"))
+def test_failed_run_help_and_folder_problem_come_from_the_stored_kind():
+    gone = _run(
+        error="The Data Extension folder (category 7) no longer exists", error_kind="folder_missing"
+    )
+    assert errors.run_error_help(gone).endswith(errors.CATEGORY_FIX)
+    assert errors.is_folder_problem(gone)
+    assert errors.is_folder_problem(_run(error="Choose a category", error_kind="no_folder"))
+    # The words alone decide nothing (runs are explained by kind, not by their message).
+    assert not errors.is_folder_problem(_run(error="folder category", error_kind="config"))
+    assert not errors.is_folder_problem(_run(state="needs_confirm", error_kind="folder_missing"))
     assert not errors.is_folder_problem(None)
-    assert errors.run_error_help(_run(error="plain")) == "plain"
-    timed_out = _run(error="SFMC timed out", error_kind="timeout")
-    assert errors.run_error_help(timed_out).endswith(errors.RETRY_FIX)
+    assert errors.run_error_help(_run(error="plain", error_kind="internal")) == "plain"
+    assert errors.run_error_help(_run(error="busy", error_kind="throttled")).endswith(
+        errors.RETRY_FIX
+    )
+    schema = _run(error="The mapping cannot become a DE: fix X.", error_kind="schema")
+    assert errors.run_error_help(schema) == "The mapping cannot become a DE: fix X."
+
+
+def test_every_setup_kind_of_the_engine_has_an_entry():
+    from sync.types import SETUP_KINDS
+
+    assert set(SETUP_KINDS) <= set(errors.KIND_ADVICE)
