@@ -178,8 +178,8 @@ def _choice_form(
 
 def review_other(kind: str, aud: dict, conn: dict, client: Any, go: Callable[[int], None]) -> None:
     """Target, contact key, options and field mapping of a non-DE kind; stores the settings."""
-    s = st.session_state
-    saved = s.get(state.PUSH_SETTINGS) or {}
+    session = st.session_state
+    saved = session.get(state.PUSH_SETTINGS) or {}
     saved = saved if saved.get("kind") == kind else {}
     target = _target(kind, conn, client, saved)
     frame = _mapping_frame(target, aud, conn)
@@ -190,12 +190,12 @@ def review_other(kind: str, aud: dict, conn: dict, client: Any, go: Callable[[in
     if choice is None:
         return
     settings, problems = udest.validate(target, choice)
-    s[state.PUSH_DEST_FRAME] = (s[state.PUSH_DEST_FRAME][0], edited)
-    s[state.PUSH_SETTINGS] = settings
+    session[state.PUSH_DEST_FRAME] = (session[state.PUSH_DEST_FRAME][0], edited)
+    session[state.PUSH_SETTINGS] = settings
     for p in problems:
         st.error(p, icon=":material/error:")
     if not problems:
-        s[state.PUSH_PATHWAY_ID] = None
-        s[state.PUSH_DRY_RUN_ID] = None  # a dry run of other settings
+        session[state.PUSH_PATHWAY_ID] = None
+        session[state.PUSH_DRY_RUN_ID] = None  # a dry run of other settings
         go(4)
         st.rerun()

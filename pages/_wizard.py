@@ -101,21 +101,22 @@ def _folders(conn_id: int, client: Any) -> Any:
 
 def _key_toggles() -> tuple[bool, bool]:
     """Title Case names and the generated key; a new name style re-suggests the mapping."""
-    s = st.session_state
+    session = st.session_state
     left, right = st.columns(2)
     title = left.toggle(
-        "Title Case field names (first_name → First Name)", value=bool(s.get(state.PUSH_TITLE_CASE))
+        "Title Case field names (first_name → First Name)",
+        value=bool(session.get(state.PUSH_TITLE_CASE)),
     )
-    if title != bool(s.get(state.PUSH_TITLE_CASE)):
-        s[state.PUSH_TITLE_CASE] = title
-        s[state.PUSH_MAPPING] = None
+    if title != bool(session.get(state.PUSH_TITLE_CASE)):
+        session[state.PUSH_TITLE_CASE] = title
+        session[state.PUSH_MAPPING] = None
     generated = right.toggle(
         "Generated unique ID as the key (append-only event tables)",
-        value=bool(s.get(state.PUSH_GENERATED_KEY)),
+        value=bool(session.get(state.PUSH_GENERATED_KEY)),
         help=f"Each row gets a new UUID in a '{umap.GENERATED_KEY_FIELD}' key field on every "
         "sync, so rows are only ever added (e.g. a log of gifts or event sign-ups).",
     )
-    s[state.PUSH_GENERATED_KEY] = generated
+    session[state.PUSH_GENERATED_KEY] = generated
     return title, generated
 
 
@@ -196,16 +197,16 @@ def _mapping_tab(aud: dict, saved: dict, generated: bool, listing: Any) -> dict[
 
 def _review_data_extension(aud: dict, conn: dict, client: Any, go: Go) -> None:
     """Advanced Settings of a Data Extension pathway; on submit, validate and go to the summary."""
-    s = st.session_state
+    session = st.session_state
     ok, listing = widgets.guard(_folders, conn["id"], client)
     if not ok:
         st.stop()
-    saved = s.get(state.PUSH_SETTINGS) or {}
+    saved = session.get(state.PUSH_SETTINGS) or {}
     saved = saved if saved.get("kind", dest.DATA_EXTENSION) == dest.DATA_EXTENSION else {}
     title, generated = _key_toggles()
-    if s.get(state.PUSH_MAPPING) is None:
+    if session.get(state.PUSH_MAPPING) is None:
         suggested = smap.suggest_mapping(aud["columns"], title_case_names=title)
-        s[state.PUSH_MAPPING] = umap.mapping_frame(suggested)
+        session[state.PUSH_MAPPING] = umap.mapping_frame(suggested)
     st.markdown("#### Pathway Summary")
     st.markdown(
         f"**{aud['name']}** ({aud['count']:,} records) → **{conn['name']}** · Data Extension"
@@ -225,12 +226,12 @@ def _review_data_extension(aud: dict, conn: dict, client: Any, go: Go) -> None:
         return
     choice = upath.DataExtensionChoice(**values, generated_key=generated, title_case=title)
     settings, problems = upath.data_extension_settings(choice)
-    s[state.PUSH_MAPPING] = values["mapping"]
-    s[state.PUSH_SETTINGS] = settings
+    session[state.PUSH_MAPPING] = values["mapping"]
+    session[state.PUSH_SETTINGS] = settings
     for p in problems:
         st.error(p, icon=":material/error:")
     if not problems:
-        s[state.PUSH_PATHWAY_ID] = None
-        s[state.PUSH_DRY_RUN_ID] = None  # a dry run of other settings
+        session[state.PUSH_PATHWAY_ID] = None
+        session[state.PUSH_DRY_RUN_ID] = None  # a dry run of other settings
         go(4)
         st.rerun()

@@ -64,31 +64,31 @@ def _push(aud: dict, conn: dict, s: dict, user: Any, *, dry_run: bool) -> Any:
 
 def summary_step(aud_by_id: dict, conn_by_id: dict, go: Callable[[int], None], user: Any) -> None:
     """Step 4: summary card, dry run, Confirm -> queued run with live progress."""
-    ss = st.session_state
+    session = st.session_state
     aud, conn = chosen_audience_and_connection(aud_by_id, conn_by_id, go)
     st.subheader("4. Summary")
-    pathway_id = ss.get(state.PUSH_PATHWAY_ID)
-    s = dict(ss.get(state.PUSH_SETTINGS) or {})
+    pathway_id = session.get(state.PUSH_PATHWAY_ID)
+    settings = dict(session.get(state.PUSH_SETTINGS) or {})
     if pathway_id:
-        ok, s = widgets.guard(upath.saved_settings, state.get_engine(), pathway_id)
+        ok, settings = widgets.guard(upath.saved_settings, state.get_engine(), pathway_id)
         if not ok:
             st.stop()
-    _summary_card(aud, conn, s)
-    if ss.get(state.PUSH_RUN_ID):
-        _processing(ss[state.PUSH_RUN_ID], go)
+    _summary_card(aud, conn, settings)
+    if session.get(state.PUSH_RUN_ID):
+        _processing(session[state.PUSH_RUN_ID], go)
         return
     back, dry, confirm, _ = st.columns([1, 2, 2, 3])
     if back.button("Back"):
         go(3)
         st.rerun()
     if dry.button("Dry run preview", icon=":material/preview:"):
-        run = _push(aud, conn, s, user, dry_run=True)
+        run = _push(aud, conn, settings, user, dry_run=True)
         if run is not None:
-            ss[state.PUSH_DRY_RUN_ID] = run.id
-    if ss.get(state.PUSH_DRY_RUN_ID):
-        widgets.live_run(ss[state.PUSH_DRY_RUN_ID], key="dry")
+            session[state.PUSH_DRY_RUN_ID] = run.id
+    if session.get(state.PUSH_DRY_RUN_ID):
+        widgets.live_run(session[state.PUSH_DRY_RUN_ID], key="dry")
     if confirm.button("Confirm and push", type="primary", icon=":material/send:"):
-        run = _push(aud, conn, s, user, dry_run=False)
+        run = _push(aud, conn, settings, user, dry_run=False)
         if run is not None:
-            ss[state.PUSH_RUN_ID] = run.id
+            session[state.PUSH_RUN_ID] = run.id
             st.rerun()
