@@ -197,7 +197,8 @@ class _SendLoop:
         """Judge each row of a chunk; rows to send go into batches, closed when full."""
         judge = self.judge
         converter, key_of, hasher = judge.converter, judge.preflight.key_of, judge.hasher
-        remote, mirror = judge.remote, judge.method == "mirror"
+        verdict, remote = judge.verdict, judge.remote
+        mirror, append = judge.method == "mirror", judge.method == "append"
         converted = [converter(row) for row in chunk]
         keys = [key_of(values) for values in converted]
         present = [k for k in keys if k]
@@ -208,7 +209,17 @@ class _SendLoop:
             batch = self.batch
             batch.n_rows += 1
             batch.last_row = row_no = row["_row"]
-            if not self.accepts(row, values, key, holders):
+            if row.get("_refused") is not None:
+                self.refused_before(row, values, key)
+                continue
+            outcome, own = verdict(row, values, key, holders)
+            if outcome is not None:
+                # Refused for its own values: remembered with its revision.
+                rev = row.get("_rev") if own else None
+                batch.rejected.append(self.rejection(row, values, outcome, source_rev=rev))
+                continue
+            if append and key in remote:
+                batch.skipped += 1
                 continue
             digest, size = hasher(values)
             if known and known.get(key) == digest and (not mirror or key in remote):
@@ -225,34 +236,17 @@ class _SendLoop:
                 if self.io.should_cancel():
                     raise PushCancelled
 
-    def accepts(
-        self,
-        row: Mapping[str, Any],
-        values: Mapping[str, object],
-        key: str,
-        holders: Mapping[str, int],
-    ) -> bool:
-        """Whether the row goes on to the ledger test; a refused or skipped one is counted."""
-        batch = self.batch
-        refused = row.get("_refused")
-        if refused is not None:
-            # Preflight refused this very revision before, for its own values: no need to
-            # check it again; its stored rejection is copied in SQL. Its key still counts for
-            # the duplicate check of later rows, as in a full pass.
-            self.judge.preflight.remember(key)
-            outcome = RowOutcome(False, row.get("_refused_type"), "Refused before.")
-            batch.rejected.append(self.rejection(row, values, outcome, copy_of=refused))
-            return False
-        outcome, own = self.judge.verdict(row, values, key, holders)
-        if outcome is not None:
-            # Refused for its own values: remembered with its revision.
-            rev = row.get("_rev") if own else None
-            batch.rejected.append(self.rejection(row, values, outcome, source_rev=rev))
-            return False
-        if self.judge.method == "append" and key in self.judge.remote:
-            batch.skipped += 1
-            return False
-        return True
+    def refused_before(
+        self, row: Mapping[str, Any], values: Mapping[str, object], key: str
+    ) -> None:
+        """A row preflight refused at this very revision before, for its own values.
+
+        No need to check it again: its stored rejection is copied in SQL. Its key still counts
+        for the duplicate check of later rows, as in a full pass.
+        """
+        self.judge.preflight.remember(key)
+        outcome = RowOutcome(False, row.get("_refused_type"), "Refused before.")
+        self.batch.rejected.append(self.rejection(row, values, outcome, copy_of=row["_refused"]))
 
     def rejection(
         self, row: Mapping[str, Any], values: Mapping[str, object], outcome: RowOutcome, **kw: Any
