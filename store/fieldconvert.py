@@ -46,10 +46,11 @@ def _sent_date(text: str) -> str | None:
 def convert_date(value: object) -> object:
     """A date as ISO 8601 `YYYY-MM-DDTHH:MM:SS` (what SFMC surely reads), else as is."""
     if value.__class__ is str:
-        if not value.strip():  # type: ignore[attr-defined]
-            return ""
         iso = _sent_date(value)  # type: ignore[arg-type]
-        return value if iso is None else iso  # preflight reports the original if unparsable
+        if iso is not None:
+            return iso
+        # Blank, or unparsable: then sent as is, so that the preflight reports the original.
+        return value if value.strip() else ""  # type: ignore[attr-defined]
     if value is None:
         return ""
     if isinstance(value, datetime):
