@@ -95,6 +95,22 @@ def network_error(
     return SfmcFatalError(msg, operation=operation, kind="request")
 
 
+def redirect_refused(resp: requests.Response, url: str, operation: str) -> SfmcConfigError:
+    """A 3xx answer, refused: following it would resend the token, the secret or the rows elsewhere.
+
+    SFMC's endpoints never redirect, so a redirect means a wrong address or something in the
+    middle; the message names where it pointed so the person can check the Auth Base URI.
+    """
+    location = resp.headers.get("Location") or ""
+    target = urlsplit(location).hostname or location or "an unnamed address"
+    host = urlsplit(url).hostname or url
+    msg = (
+        f"{host} answered with a redirect ({resp.status_code}) to {target}; redirects are never "
+        "followed (they would resend credentials): check the Auth Base URI."
+    )
+    return SfmcConfigError(msg, operation=operation, status=resp.status_code, kind="redirect")
+
+
 def _json_default(value: object) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)  # type: ignore[union-attr]
 
@@ -240,10 +256,13 @@ class SfmcTransport:
                     params=params,
                     headers=headers,
                     timeout=timeout or self._timeout,
+                    allow_redirects=False,
                 )
             except requests.RequestException as exc:
                 err: SfmcError = network_error(exc, url, operation, timeout=self._timeout)
             else:
+                if 300 <= resp.status_code < 400:
+                    raise redirect_refused(resp, url, operation)
                 if token is not None and not refreshed and token_rejected(resp, api):
                     self._tokens.invalidate(token.access_token)
                     refreshed = True
