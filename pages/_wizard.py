@@ -9,6 +9,7 @@ import streamlit as st
 
 from pages import _destinations as other
 from pages import _widgets as widgets
+from sfmc.schema import MAX_KEY_LENGTH
 from sfmc.types import FIELD_TYPES
 from sync import destinations as dest
 from sync import mapping as smap
@@ -139,7 +140,7 @@ def _information_tab(aud: dict, conn: dict, saved: dict, generated: bool) -> dic
     values["de_key"] = st.text_input(
         "Data Extension external key",
         value=saved.get("de_key") or smap.de_key_for(conn["client_id"], aud["id"]),
-        max_chars=smap.MAX_CUSTOMER_KEY,
+        max_chars=MAX_KEY_LENGTH,
     )
     values["guard_pct"] = st.slider(
         "Mirror safety stop: pause for confirmation if a sync would delete more than",

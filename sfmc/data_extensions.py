@@ -14,7 +14,7 @@ from sfmc import soap
 from sfmc.errors import SfmcConfigError
 from sfmc.responses import json_object
 from sfmc.schema import check_new_data_extension, plan_field_changes
-from sfmc.transport import READ, WRITE
+from sfmc.transport import READ, WRITE, rest_path
 from sfmc.types import DataExtension, DeField
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def _field_object_ids(client: SfmcTransport, customer_key: str) -> dict[str, str
 def _has_rows(client: SfmcTransport, customer_key: str) -> bool:
     resp = client._send(
         "GET",
-        f"data/v1/customobjectdata/key/{customer_key}/rowset",
+        rest_path("data/v1/customobjectdata/key/{key}/rowset", key=customer_key),
         params={"$page": 1, "$pageSize": 1},
         operation=f"count rows of {customer_key}",
         scope=READ,

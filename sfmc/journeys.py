@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sfmc.errors import SfmcConfigError, SfmcFatalError, SfmcRetriableError
 from sfmc.outcomes import unexpected
+from sfmc.transport import rest_path
 from sfmc.types import RowOutcome
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def get_event_definition(client: SfmcClient, key: str) -> EventDefinition | None
     # SFMC answers an unknown key with 400 (reference §3.3); 404 seen too.
     status, body = client._rest(
         "GET",
-        f"/interaction/v1/eventDefinitions/key:{key}",
+        rest_path("/interaction/v1/eventDefinitions/key:{key}", key=key),
         operation="read the journey event definition",
         scope="journeys_read",
         return_on=frozenset({400, 404}),

@@ -21,7 +21,7 @@ from sfmc.outcomes import (
     unexpected,
 )
 from sfmc.responses import json_object
-from sfmc.transport import JSON_UTF8, READ, WRITE, encode_json
+from sfmc.transport import JSON_UTF8, READ, WRITE, encode_json, rest_path
 from sfmc.types import AsyncStatus, RowOutcome
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def submit_rows(
         raise SfmcConfigError(msg, operation="submit rows", kind=TOO_LARGE)
     resp = client._send(
         method,
-        f"data/v1/async/dataextensions/key:{customer_key}/rows",
+        rest_path("data/v1/async/dataextensions/key:{key}/rows", key=customer_key),
         data=body,
         content_type=JSON_UTF8,
         operation=f"{mode} {len(rows)} rows into {customer_key}",
@@ -150,7 +150,7 @@ def async_status(client: SfmcTransport, request_id: str) -> AsyncStatus | None:
     """Status of an async request; None while SFMC does not know the request yet."""
     resp = client._send(
         "GET",
-        f"data/v1/async/{request_id}/status",
+        rest_path("data/v1/async/{id}/status", id=request_id),
         operation="check async status",
         scope=READ,
         return_on=frozenset({400, 404}),
@@ -181,7 +181,7 @@ def async_results(client: SfmcTransport, request_id: str) -> list[RowOutcome]:
     while True:
         resp = client._send(
             "GET",
-            f"data/v1/async/{request_id}/results",
+            rest_path("data/v1/async/{id}/results", id=request_id),
             params={"$page": page, "$pageSize": RESULTS_PAGE_SIZE},
             operation="read async results",
             scope=READ,
@@ -313,7 +313,7 @@ def upsert_rowset(
         ]
         resp = client._send(
             "POST",
-            f"hub/v1/dataevents/key:{customer_key}/rowset",
+            rest_path("hub/v1/dataevents/key:{key}/rowset", key=customer_key),
             json=payload,
             operation=f"upsert rows into {customer_key}",
             scope=WRITE,

@@ -15,7 +15,28 @@ from sfmc import fieldrules
 from sfmc.errors import SfmcConfigError
 from sfmc.types import DataExtension, DeField
 
-MAX_KEY_LENGTH = 36
+MAX_KEY_LENGTH = 36  # SFMC's CustomerKey limit (sfmc-api.md §4.1)
+# `[` and `]` cannot be addressed: SOAP names a DE's rows `DataExtensionObject[key]` (§6).
+_KEY_BRACKETS = frozenset("[]")
+
+
+def key_problem(customer_key: str) -> str | None:
+    """What makes `customer_key` unusable as a DE external key, or None when it is fine.
+
+    The reference names only the length rule (1-36). Control characters cannot travel in SOAP's
+    XML 1.0 and brackets break `DataExtensionObject[key]`, so both are refused too. Anything else
+    (spaces, `#`, `?`, `/`, `%`...) is allowed: REST paths encode it (`sfmc.transport.rest_path`).
+    """
+    if not customer_key.strip() or len(customer_key) > MAX_KEY_LENGTH:
+        return (
+            f"The external key must be 1-{MAX_KEY_LENGTH} characters (got {len(customer_key)}): "
+            "shorten it."
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in customer_key):
+        return "The external key contains a control character (a tab or line break): remove it."
+    if _KEY_BRACKETS & set(customer_key):
+        return "The external key cannot contain [ or ]: SFMC addresses rows as DataExtensionObject[key]."
+    return None
 
 
 def check_new_data_extension(de: DataExtension) -> None:
@@ -23,10 +44,9 @@ def check_new_data_extension(de: DataExtension) -> None:
     problems = []
     if not de.name.strip():
         problems.append("The Data Extension needs a name.")
-    if not de.customer_key.strip() or len(de.customer_key) > MAX_KEY_LENGTH:
-        problems.append(
-            f"The external key must be 1-{MAX_KEY_LENGTH} characters (got {len(de.customer_key)}): shorten it."
-        )
+    key = key_problem(de.customer_key)
+    if key:
+        problems.append(key)
     if not de.fields:
         problems.append("The Data Extension needs at least one field.")
     problems.extend(p for p in fieldrules.check_schema(de.fields) if p not in problems)

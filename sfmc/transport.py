@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -109,6 +109,17 @@ def redirect_refused(resp: requests.Response, url: str, operation: str) -> SfmcC
         "followed (they would resend credentials): check the Auth Base URI."
     )
     return SfmcConfigError(msg, operation=operation, status=resp.status_code, kind="redirect")
+
+
+def rest_path(template: str, **segments: object) -> str:
+    """A REST path whose `{name}` placeholders are filled with percent-encoded values.
+
+    Keys and ids come from users and from SFMC: pasted raw, `x?ignored=1#` would cut the path
+    into a query and a fragment and `a/../../x` would climb out of the route (with the bearer
+    token and the rows). Every value is encoded as exactly one path segment (`/`, `?`, `#`, `%`,
+    spaces... all escaped), so it can only ever name the thing it is.
+    """
+    return template.format(**{name: quote(str(v), safe="") for name, v in segments.items()})
 
 
 def _json_default(value: object) -> str:

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from sfmc import fieldrules
 from sfmc.errors import SfmcFatalError
+from sfmc.schema import MAX_KEY_LENGTH
 from sfmc.types import DataExtension, DeField
 from sync import values
-from sync.mapping import MAX_CUSTOMER_KEY, FieldMap
+from sync.mapping import FieldMap
 from sync.types import SetupError
 
 if TYPE_CHECKING:
@@ -168,8 +169,8 @@ def _check_request(mapping: Sequence[FieldMap], customer_key: str) -> None:
     if not any(m.is_primary_key for m in mapping):
         msg = "No mapped column is marked as primary key; mark the column that identifies a row (e.g. Email)."
         raise SetupError(msg, kind="no_primary_key")
-    if len(customer_key) > MAX_CUSTOMER_KEY:
-        msg = f"The Data Extension key {customer_key!r} is longer than 36 characters; shorten it."
+    if len(customer_key) > MAX_KEY_LENGTH:
+        msg = f"The Data Extension key {customer_key!r} is longer than {MAX_KEY_LENGTH} characters; shorten it."
         raise SetupError(msg, kind="key_too_long", detail={"customer_key": customer_key})
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sfmc import fieldrules
+from sfmc.schema import MAX_KEY_LENGTH
 from sfmc.types import DeField
 from store.fieldtypes import TYPES, rules_for
 from store.fieldvalues import is_blank
@@ -21,7 +22,6 @@ from sync.values import key_part
 
 DE_NAME_TEMPLATE = "AVID - {audience}"
 DE_KEY_TEMPLATE = "avid_{clientId}_segment_{audienceId}"
-MAX_CUSTOMER_KEY = 36  # SFMC's CustomerKey limit (sfmc-api.md §4.1)
 TEXT_DEFAULT_LENGTH = 255
 _TEXT_STEPS = (255, 500, 1000, 2000, 4000)
 _KEY_SEP = "\x1f"
@@ -143,7 +143,7 @@ def de_key_for(client_id: str, audience_id: int, template: str = DE_KEY_TEMPLATE
     """Default DE external key, cut to SFMC's 36-character limit."""
     key = template.format(clientId=client_id, audienceId=audience_id)
     key = re.sub(r"[^A-Za-z0-9_\-]", "_", key)
-    return key[:MAX_CUSTOMER_KEY]
+    return key[:MAX_KEY_LENGTH]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlmodel import Session
 
+from sfmc.schema import key_problem
 from store import audit, pathways
 from sync import destinations as dest
 from ui.mapping import frame_to_mapping, generated_key_row, mapping_problems
@@ -57,6 +58,9 @@ def data_extension_settings(choice: DataExtensionChoice) -> tuple[dict[str, Any]
     if choice.generated_key:
         rows.append(generated_key_row(len(rows)))
     problems = mapping_problems(rows, keys)
+    key_issue = key_problem(choice.de_key.strip())
+    if key_issue:
+        problems.insert(0, key_issue)
     if choice.category_id is None:
         problems.insert(
             0, "Choose a Category (the Data Extension folder) on the Column Mapping tab."
