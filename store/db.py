@@ -3,22 +3,70 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from sqlalchemy import event, inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel, create_engine
 
 from store import models  # noqa: F401  (registers the tables)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+# SQLite's companions of a database file (WAL mode, and the rollback journal while migrating).
+_SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
 def data_dir() -> Path:
-    """Where local state lives (SQLite file, demo secret key): `PATHWAYS_DATA_DIR` or ./data."""
+    """Where local state lives (SQLite file, demo secret key): `PATHWAYS_DATA_DIR` or ./data.
+
+    The folder holds supporter data, password hashes and keys: it is created 0700, and an
+    existing one of ours that others can enter is closed (`_make_private`).
+    """
     path = Path(os.environ.get("PATHWAYS_DATA_DIR", PROJECT_DIR / "data"))
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    _make_private(path, PRIVATE_DIR)
     return path
+
+
+def _make_private(path: Path, mode: int) -> None:
+    """Take group and other access away from a file or folder this user owns.
+
+    A shared sticky folder (like /tmp, if someone points `PATHWAYS_DATA_DIR` there) is left
+    alone: closing it would break every other user of it.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    if info.st_uid != os.getuid() or info.st_mode & stat.S_ISVTX:
+        return
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        path.chmod(mode)
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would make it 0644), tighten old ones.
+
+    SQLite gives the -wal and -shm files the database file's own mode, so a 0600 database keeps
+    its companions private too; those left by an older version are tightened here as well.
+    """
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # no such folder, read-only...: SQLite reports it on connect, as before
+    else:
+        os.close(fd)
+    for file in (path, *(path.with_name(path.name + s) for s in _SQLITE_COMPANIONS)):
+        _make_private(file, PRIVATE_FILE)
 
 
 def database_url() -> str:
@@ -39,6 +87,7 @@ def make_engine(url: str | None = None) -> Engine:
     """Create an engine for `url` (default: `database_url()`), WAL mode for SQLite."""
     url = url or database_url()
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
