@@ -174,6 +174,16 @@ def ledger_lookup(engine: Engine, pathway_id: int, keys: Sequence[str]) -> dict[
     return found
 
 
+def ledger_keys(engine: Engine, pathway_id: int) -> list[str]:
+    """Every key in a pathway's ledger: the members SFMC accepted on earlier runs.
+
+    The membership flag reads them once per run to find who left the audience.
+    """
+    with engine.connect() as conn:
+        stmt = select(_LEDGER.c.row_key).where(_LEDGER.c.pathway_id == pathway_id)
+        return list(conn.execute(stmt).scalars())
+
+
 def ledger_holders(
     engine: Engine, pathway_id: int, table_name: str, keys: Sequence[str]
 ) -> dict[str, int]:

@@ -282,10 +282,16 @@ def finish_run(
     *,
     message: str | None = None,
     error: str | None = None,
+    error_kind: str | None = None,
+    error_detail: Mapping[str, Any] | None = None,
     plan: Mapping[str, Any] | None = None,
     counters: Mapping[str, int] | None = None,
 ) -> None:
-    """Move a run to a final state with its closing figures."""
+    """Move a run to a final state with its closing figures, in one statement.
+
+    A failed run passes its error with its kind and facts (`sync.types.RunError`; the detail
+    must be JSON-ready), so no reader ever sees a failed run without its kind.
+    """
     if state not in FINAL_STATES:
         msg = f"{state!r} is not a final run state; use one of {', '.join(FINAL_STATES)}."
         raise ValueError(msg)
@@ -294,6 +300,10 @@ def finish_run(
         values["message"] = message
     if error is not None:
         values["error"] = error
+    if error_kind is not None:
+        values["error_kind"] = error_kind
+    if error_detail is not None:
+        values["error_detail"] = dict(error_detail)
     if plan is not None:
         values["plan"] = dict(plan)
     values.update({k: v for k, v in (counters or {}).items() if k in _RUN.c})

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, select
 
 from store import audience_rows, ledger, queue
-from store.models import Audience, ColumnMapping, Connection, DataSet, Pathway, RowLedger, SyncRun
+from store.models import Audience, ColumnMapping, Connection, DataSet, Pathway, SyncRun
 from store.revisions import ensure_row_revisions
 from sync.mapping import FieldMap
 from sync.types import Commit, Progress, Rejection, SetupError
@@ -287,13 +287,6 @@ class Prefetch:
         self._thread.join()
         rows, self._rows = self._rows, None
         return rows if after == self._after else None
-
-
-def ledger_keys(engine: Engine, pathway_id: int) -> list[str]:
-    """Every key in a pathway's ledger (the members SFMC accepted on earlier runs)."""
-    with Session(engine) as session:
-        stmt = select(RowLedger.row_key).where(RowLedger.pathway_id == pathway_id)
-        return list(session.exec(stmt).all())
 
 
 def remember_de(

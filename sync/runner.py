@@ -36,7 +36,6 @@ from sync.run_store import (
     Recorder,
     RunContext,
     UnsyncedReads,
-    ledger_keys,
     load_run_context,
     remember_de,
 )
@@ -152,17 +151,13 @@ class _Run:
     def fail(self, exc: Exception) -> PushResult:
         """Record a failed run: message, error kind and facts (`RunError`)."""
         error = RunError.from_exception(exc)
-        queue.write_progress(
-            self.engine,
-            self.run_id,
-            error_kind=error.kind,
-            error_detail=json.loads(json.dumps(error.detail, default=str)),
-        )
         queue.finish_run(
             self.engine,
             self.run_id,
             "failed",
             error=error.message,
+            error_kind=error.kind,
+            error_detail=json.loads(json.dumps(error.detail, default=str)),
             message=f"Sync failed: {error.message}",
         )
         return PushResult("failed", self.counters, message=error.message)
@@ -175,7 +170,7 @@ class _Run:
         io = self.io(
             audience.rows,
             ledger_lookup=partial(ledger.ledger_lookup, self.engine, pathway_id),
-            ledger_keys=partial(ledger_keys, self.engine, pathway_id),
+            ledger_keys=partial(ledger.ledger_keys, self.engine, pathway_id),
             ctx=ctx,
         )
         settings = DestinationSettings.from_pathway(ctx.pathway)

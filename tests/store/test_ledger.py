@@ -15,11 +15,12 @@ from store.ledger import (
     clear_ledger,
     commit_checkpoint,
     ledger_has_rows,
+    ledger_keys,
     ledger_lookup,
 )
 from store.models import DataSet
 from store.pathways import create_pathway
-from store.queue import enqueue_run, get_run
+from store.queue import enqueue_run, finish_run, get_run
 from store.revisions import ensure_row_revisions
 
 CSV = "email,name\n" + "".join(f"p{i}@x.org,P{i}\n" for i in range(1, 7))
@@ -64,6 +65,7 @@ def test_unsynced_rows_are_those_the_ledger_does_not_hold_at_their_revision(engi
     assert get_run(engine, run.id).checkpoint["row"] == 5
     assert ledger_has_rows(engine, pathway_id)
     assert ledger_lookup(engine, pathway_id, ["p1@x.org", "p9@x.org"]) == {"p1@x.org": "h1"}
+    assert sorted(ledger_keys(engine, pathway_id)) == [f"p{i}@x.org" for i in range(1, 5)]
     # Rows 1-4 are synced at revision 0; row 5 comes marked as refused; row 6 is new.
     rows = unsynced(engine, audience_id, pathway_id)
     assert [(r, t) for r, _id, t in rows] == [(5, "InvalidEmailAddress"), (6, None)]
@@ -74,3 +76,15 @@ def test_unsynced_rows_are_those_the_ledger_does_not_hold_at_their_revision(engi
     assert unsynced(engine, audience_id, pathway_id) == [(2, None, None), (5, None, None), (6, None, None)]  # fmt: skip
     clear_ledger(engine, pathway_id)
     assert [r for r, _i, _t in unsynced(engine, audience_id, pathway_id)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_failed_run_is_finished_with_its_error_kind_and_detail(engine, setup):
+    _audience_id, pathway_id, _table = setup
+    run = enqueue_run(engine, pathway_id)
+    detail = {"category_id": 7, "operation": "find folder"}
+    finish_run(engine, run.id, "failed", error="Folder 7 is gone.", error_kind="folder_missing",
+               error_detail=detail, message="Sync failed: Folder 7 is gone.")  # fmt: skip
+    done = get_run(engine, run.id)
+    assert (done.state, done.error, done.error_kind) == ("failed", "Folder 7 is gone.", "folder_missing")  # fmt: skip
+    assert done.error_detail == detail
+    assert ledger_keys(engine, pathway_id) == []
