@@ -75,11 +75,20 @@ def get_pathway(pathway_id: int, *, session: Session) -> Pathway | None:
     return session.get(Pathway, pathway_id)
 
 
-def find_pathway(audience_id: int, connection_id: int, *, session: Session) -> Pathway | None:
-    """The (first) pathway pushing this audience to this connection, if any."""
+def find_pathway(
+    audience_id: int, connection_id: int, destination_kind: str, *, session: Session
+) -> Pathway | None:
+    """The (first) pathway pushing this audience to this connection's destination kind, if any.
+
+    An audience has one pathway per connection and destination kind: the wizard reuses it.
+    """
     stmt = (
         select(Pathway)
-        .where(Pathway.audience_id == audience_id, Pathway.connection_id == connection_id)
+        .where(
+            Pathway.audience_id == audience_id,
+            Pathway.connection_id == connection_id,
+            Pathway.destination_kind == destination_kind,
+        )
         .order_by(col(Pathway.id))
     )
     return session.exec(stmt).first()

@@ -86,10 +86,8 @@ def data_extension_settings(choice: DataExtensionChoice) -> tuple[dict[str, Any]
 def existing_pathway(engine: Engine, audience_id: int, connection_id: int, kind: str) -> int | None:
     """The pathway of this audience, connection and destination kind, if one exists."""
     with Session(engine) as session:
-        found = pathways.list_pathways(
-            session=session, audience_id=audience_id, connection_id=connection_id
-        )
-        return next((p.id for p in found if p.destination_kind == kind), None)
+        found = pathways.find_pathway(audience_id, connection_id, kind, session=session)
+        return found.id if found is not None else None
 
 
 def pushed_pairs(engine: Engine) -> set[tuple[int, int]]:

@@ -74,12 +74,13 @@ def test_pathway_crud_mapping_and_find(engine, session):
     ds_id = _dataset(engine)
     conn = create_connection("C", URI, "cid", "s", session=session)
     aud = create_audience("Everyone", ds_id, session=session)
-    assert find_pathway(aud.id, conn.id, session=session) is None
+    assert find_pathway(aud.id, conn.id, "data_extension", session=session) is None
     pw = create_pathway(
         aud.id, conn.id, "AVID - Everyone", "avid_cid_segment_1", session=session,
         method="mirror", primary_keys=["email"], category_id=42,
     )  # fmt: skip
-    assert find_pathway(aud.id, conn.id, session=session).id == pw.id
+    assert find_pathway(aud.id, conn.id, "data_extension", session=session).id == pw.id
+    assert find_pathway(aud.id, conn.id, "contacts", session=session) is None
     with pytest.raises(TypeError, match="no_such_field"):
         create_pathway(aud.id, conn.id, "x", "y", session=session, no_such_field=1)
 
