@@ -17,7 +17,11 @@ def starting_page() -> None:
     )
     with st.spinner("Starting Pathways…"):
         from ui import state
-    state.get_engine()  # its own spinner says what is happening and how long it takes
+    try:
+        state.get_engine()  # its own spinner says what is happening and how long it takes
+    except RuntimeError as exc:  # e.g. the demo refusing a store it did not make
+        st.error(str(exc), icon=":material/lock:")
+        st.stop()
     st.rerun()  # now build the real menu (sign-in, or the user's pages)
 
 
@@ -30,8 +34,10 @@ if _loaded is None or not _loaded.store_ready():
     st.stop()
 
 import streamlit_authenticator as stauth  # noqa: E402 - only once the store is ready
+from streamlit_authenticator.utilities import LoginError  # noqa: E402
 
 from ui import state  # noqa: E402
+from ui.auth import NO_USERS_HELP  # noqa: E402
 
 state.init_session_state()
 
@@ -56,12 +62,23 @@ def login_page() -> None:
     )
     left, right = st.columns([1, 1], gap="large")
     with left:
-        authenticator.login(location="main", fields={"Form name": "Sign in", "Login": "Sign in"})
+        note = st.session_state.pop(state.SIGNED_OUT_NOTE, None)
+        if note:
+            st.info(note, icon=":material/logout:")
+        try:
+            authenticator.login(
+                location="main", fields={"Form name": "Sign in", "Login": "Sign in"}
+            )
+        except LoginError:  # a sign-in cookie of a user who no longer exists
+            st.session_state[state.AUTH_LOGOUT] = True  # ignore that cookie from now on
+            st.rerun()
         if st.session_state.get(state.AUTH_STATUS):
             st.rerun()  # build the menu of the user who just signed in
         if st.session_state.get(state.AUTH_STATUS) is False:
             st.error("Username or password is incorrect. Check them and try again.")
-    if auth.demo_users:
+        if not auth.has_users:
+            st.warning(NO_USERS_HELP, icon=":material/person_off:")
+    if auth.demo_users:  # only the demo's own users, only in demo mode (never configured ones)
         with right, st.container(border=True):
             st.markdown("**Demo mode**: sign in as one of these users.")
             st.table(
@@ -85,7 +102,7 @@ PAGES = {
     "Manage Pathways": ("pages/manage_pathways.py", ":material/sync:", ("staff", "analyst")),
 }
 
-user = state.current_user()
+user = state.signed_in_user(auth, authenticator)  # re-checked against the users every run
 if user is None:
     pg = st.navigation([st.Page(login_page, title="Sign in", icon=":material/login:")])
     pg.run()
@@ -104,5 +121,5 @@ with st.sidebar:
     st.markdown(f"**{user.name}**  \n{user.role.title()}")
     if state.is_demo_mode():
         st.caption("Demo mode: pushes go to a built-in Marketing Cloud simulator.")
-    authenticator.logout("Log out", location="sidebar", key="logout_button")
+    st.button("Log out", key="logout_button", on_click=state.request_sign_out)
 pg.run()

@@ -143,6 +143,36 @@ def _local_uri(text: str, scheme: str, port: int | None, path: str, *, allow_loc
     return f"{scheme}://127.0.0.1:{port}/"
 
 
+def check_local_address(uri: str, allowed: str) -> None:
+    """Refuse a local Auth Base URI other than `allowed`, the one simulator demo mode may reach.
+
+    Demo mode accepts a local address only so that connections reach its built-in simulator;
+    any other loopback port is some other program on the server, which must not receive a
+    client id and secret (nor be probed through the connection test).
+
+    Args:
+        uri: what the user typed.
+        allowed: the built-in simulator's Auth Base URI.
+
+    Raises:
+        SfmcConfigError: `uri` is a local address and not `allowed`.
+    """
+    text = (uri or "").strip()
+    try:
+        host = (urlsplit(text).hostname or "").lower()
+    except ValueError:
+        return  # not a URL at all: normalize_auth_uri says what is wrong
+    if host not in _LOCAL_HOSTS and not _is_loopback_ip(host):
+        return
+    own = normalize_auth_uri(allowed, allow_local=True)
+    if normalize_auth_uri(text, allow_local=True) != own:
+        msg = (
+            f"'{text}' is a local address other than the built-in simulator's: in demo mode the "
+            f"only local Auth Base URI is {own}"
+        )
+        raise _fail(msg)
+
+
 def is_api_url(url: str, *, allow_local: bool = False) -> bool:
     """Whether the client may send its token to `url` (a REST/SOAP base URL from `/v2/token`).
 

@@ -15,9 +15,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from store.db import data_dir
-from store.settings import demo_mode, pathways_secrets
+from store.settings import KEY_ENV, demo_mode, pathways_secrets
 
-KEY_ENV = "PATHWAYS_SECRET_KEY"
 KEY_FILE_NAME = "secret.key"
 _HOW_TO_MAKE = (
     'generate one with: python -c "from cryptography.fernet import Fernet; '

@@ -3,6 +3,10 @@
 Everything is deterministic (seeded) and `ensure_demo_workspace` is idempotent: run it on every
 start; it creates what is missing and only refreshes the simulator's address, which changes
 with its port.
+
+The demo users share a public password, so they exist only in a demo store: the demo marks a
+fresh store as its own before creating anything (`store.settings.is_demo_store`) and refuses a
+store it did not make; the app calls it only in demo mode.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import IO, Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from store.audiences import create_audience, get_audience_by_name
 from store.audit import record_audit
@@ -34,6 +38,8 @@ from store.datasets import get_dataset_by_name
 from store.db import create_db_and_tables
 from store.errors import DataSetError
 from store.importer import import_file
+from store.models import AppUser, Connection, DataSet
+from store.settings import DEMO_HOWTO, DEMO_STORE_ACTION, is_demo_store
 from store.users import DEMO_PASSWORD, get_user, hash_password, upsert_user
 
 # Same values as simulator.DEMO_CLIENT_ID/SECRET (a test keeps them equal); copied because
@@ -44,6 +50,10 @@ DEMO_CONNECTION_NAME = "Demo Marketing Cloud (simulator)"
 DEMO_DATASET_NAME = "Demo donors"
 DEMO_ROWS = 50_000
 DEMO_SEED = 20240601
+
+
+class NotADemoStoreError(RuntimeError):
+    """The demo was started on a store it did not make."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +221,36 @@ def write_donor_csv(out: IO[str], n: int = DEMO_ROWS, *, seed: int = DEMO_SEED) 
 # --- workspace -------------------------------------------------------------------------------
 
 
+def _claim_store(engine: Engine) -> None:
+    """Mark a fresh store as the demo's; refuse one that holds anything the demo did not make.
+
+    Raises:
+        NotADemoStoreError: the store has users, connections or data sets and no demo mark
+            (a real deployment's store: the demo must not add its users to it).
+    """
+    where = engine.url.render_as_string(hide_password=True)
+    with Session(engine) as session:
+        if is_demo_store(session=session):
+            return
+        used = any(
+            session.exec(select(table.id).limit(1)).first() is not None
+            for table in (AppUser, Connection, DataSet)
+        )
+        if used:
+            msg = (
+                f"The demo refuses the store {where}: it holds users, connections or data sets "
+                "that the demo did not make, and the demo would add users whose password is "
+                f"public. {DEMO_HOWTO}"
+            )
+            raise NotADemoStoreError(msg)
+        record_audit(
+            "system",
+            DEMO_STORE_ACTION,
+            "demo store: its users share a public password and are refused outside demo mode",
+            session=session,
+        )
+
+
 def _ensure_users(session: Session) -> None:
     for user in DEMO_USERS:
         if get_user(user.username, session=session) is None:
@@ -281,9 +321,11 @@ def ensure_demo_workspace(
         The ids of the demo connection, data set and audiences.
 
     Raises:
-        SecretKeyError: no usable secret key (outside demo mode without one configured).
+        NotADemoStoreError: the store is not the demo's (see `_claim_store`).
+        SecretKeyError: no usable secret key.
     """
     create_db_and_tables(engine)
+    _claim_store(engine)
     with Session(engine) as session:
         _ensure_users(session)
         connection_id, made_connection = _ensure_connection(session, simulator_auth_uri)
@@ -306,6 +348,6 @@ def ensure_demo_workspace(
         created = made_connection or made_dataset or made_audiences
         if created:
             record_audit(
-                "system", "demo.workspace", f"created demo data set {dataset_id}", session=session
+                "system", DEMO_STORE_ACTION, f"created demo data set {dataset_id}", session=session
             )
     return DemoWorkspace(connection_id, dataset_id, audience_ids, created)

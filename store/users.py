@@ -14,11 +14,12 @@ import bcrypt
 from sqlmodel import Session, col, select
 
 from store.models import AppUser
-from store.settings import demo_mode
+from store.settings import demo_mode, is_demo_store
 
 log = logging.getLogger(__name__)
 
-# The demo users' password: printed on the demo login page, so refused outside demo mode.
+# The demo users' password: printed on the demo sign-in page, so refused outside demo mode
+# (only the demo store, `store.demo`, ever hashes it into a user).
 DEMO_PASSWORD = "pathways-demo"
 
 
@@ -69,14 +70,22 @@ def _has_demo_password(password_hash: str) -> bool:
         return False
 
 
-def authenticator_credentials(*, session: Session) -> dict[str, Any]:
+def authenticator_credentials(*, session: Session, demo: bool | None = None) -> dict[str, Any]:
     """Logins in the shape `streamlit_authenticator.Authenticate(credentials=...)` expects.
 
-    Passwords are bcrypt hashes, so pass `auto_hash=False`. Outside demo mode, users whose
-    password is still the public demo password (printed on the demo login page) are left out:
-    a store first opened as a demo must not let its demo users into a live deployment.
+    Passwords are bcrypt hashes, so pass `auto_hash=False`. Outside demo mode no demo user is
+    accepted: none of a store the demo made (`is_demo_store`), and no user whose password is
+    still the public demo password (printed on the demo sign-in page), so a store first opened
+    as a demo never lets its demo users into a live deployment.
+
+    Args:
+        session: the store.
+        demo: whether the app runs as a demo (default: `store.settings.demo_mode()`).
     """
-    live = not demo_mode()
+    live = not (demo_mode() if demo is None else demo)
+    if live and is_demo_store(session=session):
+        log.warning("this store was made by the demo: its users are refused outside demo mode")
+        return {"usernames": {}}
     usernames: dict[str, Any] = {}
     for user in list_users(session=session):
         if live and _has_demo_password(user.password_hash):

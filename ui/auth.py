@@ -2,6 +2,8 @@
 
 The authenticator gets its users from `[auth] credentials` in secrets or from the store, and a
 cookie key that must be safe outside demo mode (a guessable key lets anyone forge a login cookie).
+The sign-in page lists users only in demo mode, and only the demo's own users; the signed-in
+user is checked against the current users on every run (`active_user`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from store.settings import DEMO_HOWTO
+
 ROLES = ("admin", "staff", "analyst")
 # The placeholder shipped in .streamlit/secrets.toml.example: anyone can read it, so a cookie
 # signed with it can be forged by anyone.
@@ -21,6 +25,11 @@ COOKIE_KEY_MIN_LENGTH = 32
 _COOKIE_KEY_HOWTO = (
     'generate one with  python -c "import secrets; print(secrets.token_urlsafe(32))"  and put it '
     "in [auth] cookie_key of .streamlit/secrets.toml"
+)
+NO_USERS_HELP = (
+    "No one can sign in yet: add users (with bcrypt-hashed passwords and roles) under "
+    "[auth.credentials] in .streamlit/secrets.toml, as in .streamlit/secrets.toml.example. "
+    f"This is not the demo. {DEMO_HOWTO}"
 )
 
 
@@ -33,6 +42,11 @@ class AuthConfig:
     cookie_key: str
     demo_users: tuple[tuple[str, str, str], ...] = ()  # (username, name, role) shown in demo
     demo_password: str | None = None
+
+    @property
+    def has_users(self) -> bool:
+        """Whether anyone at all can sign in."""
+        return bool(self.credentials.get("usernames"))
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,25 @@ class User:
     def can(self, *roles: str) -> bool:
         """True when the user holds one of `roles`; an admin can do everything."""
         return "admin" in self.roles or any(r in self.roles for r in roles)
+
+
+def active_user(user: User, credentials: Mapping[str, Any]) -> User | None:
+    """The signed-in `user` as the current users know them, or None when they may no longer sign in.
+
+    Session state keeps whatever was true at sign-in; checking it against the users of this run
+    ends the access of a user who was deleted or lost every role, and applies a changed role.
+
+    Args:
+        user: the user from session state.
+        credentials: this run's users, in the authenticator's shape (`{"usernames": {...}}`).
+    """
+    info = (credentials.get("usernames") or {}).get(user.username)
+    if not isinstance(info, Mapping):
+        return None
+    roles = tuple(r for r in info.get("roles") or () if r in ROLES)
+    if not roles:
+        return None
+    return User(username=user.username, name=info.get("name") or user.username, roles=roles)
 
 
 def check_cookie_key(cookie_key: str) -> None:
@@ -103,7 +136,8 @@ def build_auth_config(
     demo: bool,
     data_dir: Path,
     store_credentials: Callable[[], dict[str, Any]],
-    demo_password: str,
+    demo_users: tuple[tuple[str, str, str], ...] = (),
+    demo_password: str | None = None,
 ) -> AuthConfig:
     """Credentials and cookie settings for the authenticator.
 
@@ -117,6 +151,8 @@ def build_auth_config(
         data_dir: where the demo cookie key lives.
         store_credentials: the store's users in the authenticator's format (read only when
             `conf` has no credentials).
+        demo_users: the demo's own users (username, name, role); in demo mode those of them
+            that can sign in are listed on the sign-in page, never anyone else.
         demo_password: the demo users' password, shown on the sign-in page in demo mode.
 
     Raises:
@@ -128,22 +164,18 @@ def build_auth_config(
     if not cookie_key and not demo:
         msg = (
             "Login is not configured: add an [auth] section with cookie_key (and credentials, or "
-            "users in the store) to .streamlit/secrets.toml (see .streamlit/secrets.toml.example), "
-            "or run the demo with PATHWAYS_DEMO=1."
+            "users in the store) to .streamlit/secrets.toml (see .streamlit/secrets.toml.example). "
+            f"{DEMO_HOWTO}"
         )
         raise RuntimeError(msg)
     if not demo:
         check_cookie_key(str(cookie_key))
-    users: tuple[tuple[str, str, str], ...] = ()
-    if demo:
-        users = tuple(
-            (u, info.get("name", u), (info.get("roles") or [""])[0])
-            for u, info in (credentials.get("usernames") or {}).items()
-        )
+    known = credentials.get("usernames") or {}
+    listed = tuple(u for u in demo_users if u[0] in known) if demo else ()
     return AuthConfig(
         credentials=credentials,
         cookie_name=conf.get("cookie_name", "pathways_demo_auth" if demo else "pathways_auth"),
         cookie_key=cookie_key or demo_cookie_key(data_dir),
-        demo_users=users,
-        demo_password=demo_password if demo else None,
+        demo_users=listed,
+        demo_password=demo_password if demo and listed else None,
     )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from store.db import create_db_and_tables, data_dir, database_url, make_engine
-from ui.auth import AuthConfig, User, build_auth_config
+from ui.auth import AuthConfig, User, active_user, build_auth_config
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -26,6 +26,11 @@ AUTH_STATUS = "authentication_status"
 AUTH_USERNAME = "username"
 AUTH_NAME = "name"
 AUTH_ROLES = "roles"
+AUTH_EMAIL = "email"
+AUTH_LOGOUT = "logout"  # True after a sign-out: the authenticator then ignores its cookie
+# Set by the Log out button's callback; the router then ends the session (`end_session`).
+SIGN_OUT = "sign_out"
+SIGNED_OUT_NOTE = "signed_out_note"  # why the last session ended, for the sign-in page
 
 # Push Audiences wizard.
 PUSH_STEP = "push_step"
@@ -121,10 +126,15 @@ def _auth_secrets() -> dict[str, Any]:
 
 
 def is_demo_mode() -> bool:
-    """Demo mode unless `PATHWAYS_DEMO=0`: the same switch the store uses (store.settings)."""
-    from store.settings import demo_mode
+    """Whether the app runs as a demo (`store.settings.demo_mode`), never when that is refused.
 
-    return demo_mode()
+    Streamlit's `[auth]` secrets are passed on: they configure the deployment as much as the
+    secrets files the store reads, so they refuse demo mode too.
+    """
+    from store.settings import demo_mode, demo_refusal
+
+    auth = _auth_secrets()
+    return demo_mode(auth) and demo_refusal(auth) is None
 
 
 def _store_credentials() -> dict[str, Any]:
@@ -132,22 +142,30 @@ def _store_credentials() -> dict[str, Any]:
 
     get_engine()  # creates tables and, in demo mode, the demo users
     with session() as s:
-        return authenticator_credentials(session=s)
+        return authenticator_credentials(session=s, demo=is_demo_mode())
 
 
 def auth_config() -> AuthConfig:
     """The authenticator's settings from `[auth]` in secrets and the store (`build_auth_config`).
 
     Raises:
-        RuntimeError: login is not configured safely outside demo mode; the message says how.
+        RuntimeError: demo mode is refused on this configured deployment, or login is not
+            configured safely outside demo mode; the message says what to do.
     """
+    from store.demo import DEMO_USERS
+    from store.settings import demo_refusal
     from store.users import DEMO_PASSWORD
 
+    conf = _auth_secrets()
+    refusal = demo_refusal(conf)
+    if refusal:
+        raise RuntimeError(refusal)
     return build_auth_config(
-        _auth_secrets(),
+        conf,
         demo=is_demo_mode(),
         data_dir=data_dir(),
         store_credentials=_store_credentials,
+        demo_users=tuple((u.username, u.name, u.role) for u in DEMO_USERS),
         demo_password=DEMO_PASSWORD,
     )
 
@@ -228,6 +246,14 @@ def get_engine() -> Engine:
     return engine
 
 
+def demo_local_address() -> str | None:
+    """The one local Auth Base URI a connection may use: the demo's simulator (None if no demo)."""
+    if not is_demo_mode():
+        return None
+    sim = get_simulator()
+    return sim.auth_uri if sim is not None else None
+
+
 def client_for(connection: Any) -> Any:
     """A new SfmcClient for a Connection row (local simulator URIs only in demo mode)."""
     from sync.worker import default_client_factory
@@ -278,7 +304,7 @@ def get_worker() -> Any:
 
 # --- The current user and roles ----------------------------------------------------------------
 def current_user() -> User | None:
-    """The signed-in user, or None."""
+    """The signed-in user as session state has it, or None (the router re-checks it each run)."""
     state = st.session_state
     if not state.get(AUTH_STATUS):
         return None
@@ -287,6 +313,54 @@ def current_user() -> User | None:
         name=state.get(AUTH_NAME) or state.get(AUTH_USERNAME) or "",
         roles=tuple(state.get(AUTH_ROLES) or []),
     )
+
+
+def request_sign_out() -> None:
+    """The Log out button's callback: the router ends the session before it builds the menu."""
+    st.session_state[SIGN_OUT] = True
+
+
+def end_session(authenticator: Any, note: str | None = None) -> None:
+    """Sign out and forget everything this browser session held (filters, drafts, wizard steps).
+
+    The next person to sign in on the same tab starts from nothing. Only the authenticator's
+    own keys stay, emptied, with its flag that stops it signing in again from the cookie.
+
+    Args:
+        authenticator: the `streamlit_authenticator.Authenticate` of this run.
+        note: why the session ended, shown once on the sign-in page.
+    """
+    if st.session_state.get(AUTH_STATUS):
+        authenticator.logout(location="unrendered")  # deletes the cookie too
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    for key in (AUTH_STATUS, AUTH_USERNAME, AUTH_NAME, AUTH_ROLES, AUTH_EMAIL):
+        st.session_state[key] = None
+    st.session_state[AUTH_LOGOUT] = True
+    if note:
+        st.session_state[SIGNED_OUT_NOTE] = note
+
+
+def signed_in_user(auth: AuthConfig, authenticator: Any) -> User | None:
+    """The signed-in user, checked against the current users on every run (or None).
+
+    Session state remembers who signed in; the users are read afresh each run, so a user who
+    was deleted or lost every role is signed out at their next click, and a changed role
+    applies at once. A Log out request ends the session here too, before the menu is built.
+    """
+    if st.session_state.pop(SIGN_OUT, False):
+        end_session(authenticator)
+        return None
+    user = current_user()
+    if user is None:
+        return None
+    active = active_user(user, auth.credentials)
+    if active is None:
+        end_session(authenticator, "Your account can no longer sign in: ask an admin.")
+        return None
+    st.session_state[AUTH_NAME] = active.name
+    st.session_state[AUTH_ROLES] = list(active.roles)
+    return active
 
 
 def require_role(*roles: str) -> User:
