@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 from store.fieldconvert import convert_boolean
 from store.fieldvalues import (
@@ -226,6 +226,9 @@ def sure_boolean(shape: FieldShape) -> Sure:
     return lambda v: v.__class__ is str and v in sent
 
 
+# Wide enough for SFMC's largest Decimal (precision 38): the default 28 digits overflow.
+_WIDE = Context(prec=80)
+
 # --- canonical: what SFMC stores -----------------------------------------------------------------
 
 
@@ -239,7 +242,7 @@ def canonical_decimal(shape: FieldShape, value: object) -> str | None:
     if dec is None:
         return None
     # SQL Server rounds half away from zero.
-    return str(dec.quantize(Decimal(1).scaleb(-shape.scale), rounding=ROUND_HALF_UP))
+    return str(dec.quantize(Decimal(1).scaleb(-shape.scale), ROUND_HALF_UP, _WIDE))
 
 
 def canonical_date(_shape: FieldShape, value: object) -> str | None:

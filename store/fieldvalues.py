@@ -50,10 +50,11 @@ MIN_DATE, MAX_DATE = date(1753, 1, 1), date(9999, 12, 31)  # SQL Server datetime
 
 EMAIL_RE = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\Z"
 )
-PHONE_RE = re.compile(r"^\+?[0-9 ().\-/]+(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?$", re.I)
-LOCALE_RE = re.compile(r"^[A-Za-z]{2}(?:-[A-Za-z]{2})?$")
+# `\Z`, not `$`: `$` also matches before a final newline, which would let "a@b.org\n" through.
+PHONE_RE = re.compile(r"^\+?[0-9 ().\-/]+(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?\Z", re.I)
+LOCALE_RE = re.compile(r"^[A-Za-z]{2}(?:-[A-Za-z]{2})?\Z")
 _DROP_DIGITS = str.maketrans("", "", "0123456789")
 
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -106,7 +107,10 @@ def parse_int(value: object) -> int | None:
     if isinstance(value, float):
         return int(value) if math.isfinite(value) and value.is_integer() else None
     if isinstance(value, str) and INTEGER_RE.fullmatch(value.strip()):
-        return int(value.strip())
+        try:
+            return int(value.strip())
+        except ValueError:  # more digits than Python converts (4,300): far outside any range
+            return None
     return None
 
 
@@ -114,8 +118,10 @@ def parse_decimal(value: object) -> Decimal | None:
     """The decimal SFMC reads from a value, None when it is no decimal."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | Decimal):
+    if isinstance(value, int):
         return Decimal(value)
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
     if isinstance(value, float):
         return Decimal(repr(value)) if math.isfinite(value) else None
     if isinstance(value, str) and DECIMAL_RE.fullmatch(value.strip()):
@@ -162,7 +168,10 @@ def parse_date(value: object) -> datetime | None:
         return None
     if parsed.tzinfo is not None:
         # [I] SFMC converts to server time; we keep UTC so results are deterministic.
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # pushed past year 9999 or before year 1: no valid date
+            return None
     if not MIN_DATE <= parsed.date() <= MAX_DATE:
         return None
     return parsed
