@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from sfmc.rows import ASYNC_MAX_ROWS
 from sfmc.types import RowOutcome
 from sync.mapping import FieldMap, RowConverter, RowHasher, key_display
 from sync.plan import (
@@ -34,7 +35,6 @@ from sync.preflight import Preflight
 from sync.sender import Batch, Pipeline, Sender
 from sync.tally import Tally
 from sync.types import (
-    MAX_BATCH_ROWS,
     METHODS,
     ChangedRows,
     PushCancelled,
@@ -155,7 +155,7 @@ class _SendLoop:
         self.tally = tally
         self.lookup = io.ledger_lookup if options.incremental else None
         self.key_names = target.primary_keys
-        self.cap = max(1, min(options.batch_rows, MAX_BATCH_ROWS))
+        self.cap = max(1, min(options.batch_rows, ASYNC_MAX_ROWS))
         self.ramp = [min(self.cap, n) for n in _RAMP]
         self.pipeline = Pipeline(
             Sender(client, target, options),

@@ -21,7 +21,6 @@ from sfmc.errors import (
 from sfmc.types import DeField, RowOutcome
 
 METHODS = ("upsert", "mirror", "append", "update_only")
-MAX_BATCH_ROWS = 32_000
 DEFAULT_MAX_BYTES = 3_500_000
 SAMPLE_REJECTS = 20
 
@@ -268,6 +267,7 @@ class SetupError(SfmcConfigError):
 # The kinds of `SetupError` the engine raises, with the setting each one is about.
 SETUP_KINDS: dict[str, str] = {
     "pathway_incomplete": "the pathway's audience or connection was deleted",
+    "modeled_refused": "a modeled audience on a connection that refuses them (detail: ids)",
     "unknown_column": "the mapping uses columns the data set lacks (detail: columns, available)",
     "no_mapping": "the pathway maps no column",
     "no_primary_key": "no mapped column is the primary key",
