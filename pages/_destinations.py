@@ -17,6 +17,7 @@ from pages import _widgets as widgets
 from sync import destinations as dest
 from ui import destinations as udest
 from ui import state
+from ui.text import md
 
 
 def _cached(conn_id: int, kind: str, load: Callable[[], Any]) -> Any:
@@ -53,7 +54,7 @@ def _shared_de(conn: dict, client: Any, saved: dict) -> udest.Target:
         st.stop()
     problem = udest.shared_de_problem(de)
     if problem:
-        st.error(problem, icon=":material/key_off:")
+        st.error(md(problem), icon=":material/key_off:")
         st.stop()
     return udest.target_for(dest.MEMBERSHIP_FLAG, de=de)
 
@@ -82,7 +83,7 @@ def _journey(conn: dict, client: Any, saved: dict) -> udest.Target:
     ok, de = widgets.guard(client.find_data_extension, name=by_key[key].data_extension_name)
     if not ok or de is None:
         st.error(
-            f"The Data Extension of event **{by_key[key].name}** was not found; fix the event "
+            f"The Data Extension of event **{md(by_key[key].name)}** was not found; fix the event "
             "in Journey Builder or pick another one.",
             icon=":material/error:",
         )
@@ -193,7 +194,7 @@ def review_other(kind: str, aud: dict, conn: dict, client: Any, go: Callable[[in
     session[state.PUSH_DEST_FRAME] = (session[state.PUSH_DEST_FRAME][0], edited)
     session[state.PUSH_SETTINGS] = settings
     for p in problems:
-        st.error(p, icon=":material/error:")
+        st.error(md(p), icon=":material/error:")
     if not problems:
         session[state.PUSH_PATHWAY_ID] = None
         session[state.PUSH_DRY_RUN_ID] = None  # a dry run of other settings

@@ -1,4 +1,8 @@
-"""Small UI pieces shared by the pages: stepper, paginated tables, error help, run progress."""
+"""Small UI pieces shared by the pages: stepper, tables, error help, run progress.
+
+Values from users, uploads or SFMC are escaped (`ui.text.md`) before they join Markdown, and
+every table goes through `table`, whose cells a spreadsheet will not run as formulas.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from store import audience_rows, audiences, queue, reports
 from store.filters import OP_LABELS
 from ui import audiences as uaud
 from ui import errors, rejects, state
+from ui.text import md, sheet_safe
 
 
 def show_error(exc: BaseException) -> None:
@@ -52,6 +57,12 @@ def stepper(steps: Sequence[str], current: int) -> None:
     st.progress((current - 1) / max(len(steps) - 1, 1))
 
 
+def table(rows: Sequence[dict[str, Any]] | pd.DataFrame, **kwargs: Any) -> None:
+    """A read-only table; its toolbar's CSV download gets formula-safe cells (`sheet_safe`)."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    st.dataframe(sheet_safe(frame), hide_index=True, **kwargs)
+
+
 def paginated(
     rows: Sequence[dict[str, Any]] | pd.DataFrame, *, key: str, page_size: int = 25, **kwargs: Any
 ) -> None:
@@ -64,7 +75,7 @@ def paginated(
             f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1, key=key
         )
     start = (int(page) - 1) * page_size
-    st.dataframe(frame.iloc[start : start + page_size], hide_index=True, **kwargs)
+    table(frame.iloc[start : start + page_size], **kwargs)
     if pages > 1:
         st.caption(f"Rows {start + 1:,}–{min(start + page_size, len(frame)):,} of {len(frame):,}")
 
@@ -118,11 +129,11 @@ def run_progress(run: Any) -> None:
         )
         st.progress(frac, text=text)
         if run.message:
-            st.caption(run.message)
+            st.caption(md(run.message))
         return
     if run.dry_run:
         if run.state == "failed":
-            st.error(f"The dry run failed: {run.error or run.message}", icon=":material/error:")
+            st.error(f"The dry run failed: {md(run.error or run.message)}", icon=":material/error:")
         else:
             st.markdown(":green[:material/preview:] **Dry run finished — nothing was written.**")
         return
@@ -140,7 +151,7 @@ def run_progress(run: Any) -> None:
     if run.state == "failed" and run.error:
         st.error(errors.run_error_help(run), icon=":material/error:")
     if run.state == "needs_confirm" and run.message:
-        st.warning(run.message)
+        st.warning(md(run.message))
     if run.rows_failed:
         st.info(rejects.REJECTED_FIX, icon=":material/download:")
         rejected_download(run, key_prefix="live")
@@ -209,14 +220,14 @@ def show_plan(plan: dict[str, Any]) -> None:
         st.markdown("**Why rows would be rejected** (from the first rejects):")
         for line in rejects.rejected_help(rejects.plan_type_counts(first)):
             st.markdown(f"- {line}")
-        st.dataframe(first, hide_index=True)
+        table(first)
     for note in plan.get("notes") or []:
-        st.caption(note)
+        st.caption(md(note))
 
 
 def columns_table(cols: Sequence[dict[str, Any]]) -> None:
     """A data set's columns with their inferred types and values that did not fit."""
-    st.dataframe(
+    table(
         [
             {
                 "Column": c.get("original", c["name"]),
@@ -226,8 +237,7 @@ def columns_table(cols: Sequence[dict[str, Any]]) -> None:
                 "Values that did not fit": ", ".join(map(str, (c.get("bad_examples") or [])[:3])),
             }
             for c in cols
-        ],
-        hide_index=True,
+        ]
     )
 
 
@@ -244,7 +254,7 @@ def audience_list(dataset_id: int) -> None:
             f"{f['column']} {OP_LABELS.get(f['op'], f['op'])} {f.get('value', '')}"
             for f in a.filters
         )
-        c1.markdown(f"**{a.name}**  \n{rules or 'all rows'}")
+        c1.markdown(f"**{md(a.name)}**  \n{md(rules) if rules else 'all rows'}")
         with c2:
             ok, n = guard(audience_rows.count_rows, state.get_engine(), a.id)
             if ok:

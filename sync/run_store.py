@@ -71,6 +71,7 @@ def load_run_context(engine: Engine, run_id: int) -> RunContext:
     if audience is None or connection is None:
         msg = "The pathway's audience or connection was deleted; edit or delete the pathway."
         raise SetupError(msg, kind="pathway_incomplete")
+    check_modeled(audience, connection)
     if dataset is not None:
         _check_columns(rows, dataset)
     keys = pathway.primary_keys or []
@@ -88,6 +89,26 @@ def load_run_context(engine: Engine, run_id: int) -> RunContext:
         for m in rows
     ]
     return RunContext(run, pathway, audience, connection, dataset, mapping)
+
+
+def check_modeled(audience: Audience, connection: Connection) -> None:
+    """Refuse a modeled audience on a connection that does not allow modeled audiences.
+
+    Checked when a pathway is created, when a run is queued (`ui.pathways`, `ui.runs`) and
+    when it runs (`load_run_context`): either flag can change in between (an audience marked
+    modeled after its pathway exists, a connection that stops allowing them), so each check
+    reads them fresh and the run itself is the last word.
+
+    Raises:
+        SetupError: kind "modeled_refused"; nothing is sent.
+    """
+    if audience.modeled and not connection.allow_modeled:
+        msg = (
+            f"The audience {audience.name!r} is modeled (built from a score) and the connection "
+            f"{connection.name!r} refuses modeled audiences; nothing was sent."
+        )
+        detail = {"audience_id": audience.id, "connection_id": connection.id}
+        raise SetupError(msg, kind="modeled_refused", detail=detail)
 
 
 def _check_columns(rows: Sequence[ColumnMapping], dataset: DataSet) -> None:

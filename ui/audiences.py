@@ -9,6 +9,8 @@ from sqlmodel import Session
 
 from store import audience_rows, audiences, audit, datasets
 from store.importer import ImportProgress, import_file
+from store.models import Audience
+from ui.transaction import transaction
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -88,7 +90,28 @@ def create_audience(
     return []
 
 
-def set_modeled(engine: Engine, audience_id: int, modeled: bool) -> None:
-    """Mark an audience as modeled (built from a score) or not."""
-    with Session(engine) as session:
+def set_modeled(engine: Engine, audience_id: int, modeled: bool, *, who: str) -> None:
+    """Mark an audience as modeled (built from a score) or not, with its audit entry.
+
+    The flag decides which connections may receive the audience (`sync.run_store.check_modeled`),
+    so every change is audited: who, when (the entry's time), and old -> new. Setting the
+    value it already has writes nothing.
+
+    Raises:
+        LookupError: the audience no longer exists.
+    """
+    with transaction(engine) as session:
+        audience = session.get(Audience, audience_id)
+        if audience is None:
+            msg = f"Audience {audience_id} no longer exists."
+            raise LookupError(msg)
+        old, name = audience.modeled, audience.name
+        if old == modeled:
+            return
         audiences.update_audience(audience_id, modeled=modeled, session=session)
+        detail = f"{name}: {_flag(old)} -> {_flag(modeled)}"
+        audit.record_audit(who, "set modeled", detail, session=session)
+
+
+def _flag(modeled: bool) -> str:
+    return "modeled" if modeled else "not modeled"

@@ -16,6 +16,7 @@ from typing import Any
 
 from sfmc.types import DeField
 from sync import destinations as dest
+from ui.text import md
 
 SEND_TO = {
     "new": ("New members only", "Each supporter enters the journey once, when they join."),
@@ -69,7 +70,7 @@ def shared_de_problem(de: Any) -> str | None:
     if len(de.primary_keys) == 1:
         return None
     return (
-        f"**{de.name}** has {len(de.primary_keys)} primary key fields; a membership flag needs a "
+        f"'{de.name}' has {len(de.primary_keys)} primary key fields; a membership flag needs a "
         "Data Extension keyed by one contact key field. Pick another one."
     )
 
@@ -240,11 +241,11 @@ def _event_problems(target: Target, names: Sequence[str]) -> list[str]:
 
 
 def summary_lines(settings: dict[str, Any]) -> list[str]:
-    """The summary card's destination lines for a non-DE kind (markdown)."""
+    """The summary card's destination lines for a non-DE kind (Markdown, names escaped)."""
     opts = settings.get("options") or {}
-    lines = [f"**Target**  \n{settings.get('de_name')}"]
+    lines = [f"**Target**  \n{md(settings.get('de_name'))}"]
     if settings.get("kind") == dest.JOURNEY_EVENT:
         lines.append(f"**Who enters**  \n{SEND_TO[opts.get('send_to', 'new')][0]}")
     key = settings["primary_keys"][0]
-    lines.append(f"**Contact key**  \n{settings.get('key_column') or '—'} → {key}")
+    lines.append(f"**Contact key**  \n{md(settings.get('key_column') or '—')} → {md(key)}")
     return lines

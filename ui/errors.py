@@ -12,6 +12,7 @@ from typing import Any
 
 from sfmc.errors import SfmcAuthError, SfmcConfigError, SfmcRetriableError
 from sync.types import SETUP_KINDS
+from ui.text import md
 
 AUTH_FIX = (
     "Check three things on the connection: the Auth Base URI starts with **https://** and is your "
@@ -79,6 +80,8 @@ _CLASS_ADVICE: tuple[tuple[type[BaseException], tuple[str, str]], ...] = (
 
 
 def _compose(text: str, kind: str | None, exc: BaseException | None = None) -> str:
+    """Markdown: the error's own words escaped (they can quote SFMC or user values), the fix."""
+    text = md(text)
     advice = KIND_ADVICE.get(kind or "")
     if advice is None and exc is not None:
         advice = next((a for cls, a in _CLASS_ADVICE if isinstance(exc, cls)), None)

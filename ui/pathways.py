@@ -14,8 +14,10 @@ import pandas as pd
 from sqlmodel import Session
 
 from sfmc.schema import key_problem
-from store import audit, pathways
+from store import audit, connections, pathways
+from store.models import Audience
 from sync import destinations as dest
+from sync.run_store import check_modeled
 from ui.mapping import frame_to_mapping, generated_key_row, mapping_problems
 from ui.transaction import transaction
 
@@ -137,12 +139,15 @@ def create_pathway(
 
     Raises:
         ValueError: the mapping cannot be stored (see `store.pathways.set_mapping`); nothing is written.
+        SetupError: kind "modeled_refused" (`sync.run_store.check_modeled`); nothing is written.
+        LookupError: the audience or connection no longer exists.
     """
     kind = settings.get("kind") or dest.DATA_EXTENSION
     found = existing_pathway(engine, audience["id"], connection["id"], kind)
     if found:
         return found
     with transaction(engine) as session:
+        check_modeled_ids(session, audience["id"], connection["id"])
         pathway = pathways.create_pathway(
             audience_id=audience["id"],
             connection_id=connection["id"],
@@ -163,6 +168,21 @@ def create_pathway(
         detail = f"{audience['name']} -> {connection['name']}"
         audit.record_audit(who, "create pathway", detail, session=session)
     return pathway_id
+
+
+def check_modeled_ids(session: Session, audience_id: int, connection_id: int) -> None:
+    """`check_modeled` on the audience and connection as stored now (not as a page saw them).
+
+    Raises:
+        SetupError: kind "modeled_refused".
+        LookupError: the audience or connection no longer exists.
+    """
+    audience = session.get(Audience, audience_id)
+    connection = connections.get_connection(connection_id, session=session)
+    if audience is None or connection is None:
+        msg = "The audience or connection no longer exists: choose them again."
+        raise LookupError(msg)
+    check_modeled(audience, connection)
 
 
 def save_mapping(

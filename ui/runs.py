@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from store import queue
-from ui.pathways import create_pathway
+from sqlmodel import Session
+
+from store import pathways, queue
+from ui.pathways import check_modeled_ids, create_pathway
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -61,8 +63,14 @@ def queue_sync(
 
     Raises:
         RunConflictError: the pathway already has a queued or running sync.
-        LookupError: the pathway no longer exists.
+        LookupError: the pathway (or its audience or connection) no longer exists.
+        SetupError: kind "modeled_refused": a modeled audience on a connection that refuses
+            them (`sync.run_store.check_modeled`; the run checks it again); nothing is queued.
     """
+    with Session(engine) as session:
+        pathway = pathways.get_pathway(pathway_id, session=session)
+        if pathway is not None:  # a missing one is refused by `enqueue_run`
+            check_modeled_ids(session, pathway.audience_id, pathway.connection_id)
     return queue.enqueue_run(
         engine,
         pathway_id,

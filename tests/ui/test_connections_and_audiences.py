@@ -89,5 +89,5 @@ def test_import_and_audiences(engine):
     ]
     (aud,) = uaud.audience_rows_for_wizard(engine)
     assert (aud["name"], aud["count"], aud["modeled"], aud["dataset"]) == ("Big", 1, True, "Gifts")
-    uaud.set_modeled(engine, aud["id"], False)
+    uaud.set_modeled(engine, aud["id"], False, who="sam")
     assert not uaud.audience_rows_for_wizard(engine)[0]["modeled"]
