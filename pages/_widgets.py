@@ -261,5 +261,6 @@ def audience_list(dataset_id: int) -> None:
                 st.markdown(f"**{n:,}** records")
         modeled = c3.toggle("Modeled", value=a.modeled, key=f"aud_modeled_{a.id}")
         if modeled != a.modeled:
-            uaud.set_modeled(state.get_engine(), a.id, modeled)
+            who = getattr(state.current_user(), "username", "")
+            uaud.set_modeled(state.get_engine(), a.id, modeled, who=who)
             st.rerun()

@@ -34,6 +34,10 @@ SCOPE_ADVICE = (
     "In Marketing Cloud: Setup → Apps → Installed Packages → your package → API Integration → "
     "Edit, tick the missing scope(s), save, and test again (new scopes can take 5 minutes)."
 )
+MODELED_FIX = (
+    "An admin can allow modeled audiences on this connection (Connections page). If the "
+    "audience is not built from a score, clear its Modeled flag on the Audiences page."
+)
 CONFIG_FIX = "Fix the connection on the Connections page (ask an admin) and try again."
 RETRY_FIX = "Marketing Cloud is busy or unreachable right now. Wait a minute and retry."
 
@@ -51,6 +55,7 @@ _NOTHING = ("", "")  # the message already says what to fix
 KIND_ADVICE: dict[str, tuple[str, str]] = {
     **dict.fromkeys(SETUP_KINDS, _NOTHING),
     **dict.fromkeys(FOLDER_KINDS, ("", CATEGORY_FIX)),
+    "modeled_refused": ("", MODELED_FIX),
     SCOPE: ("", SCOPE_ADVICE),
     **dict.fromkeys(
         (
