@@ -11,13 +11,14 @@ from store.queue import active_run
 from ui import errors, state
 from ui import pathways as upath
 from ui import runs as uruns
+from ui.text import md
 
 
 def _queue(p: Any, label: str, user: Any, **flags: bool) -> None:
     ok, _ = widgets.guard(uruns.queue_sync, state.get_engine(), p.id, user.username, **flags)
     if ok:
         state.get_worker()
-        st.toast(f"Sync of {label} queued.", icon=":material/schedule:")
+        st.toast(f"Sync of {md(label)} queued.", icon=":material/schedule:")
         st.rerun()
 
 
@@ -30,7 +31,9 @@ def _change(use_case: Any, *args: Any, **kwargs: Any) -> None:
 
 @st.dialog("Delete pathway?")
 def confirm_delete(pathway_id: int, label: str, who: str) -> None:
-    st.write(f"Delete the pathway **{label}**? The Data Extension in Marketing Cloud is kept.")
+    st.markdown(
+        f"Delete the pathway **{md(label)}**? The Data Extension in Marketing Cloud is kept."
+    )
     if st.button("Delete pathway", type="primary", key="pw_delete_yes"):
         _change(upath.delete_pathway, pathway_id, label=label, who=who)
 
@@ -78,7 +81,8 @@ def actions(p: Any, label: str, status: Any, user: Any) -> None:
     last = widgets.load_run(status.last_run_id) if status.last_run_id else None
     if last is not None and last.state == "needs_confirm":
         st.warning(
-            last.message or "This Mirror sync would delete many rows.", icon=":material/warning:"
+            md(last.message or "This Mirror sync would delete many rows."),
+            icon=":material/warning:",
         )
         if st.button("Confirm the deletes and sync", key=f"pw_confirm_{p.id}", type="primary"):
             _queue(p, label, user, confirm_deletes=True)
@@ -99,7 +103,7 @@ def repick_folder(p: Any, label: str, user: Any) -> None:
         return
     folders = {f.id: f for f in listing.folders}
     if not folders:
-        st.warning(listing.notice or errors.EMPTY_CATEGORY_FIX)
+        st.warning(md(listing.notice) if listing.notice else errors.EMPTY_CATEGORY_FIX)
         return
     fid = st.selectbox(
         "New folder", list(folders), format_func=lambda i: folders[i].path, key=f"pw_folder_{p.id}"

@@ -10,23 +10,24 @@ from pages import _widgets as widgets
 from sfmc.config import check_local_address
 from ui import connections as uconn
 from ui import errors, state
+from ui.text import code, md
 
 
 def show_report(report: Any) -> None:
     """The ConnectionReport: verdict in plain words, the fix, endpoints, scope checklist."""
     if report.ok:
-        st.success(f"Connection works. {report.reason}", icon=":material/check_circle:")
+        st.success(f"Connection works. {md(report.reason)}", icon=":material/check_circle:")
     else:
-        st.error(f"Connection failed: {report.reason}", icon=":material/error:")
-        st.markdown(f"**How to fix it:** {report.fix or errors.AUTH_FIX}")
+        st.error(f"Connection failed: {md(report.reason)}", icon=":material/error:")
+        st.markdown(f"**How to fix it:** {md(report.fix) if report.fix else errors.AUTH_FIX}")
         with st.expander("Still failing? The usual causes"):
             st.markdown(errors.AUTH_FIX)
     st.markdown(
-        f"- Auth: `{report.auth_url or '—'}`\n- REST: `{report.rest_url or '—'}`\n"
-        f"- SOAP: `{report.soap_url or '—'}`"
+        f"- Auth: {code(report.auth_url or '—')}\n- REST: {code(report.rest_url or '—')}\n"
+        f"- SOAP: {code(report.soap_url or '—')}"
     )
     if report.scopes:
-        st.dataframe(
+        widgets.table(
             [
                 {
                     "Scope": s.scope,
@@ -36,12 +37,12 @@ def show_report(report: Any) -> None:
                 }
                 for s in report.scopes
             ],
-            hide_index=True,
             column_config={"Granted": st.column_config.CheckboxColumn(width="small")},
         )
         if report.missing_scopes:
             missing = "\n".join(
-                f"- **{m.scope}** is missing: {m.breaks_without}" for m in report.missing_scopes
+                f"- **{md(m.scope)}** is missing: {md(m.breaks_without)}"
+                for m in report.missing_scopes
             )
             st.warning(f"{missing}\n\n{errors.SCOPE_ADVICE}", icon=":material/key:")
 
@@ -95,8 +96,8 @@ def save(editing: Any, user: Any, form: uconn.ConnectionForm) -> None:
         allow_local=local is not None,
     )
     for problem in problems or []:
-        st.error(problem, icon=":material/error:")
+        st.error(md(problem), icon=":material/error:")
     if ok and not problems:
         st.session_state[state.CONN_EDIT_ID] = None
-        st.toast(f"Saved {form.name.strip()}. Use Test to check it.", icon=":material/check:")
+        st.toast(f"Saved {md(form.name.strip())}. Use Test to check it.", icon=":material/check:")
         st.rerun()

@@ -10,6 +10,7 @@ from pages import _widgets as widgets
 from store.importer import ImportProgress
 from ui import audiences as uaud
 from ui import state
+from ui.text import md
 
 
 def _default_name() -> None:
@@ -57,9 +58,9 @@ def upload_section(user: Any) -> None:
             session[state.AUD_IMPORT_REPORT] = report
     rep = session.get(state.AUD_IMPORT_REPORT)
     if rep:
-        st.success(rep["summary"], icon=":material/check:")
+        st.success(md(rep["summary"]), icon=":material/check:")
         for note in rep["notes"]:
-            st.caption(note)
+            st.caption(md(note))
         if rep["problems"]:
             st.warning(
                 f"{len(rep['problems']):,} row(s) could not be imported; nothing was dropped "

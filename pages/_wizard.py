@@ -16,6 +16,7 @@ from sync import mapping as smap
 from ui import errors, state
 from ui import mapping as umap
 from ui import pathways as upath
+from ui.text import md
 
 Go = Callable[[int], None]
 
@@ -39,13 +40,13 @@ def _verify_connection(conn: dict) -> None:
         if report is None or not report.ok:
             if report is not None:
                 st.error(
-                    f"The connection **{conn['name']}** cannot be used: {report.reason}",
+                    f"The connection **{md(conn['name'])}** cannot be used: {md(report.reason)}",
                     icon=":material/error:",
                 )
-                st.markdown(report.fix or errors.AUTH_FIX)
+                st.markdown(md(report.fix) if report.fix else errors.AUTH_FIX)
             st.stop()
         st.session_state[state.PUSH_CHECKED] = conn["id"]
-    st.success(f"Connection **{conn['name']}** verified.", icon=":material/verified:")
+    st.success(f"Connection **{md(conn['name'])}** verified.", icon=":material/verified:")
 
 
 def _pick_kind() -> str:
@@ -83,7 +84,7 @@ def review_step(aud_by_id: dict, conn_by_id: dict, go: Go) -> None:
     if kind != dest.DATA_EXTENSION:
         st.markdown("#### Pathway Summary")
         st.markdown(
-            f"**{aud['name']}** ({aud['count']:,} records) → **{conn['name']}** · "
+            f"**{md(aud['name'])}** ({aud['count']:,} records) → **{md(conn['name'])}** · "
             f"{dest.DESTINATION_KINDS[kind]}"
         )
         other.review_other(kind, aud, conn, client, go)
@@ -179,7 +180,8 @@ def _mapping_tab(aud: dict, saved: dict, generated: bool, listing: Any) -> dict[
     values["category_id"] = category
     values["category_path"] = folders[category].path if category in folders else None
     if listing.fallback or not fids:
-        st.warning(listing.notice or errors.EMPTY_CATEGORY_FIX, icon=":material/folder_off:")
+        notice = md(listing.notice) if listing.notice else errors.EMPTY_CATEGORY_FIX
+        st.warning(notice, icon=":material/folder_off:")
     st.caption("Add Column Mapping: add or remove rows; Text defaults to 255 characters.")
     values["mapping"] = st.data_editor(
         st.session_state[state.PUSH_MAPPING],
@@ -210,7 +212,8 @@ def _review_data_extension(aud: dict, conn: dict, client: Any, go: Go) -> None:
         session[state.PUSH_MAPPING] = umap.mapping_frame(suggested)
     st.markdown("#### Pathway Summary")
     st.markdown(
-        f"**{aud['name']}** ({aud['count']:,} records) → **{conn['name']}** · Data Extension"
+        f"**{md(aud['name'])}** ({aud['count']:,} records) → **{md(conn['name'])}** · "
+        "Data Extension"
     )
     with st.form("push_review"):
         with st.expander("Advanced Settings", expanded=True):
@@ -230,7 +233,7 @@ def _review_data_extension(aud: dict, conn: dict, client: Any, go: Go) -> None:
     session[state.PUSH_MAPPING] = values["mapping"]
     session[state.PUSH_SETTINGS] = settings
     for p in problems:
-        st.error(p, icon=":material/error:")
+        st.error(md(p), icon=":material/error:")
     if not problems:
         session[state.PUSH_PATHWAY_ID] = None
         session[state.PUSH_DRY_RUN_ID] = None  # a dry run of other settings

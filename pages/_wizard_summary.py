@@ -15,22 +15,23 @@ from ui import pathways as upath
 from ui import runs as uruns
 from ui import state
 from ui.mapping import GENERATED_KEY_FIELD
+from ui.text import code, md
 
 
 def _summary_card(aud: dict, conn: dict, s: dict) -> None:
     kind = s.get("kind") or dest.DATA_EXTENSION
     with st.container(border=True):
         a, b = st.columns(2)
-        a.markdown(f"**Audience**  \n{aud['name']}")
-        a.markdown(f"**Destination**  \n{conn['name']} · {dest.DESTINATION_KINDS[kind]}")
+        a.markdown(f"**Audience**  \n{md(aud['name'])}")
+        a.markdown(f"**Destination**  \n{md(conn['name'])} · {dest.DESTINATION_KINDS[kind]}")
         if kind == dest.DATA_EXTENSION:
-            a.markdown(f"**Data Extension**  \n{s.get('de_name')}  \n`{s.get('de_key')}`")
-            a.markdown(f"**Folder**  \n{s.get('category_path') or '—'}")
+            a.markdown(f"**Data Extension**  \n{md(s.get('de_name'))}  \n{code(s.get('de_key'))}")
+            a.markdown(f"**Folder**  \n{md(s.get('category_path') or '—')}")
             b.markdown(f"**Method of Sync**  \n{upath.METHODS[s.get('method', 'upsert')][0]}")
             keys = s.get("primary_keys") or []
             if (s.get("options") or {}).get("generated_key"):
                 keys = [f"{GENERATED_KEY_FIELD} (generated)"]
-            b.markdown(f"**Primary key**  \n{', '.join(keys) or '—'}")
+            b.markdown(f"**Primary key**  \n{md(', '.join(keys) or '—')}")
         else:
             for line in udest.summary_lines(s):
                 a.markdown(line)

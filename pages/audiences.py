@@ -11,6 +11,7 @@ from store.datasets import list_datasets
 from store.filters import OP_LABELS, OPS
 from ui import audiences as uaud
 from ui import state
+from ui.text import code, md
 
 user = state.require_role("staff")
 st.title("Audiences")
@@ -68,7 +69,7 @@ with tab_aud:
             filters.append({"column": column, "op": op, "value": value})
     for i, f in enumerate(list(filters)):
         a, b = st.columns([6, 1])
-        a.markdown(f"`{f['column']}` {OP_LABELS.get(f['op'], f['op'])} `{f['value']}`")
+        a.markdown(f"{code(f['column'])} {OP_LABELS.get(f['op'], f['op'])} {code(f['value'])}")
         if b.button("Remove", key=f"aud_rm_{i}"):
             filters.pop(i)
             st.rerun()
@@ -76,7 +77,7 @@ with tab_aud:
     if ok:
         st.metric("Matching records", f"{count:,}")
         with st.expander("Preview matching rows"):
-            st.dataframe(preview_matching(engine, ds, filters, limit=20), hide_index=True)
+            widgets.table(preview_matching(engine, ds, filters, limit=20))
     with st.form("aud_save"):
         name = st.text_input("Audience name")
         modeled = st.checkbox("Modeled (built from a score)")
@@ -85,8 +86,8 @@ with tab_aud:
                 uaud.create_audience, engine, name, ds_id, filters, modeled=modeled
             )
             for problem in problems or []:
-                st.error(problem, icon=":material/error:")
+                st.error(md(problem), icon=":material/error:")
             if ok and not problems:
                 session[state.AUD_FILTERS] = []
-                st.toast(f"Audience {name} saved.", icon=":material/check:")
+                st.toast(f"Audience {md(name)} saved.", icon=":material/check:")
                 st.rerun()

@@ -13,6 +13,7 @@ from store.pathways import get_mapping, list_pathways
 from ui import mapping as umap
 from ui import pathways as upath
 from ui import state
+from ui.text import code, md
 
 user = state.require_role("staff")
 st.title("Column Mapping")
@@ -45,10 +46,10 @@ with state.session() as session:
     mapping = get_mapping(pid, session=session)
 
 c1, c2, c3 = st.columns(3)
-c1.markdown(f"**Data Extension**  \n{p.de_name}  \n`{p.de_customer_key}`")
-c2.markdown(f"**Category** (fixed)  \n{p.category_path or '—'}")
+c1.markdown(f"**Data Extension**  \n{md(p.de_name)}  \n{code(p.de_customer_key)}")
+c2.markdown(f"**Category** (fixed)  \n{md(p.category_path or '—')}")
 c2.caption("Marketing Cloud keeps a Data Extension in its folder; the category cannot change here.")
-c3.markdown(f"**Primary key**  \n{', '.join(p.primary_keys) or '—'}")
+c3.markdown(f"**Primary key**  \n{md(', '.join(p.primary_keys) or '—')}")
 
 st.subheader("Mapping")
 st.caption(
@@ -81,7 +82,7 @@ if saved:
         who=user.username,
     )
     for problem in problems or []:
-        st.error(problem, icon=":material/error:")
+        st.error(md(problem), icon=":material/error:")
     if ok and not problems:
         st.toast("Mapping saved; it applies on the next sync.", icon=":material/check:")
         st.rerun()

@@ -9,6 +9,7 @@ from pages import _widgets as widgets
 from store.connections import list_connections
 from ui import connections as uconn
 from ui import state
+from ui.text import md
 
 user = state.require_role("admin")
 st.title("Connections")
@@ -23,7 +24,9 @@ with state.session() as session:
 
 @st.dialog("Delete connection?")
 def confirm_delete(conn_id: int, name: str) -> None:
-    st.write(f"Delete **{name}**? Its pathways stop syncing. Data Extensions in SFMC are kept.")
+    st.markdown(
+        f"Delete **{md(name)}**? Its pathways stop syncing. Data Extensions in SFMC are kept."
+    )
     if st.button("Delete", type="primary", key="conn_delete_yes"):
         ok, _ = widgets.guard(
             uconn.delete_connection, engine, conn_id, name=name, who=user.username
@@ -44,9 +47,10 @@ for conn in connections:
         status = {True: ":green[tested OK]", False: ":red[last test failed]"}.get(
             conn.last_test_ok, ":gray[not tested yet]"
         )
-        left.markdown(f"**{conn.name}** · {status}")
+        left.markdown(f"**{md(conn.name)}** · {status}")
         left.caption(
-            f"{conn.auth_base_uri} · Client ID {conn.client_id} · MID {conn.account_id or '—'} · "
+            f"{md(conn.auth_base_uri)} · Client ID {md(conn.client_id)} · "
+            f"MID {md(conn.account_id or '—')} · "
             f"modeled audiences {'allowed' if conn.allow_modeled else 'refused'}"
         )
         b1, b2, b3 = right.columns(3)
@@ -65,7 +69,7 @@ for conn in connections:
         if shown and shown[0] == conn.id:
             conn_ui.show_report(shown[1])
         if st.session_state.get(state.CONN_EDIT_ID) == conn.id:
-            st.markdown(f"**Edit {conn.name}**")
+            st.markdown(f"**Edit {md(conn.name)}**")
             conn_ui.connection_form(conn, user)
 
 with st.expander("Add a connection", expanded=not connections, icon=":material/add:"):

@@ -13,6 +13,7 @@ from store.pathways import list_pathways
 from store.queue import active_run, list_runs
 from store.status import pathway_status
 from ui import rejects, state
+from ui.text import code, md
 
 user = state.require_role("staff", "analyst")
 can_act = user.can("staff")
@@ -82,13 +83,15 @@ for p in pathways:
     by_conn.setdefault(p.connection_id, []).append(p)
 for conn_id, items in by_conn.items():
     with st.expander(
-        f"{conns.get(conn_id, 'Deleted connection')} — {len(items)} pathway(s)", expanded=True
+        f"{md(conns.get(conn_id, 'Deleted connection'))} — {len(items)} pathway(s)", expanded=True
     ):
         for p in items:
             label = f"{auds.get(p.audience_id, '?')} → {p.de_name}"
             status = pathway_status(engine, p.id)
             with st.container(border=True):
-                st.markdown(f"**{label}**  \n`{p.de_customer_key}` · {p.category_path or ''}")
+                st.markdown(
+                    f"**{md(label)}**  \n{code(p.de_customer_key)} · {md(p.category_path or '')}"
+                )
                 m = st.columns(5)
                 m[0].metric("Sync Status", "Paused" if p.paused else status.status)
                 m[1].metric("Last Sync Successes", f"{status.last_successes or 0:,}")
@@ -108,6 +111,6 @@ for conn_id, items in by_conn.items():
                 if running is not None:
                     widgets.live_run(running.id, key=f"pw{p.id}")
                 elif status.message:
-                    st.caption(status.message)
+                    st.caption(md(status.message))
                 with st.expander("Run history and rejected rows"):
                     history(p)

@@ -11,6 +11,7 @@ from ui import state
 from ui.audiences import audience_rows_for_wizard
 from ui.connections import connection_rows
 from ui.pathways import pushed_pairs
+from ui.text import md
 
 user = state.require_role("staff")
 st.title("Push Audiences")
@@ -55,7 +56,7 @@ if step == 1:
         format_func=label,
         placeholder="Choose an audience",
     )
-    st.dataframe(
+    widgets.table(
         [
             {
                 "Audience": a["name"],
@@ -67,8 +68,7 @@ if step == 1:
                 "Modeled": "yes" if a["modeled"] else "",
             }
             for a in audiences
-        ],
-        hide_index=True,
+        ]
     )
     if st.button("Next: choose destination", type="primary", disabled=choice is None):
         session[state.PUSH_AUDIENCE_ID] = choice
@@ -82,15 +82,16 @@ elif step == 2:
         go(1)
         st.rerun()
     st.subheader("2. Choose destination")
-    st.caption(f"Audience: **{aud['name']}** ({aud['count']:,} records)")
+    st.caption(f"Audience: **{md(aud['name'])}** ({aud['count']:,} records)")
     ids = [c["id"] for c in connections]
     current = session.get(state.PUSH_CONNECTION_ID)
     choice = st.radio(
         "Marketing Cloud connection",
         ids,
         index=ids.index(current) if current in ids else 0,
-        format_func=lambda cid: (
-            conn_by_id[cid]["name"] + (" (Already Pushed)" if (aud["id"], cid) in pushed else "")
+        format_func=lambda cid: (  # radio options are Markdown
+            md(conn_by_id[cid]["name"])
+            + (" (Already Pushed)" if (aud["id"], cid) in pushed else "")
         ),
     )
     blocked = aud["modeled"] and not conn_by_id[choice]["allow_modeled"]

@@ -18,7 +18,12 @@ _REJ = RejectedRow.__table__  # type: ignore[attr-defined]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: object) -> str:
+def spreadsheet_cell(value: object) -> str:
+    """`value` as CSV cell text a spreadsheet will not run as a formula (CSV injection).
+
+    The one rule for every download of uploaded or SFMC values: this report, and the tables
+    the pages show (their toolbar downloads what is shown).
+    """
     if value is None:
         return ""
     text_value = value if isinstance(value, str) else str(value)
@@ -48,15 +53,15 @@ def rejected_rows_csv(engine: Engine, run_id: int) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     tail = ["validationErrorType", "validationErrorDetails", "field", "retryable"]
-    writer.writerow([_cell(c) for c in [*columns, *tail]])
+    writer.writerow([spreadsheet_cell(c) for c in [*columns, *tail]])
     for row in rows:
         values = row["row_values"] or {}
         writer.writerow(
-            [_cell(values.get(c)) for c in columns]
+            [spreadsheet_cell(values.get(c)) for c in columns]
             + [
-                _cell(row["error_type"]),
-                _cell(row["error_details"]),
-                _cell(row["field"]),
+                spreadsheet_cell(row["error_type"]),
+                spreadsheet_cell(row["error_details"]),
+                spreadsheet_cell(row["field"]),
                 "true" if row["retryable"] else "false",
             ]
         )

@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ui.text import md
+
 REJECTED_FIX = (
     "Some rows failed. Download the rejected rows below, read the **validationErrorType** and "
     "**validationErrorDetails** columns, fix those values in your data (or the column's type and "
@@ -34,9 +36,12 @@ UNKNOWN = "Unknown"
 
 
 def rejected_help(error_types: Mapping[str, int]) -> list[str]:
-    """One sentence per validationErrorType seen in a run, saying what to fix."""
+    """One sentence per validationErrorType seen in a run, saying what to fix (Markdown).
+
+    The types come from SFMC's replies, so they are escaped.
+    """
     return [
-        f"**{count:,} × {etype}**: the value {TYPE_WORDS.get(etype, 'was refused by Marketing Cloud')}."
+        f"**{count:,} × {md(etype)}**: the value {TYPE_WORDS.get(etype, 'was refused by Marketing Cloud')}."
         for etype, count in sorted(error_types.items(), key=lambda kv: -kv[1])
     ]
 
