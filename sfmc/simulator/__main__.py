@@ -1,8 +1,6 @@
-"""`python -m sfmc.simulator`: the same program as `python -m simulator`."""
+"""`python -m sfmc.simulator`: an alias that runs `python -m simulator` (no import of it here)."""
 
-import sys
-
-from simulator.__main__ import main
+import runpy
 
 if __name__ == "__main__":
-    sys.exit(main())
+    runpy.run_module("simulator", run_name="__main__", alter_sys=True)

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
 import requests
+
+from tests.fixtures import ROOT
 
 PUT = "/data/v1/async/dataextensions/key:major_donors/rows"
 
@@ -291,3 +295,20 @@ def test_cli_parser():
     assert args.client[0] == ("id1", "secret1", frozenset({"data_extensions_read", "email_send"}))
     assert args.client[1] == ("id2", "s2", None)
     assert args.error_rate == 0.1
+
+
+@pytest.mark.parametrize("module", ["simulator", "sfmc.simulator"])
+def test_both_command_names_serve_a_tenant(module):
+    """`python -m simulator` and its historical alias `python -m sfmc.simulator` start a server."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, "--port", "0", "--latency-ms", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("SFMC simulator on http://127.0.0.1:"), line
+        url = line.split()[3]
+        assert requests.post(url + "v2/token", json={}, timeout=10).status_code in (400, 401)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
