@@ -1,6 +1,6 @@
 """`python -m bench push`: the engine end to end against a simulator in its own process.
 
-Steps: start `python -m sfmc.simulator` (DESIGN.md §5 processing model unless flags say
+Steps: start `python -m simulator` (DESIGN.md §5 processing model unless flags say
 otherwise), write a deterministic N-row audience (about 3.5% invalid rows) to CSV and import it
 into a fresh store, pre-seed the DE when the method needs existing rows, run the sync with the
 worker's code path (`Worker.run_once` in a child process: its `ru_maxrss` is the product side's
