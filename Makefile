@@ -7,14 +7,15 @@ DEV_STAMP := $(VENV)/.dev-installed
 
 .PHONY: run test lint bench chromium clean
 
-$(RUNTIME_STAMP): requirements.txt
+# Every install goes through constraints.txt: indirect dependencies get the tested versions.
+$(RUNTIME_STAMP): requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	touch $@
 
-$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt constraints.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 
 run: $(RUNTIME_STAMP)
