@@ -14,6 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from pages import _widgets as widgets
+from sfmc.contacts import list_attribute_set_definitions
+from sfmc.journeys import list_event_definitions
 from sync import destinations as dest
 from ui import destinations as udest
 from ui import state
@@ -60,7 +62,7 @@ def _shared_de(conn: dict, client: Any, saved: dict) -> udest.Target:
 
 
 def _journey(conn: dict, client: Any, saved: dict) -> udest.Target:
-    defs = _loaded(conn, dest.JOURNEY_EVENT, lambda: dest.list_event_definitions(client))
+    defs = _loaded(conn, dest.JOURNEY_EVENT, lambda: list_event_definitions(client))
     if not defs:
         st.warning(
             "This account has no API entry event definitions. Create a journey with an API "
@@ -96,7 +98,7 @@ def _target(kind: str, conn: dict, client: Any, saved: dict) -> udest.Target:
         return _shared_de(conn, client, saved)
     if kind == dest.JOURNEY_EVENT:
         return _journey(conn, client, saved)
-    sets = _loaded(conn, kind, lambda: dest.list_attribute_set_definitions(client))
+    sets = _loaded(conn, kind, lambda: list_attribute_set_definitions(client))
     return udest.target_for(dest.CONTACTS, sets=sets)
 
 

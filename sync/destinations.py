@@ -11,9 +11,10 @@ The runners the sync engine dispatches to by `Pathway.destination_kind`:
   (client calls: `sfmc.journeys`; runner: `sync.records`)
 
 This module holds the kinds, their settings and scope check, `push_destination` (which checks the
-destination and builds the per-kind plan) and the generated-key option for DE pushes. Every HTTP
-call goes through `SfmcClient._request`, which owns tokens, retries and error mapping. Nothing
-here reads the store: the runner hands everything in through a `RunIO`.
+destination with the rules of `sync.destination_rules`, the wizard's too, and builds the per-kind
+plan) and the generated-key option for DE pushes. Every HTTP call goes through
+`SfmcClient._request`, which owns tokens, retries and error mapping. Nothing here reads the
+store: the runner hands everything in through a `RunIO`.
 """
 
 from __future__ import annotations
@@ -23,20 +24,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sfmc.contacts import (
-    CONTACT_KEY_MAX,
-    list_attribute_set_definitions,
-    upsert_contacts,
-    writable_attributes,
-)
+from sfmc.contacts import CONTACT_KEY_MAX, list_attribute_set_definitions, upsert_contacts
 from sfmc.errors import SfmcAuthError
-from sfmc.journeys import (
-    EVENT_BATCH_MAX,
-    fire_entry_events,
-    get_event_definition,
-    list_event_definitions,
-)
+from sfmc.journeys import EVENT_BATCH_MAX, fire_entry_events, get_event_definition
 from sfmc.types import DeField, RowOutcome
+from sync.destination_rules import (
+    contact_key_problems,
+    contacts_problems,
+    is_contact_key,
+    journey_problems,
+    raise_first,
+)
 from sync.mapping import FieldMap
 from sync.membership import push_membership
 from sync.records import RecordPlan, push_records
@@ -44,27 +42,6 @@ from sync.types import PushOptions, PushResult, ReadChunks, RunIO, SetupError
 
 if TYPE_CHECKING:
     from sfmc.client import SfmcClient
-
-# The client calls `list_attribute_set_definitions`, `list_event_definitions` and
-# `writable_attributes` are here for the destination pages (`pages/_destinations.py`).
-__all__ = [
-    "CONTACTS",
-    "CONTACT_KEY_MAX",
-    "DATA_EXTENSION",
-    "DESTINATION_HELP",
-    "DESTINATION_KINDS",
-    "DESTINATION_SCOPES",
-    "GENERATED_KEY_COLUMN",
-    "JOURNEY_EVENT",
-    "MEMBERSHIP_FLAG",
-    "DestinationSettings",
-    "check_scopes",
-    "list_attribute_set_definitions",
-    "list_event_definitions",
-    "push_destination",
-    "with_generated_keys",
-    "writable_attributes",
-]
 
 DATA_EXTENSION = "data_extension"
 MEMBERSHIP_FLAG = "membership_flag"
@@ -188,15 +165,7 @@ def push_destination(
     """
     options = options or PushOptions()
     check_scopes(client, settings.kind)
-    keyed = [m for m in mapping if m.is_primary_key]
-    if len(keyed) != 1:
-        msg = (
-            "Mark exactly one mapped column as the contact key (the column that identifies a "
-            f"supporter, e.g. a CRM id); {len(keyed)} are marked."
-        )
-        raise SetupError(
-            msg, kind="contact_key", operation="check the mapping", detail={"marked": len(keyed)}
-        )
+    raise_first(contact_key_problems(mapping))
     if settings.kind == MEMBERSHIP_FLAG:
         return push_membership(
             settings.flag_field,
@@ -223,133 +192,54 @@ def push_destination(
 
 
 def _contacts_plan(client: SfmcClient, mapping: Sequence[FieldMap]) -> RecordPlan:
+    """Contact upserts: the mapped attributes as fields (checked by `contacts_problems`)."""
     sets = list_attribute_set_definitions(client)
+    raise_first(contacts_problems(sets, mapping))
     attrs = {a.qualified_name.casefold(): a for s in sets for a in s.attributes}
-    fields: list[DeField] = []
-    key_dest = next(m.destination_field for m in mapping if m.is_primary_key)
-    for m in mapping:
-        if m.is_primary_key and "." not in m.destination_field:
-            # The contact key column need not be an attribute: it is the contactKey itself.
-            fields.append(
-                DeField(m.destination_field, "Text", CONTACT_KEY_MAX, is_primary_key=True)
-            )
-            continue
-        attr = attrs.get(m.destination_field.casefold())
-        if attr is None:
-            known = ", ".join(a.qualified_name for a in writable_attributes(sets))
-            msg = (
-                f"'{m.destination_field}' is not an attribute of this account (map to "
-                f"'<Attribute Set>.<Attribute>'). Available: {known}."
-            )
-            raise SetupError(
-                msg,
-                kind="contacts_mapping",
-                operation="check the contacts mapping",
-                detail={"field": m.destination_field},
-            )
-        if attr.is_read_only:
-            msg = f"'{attr.qualified_name}' is read-only in SFMC; remove it from the mapping."
-            raise SetupError(
-                msg,
-                kind="contacts_mapping",
-                operation="check the contacts mapping",
-                detail={"field": attr.qualified_name, "read_only": True},
-            )
-        fields.append(replace(attr.to_de_field(), is_primary_key=m.is_primary_key))
-    payload = tuple(
-        m.destination_field for m in mapping if not m.is_primary_key or "." in m.destination_field
+    fields = tuple(
+        # The contact key column need not be an attribute: it is the contactKey itself.
+        DeField(m.destination_field, "Text", CONTACT_KEY_MAX, is_primary_key=True)
+        if is_contact_key(m)
+        else replace(
+            attrs[m.destination_field.casefold()].to_de_field(), is_primary_key=m.is_primary_key
+        )
+        for m in mapping
     )
+    key_dest = next(m.destination_field for m in mapping if m.is_primary_key)
+    payload = tuple(m.destination_field for m in mapping if not is_contact_key(m))
     canonical = {a.qualified_name.casefold(): a.qualified_name for a in attrs.values()}
 
     def send(batch: Sequence[tuple[str, Mapping[str, object]]]) -> list[RowOutcome]:
         fixed = [(k, {canonical.get(n.casefold(), n): v for n, v in d.items()}) for k, d in batch]
         return upsert_contacts(client, fixed)
 
-    return RecordPlan(tuple(fields), key_dest, 50, send, payload)
+    return RecordPlan(fields, key_dest, 50, send, payload)
 
 
 def _journey_plan(
     client: SfmcClient, settings: DestinationSettings, mapping: Sequence[FieldMap]
 ) -> RecordPlan:
-    if not settings.event_definition_key:
-        msg = "Pick the Journey event definition to send members to (pathway option event_definition_key)."
-        raise SetupError(msg, kind="journey_settings", operation="check the journey settings")
-    definition = get_event_definition(client, settings.event_definition_key)
-    if definition is None:
-        msg = (
-            f"The event definition '{settings.event_definition_key}' does not exist in this "
-            "account (deleted or renamed in Journey Builder?). Pick one of the account's event "
-            "definitions in the pathway settings."
-        )
-        raise SetupError(
-            msg,
-            kind="journey_settings",
-            operation="find the journey event definition",
-            detail={"event_definition_key": settings.event_definition_key},
-        )
+    """Entry events: the mapped fields of the event's DE (checked by `journey_problems`)."""
+    key = settings.event_definition_key
+    definition = get_event_definition(client, key) if key else None
     de = None
-    if definition.data_extension_name:
+    if definition is not None and definition.data_extension_name:
         de = client.find_data_extension(name=definition.data_extension_name)
-    if de is None:
-        msg = (
-            f"The Data Extension of event '{definition.name}' "
-            f"('{definition.data_extension_name}') was not found; fix the event in Journey Builder."
-        )
-        raise SetupError(
-            msg,
-            kind="journey_settings",
-            operation="read the event's Data Extension",
-            detail={"data_extension": definition.data_extension_name},
-        )
+    raise_first(journey_problems(key, definition, de, mapping))
+    assert definition is not None  # journey_problems said so
+    assert de is not None
     by_name = {f.name.casefold(): f for f in de.fields}
-    fields: list[DeField] = []
-    for m in mapping:
-        de_field = by_name.get(m.destination_field.casefold())
-        if de_field is None:
-            msg = (
-                f"'{m.destination_field}' is not a field of the event's Data Extension "
-                f"'{de.name}' (fields: {', '.join(f.name for f in de.fields)}); SFMC would refuse "
-                "every event. Fix the mapping."
-            )
-            raise SetupError(
-                msg,
-                kind="journey_mapping",
-                operation="check the journey mapping",
-                detail={"field": m.destination_field},
-            )
-        fields.append(replace(de_field, is_primary_key=m.is_primary_key))
-    mapped = {f.name.casefold() for f in fields}
-    unmapped_required = [
-        f.name
-        for f in de.fields
-        if (f.is_required or f.is_primary_key)
-        and f.default_value is None
-        and f.name.casefold() not in mapped
-    ]
-    if unmapped_required:
-        msg = (
-            f"The event's Data Extension requires {', '.join(unmapped_required)}; map a column "
-            "to each of them."
-        )
-        raise SetupError(
-            msg,
-            kind="journey_mapping",
-            operation="check the journey mapping",
-            detail={"fields": unmapped_required},
-        )
-    key = definition.key
+    fields = tuple(
+        replace(by_name[m.destination_field.casefold()], is_primary_key=m.is_primary_key)
+        for m in mapping
+    )
+    event_key = definition.key
 
     def send(batch: Sequence[tuple[str, Mapping[str, object]]]) -> list[RowOutcome]:
-        return fire_entry_events(client, key, batch, use_batch=settings.use_batch)
+        return fire_entry_events(client, event_key, batch, use_batch=settings.use_batch)
 
-    names = tuple(f.name for f in fields)
-    return RecordPlan(
-        tuple(fields),
-        fields[[m.is_primary_key for m in mapping].index(True)].name,
-        EVENT_BATCH_MAX,
-        send,
-        names,
-    )
+    key_field = next(f.name for f in fields if f.is_primary_key)
+    return RecordPlan(fields, key_field, EVENT_BATCH_MAX, send, tuple(f.name for f in fields))
 
 
 # ------------------------------------------------------------------ DE push key options

@@ -12,11 +12,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sfmc.types import DataExtension, DeField
+from sync.destination_rules import membership_problems, raise_first
 from sync.mapping import FieldMap, RowConverter
 from sync.plan import read_remote_keys
 from sync.preflight import Preflight
 from sync.push import push_rows
-from sync.types import Commit, PushOptions, PushResult, PushTarget, RunIO, SetupError
+from sync.types import Commit, PushOptions, PushResult, PushTarget, RunIO
 
 if TYPE_CHECKING:
     from sfmc.client import SfmcClient
@@ -103,83 +104,21 @@ def _shared_de(
     mapping: Sequence[FieldMap],
     options: PushOptions,
 ) -> _SharedDe:
-    """Check the shared DE fits the mapping; add the flag field when missing (not in a dry run)."""
-    if not flag:
-        msg = (
-            "Name the True/False field that marks this audience's members (e.g. 'In Lapsed 2023')."
-        )
-        raise SetupError(msg, kind="membership_settings", operation="check the membership settings")
-    de = client.find_data_extension(customer_key=customer_key)
-    if de is None:
-        msg = (
-            f"The shared Data Extension '{customer_key}' was not found. Membership "
-            "flags go to an existing DE keyed by contact key: pick one that exists."
-        )
-        raise SetupError(
-            msg,
-            kind="shared_de_missing",
-            operation="find the shared Data Extension",
-            detail={"customer_key": customer_key},
-        )
+    """The shared DE checked by `membership_problems`; its flag field added if missing."""
+    # Without a flag name there is nothing to write: refuse before asking SFMC for the DE.
+    de = client.find_data_extension(customer_key=customer_key) if flag else None
+    raise_first(membership_problems(customer_key, de, flag, mapping))
+    assert de is not None  # membership_problems said so
     by_name = {f.name.casefold(): f for f in de.fields}
-    key_field = _key_field(de, by_name, next(m for m in mapping if m.is_primary_key))
-    fields = tuple(_mapped_field(de, by_name, m, flag) for m in mapping)
+    key_map = next(m for m in mapping if m.is_primary_key)
+    key_field = by_name[key_map.destination_field.casefold()]
+    fields = tuple(by_name[m.destination_field.casefold()] for m in mapping)
     flag_field = by_name.get(flag.casefold())
-    if flag_field is not None and flag_field.field_type != "Boolean":
-        msg = f"'{flag_field.name}' exists in '{de.name}' as {flag_field.field_type}; pick another flag name."
-        raise SetupError(
-            msg,
-            kind="membership_settings",
-            operation="check the membership settings",
-            detail={"flag_field": flag_field.name, "field_type": flag_field.field_type},
-        )
     if flag_field is None:
         flag_field = DeField(flag, "Boolean", default_value="False")
         if not options.dry_run:
             client.add_fields(de.customer_key, [flag_field])
     return _SharedDe(de, key_field, fields, flag_field)
-
-
-def _key_field(de: DataExtension, by_name: dict[str, DeField], key_map: FieldMap) -> DeField:
-    key_field = by_name.get(key_map.destination_field.casefold())
-    if key_field is None or not key_field.is_primary_key or len(de.primary_keys) != 1:
-        msg = (
-            f"'{key_map.destination_field}' must be the single primary key of '{de.name}' "
-            f"(its primary key: {', '.join(de.primary_keys) or 'none'})."
-        )
-        raise SetupError(
-            msg,
-            kind="membership_mapping",
-            operation="check the membership mapping",
-            detail={"field": key_map.destination_field, "primary_key": list(de.primary_keys)},
-        )
-    return key_field
-
-
-def _mapped_field(
-    de: DataExtension, by_name: dict[str, DeField], m: FieldMap, flag: str
-) -> DeField:
-    de_field = by_name.get(m.destination_field.casefold())
-    if de_field is None:
-        msg = (
-            f"'{m.destination_field}' is not a field of the shared DE '{de.name}'; add it in "
-            "SFMC or remove it from the mapping (a shared DE's fields are not changed here)."
-        )
-        raise SetupError(
-            msg,
-            kind="membership_mapping",
-            operation="check the membership mapping",
-            detail={"field": m.destination_field},
-        )
-    if de_field.name.casefold() == flag.casefold():
-        msg = f"'{flag}' is the membership flag; do not map a column to it."
-        raise SetupError(
-            msg,
-            kind="membership_mapping",
-            operation="check the membership mapping",
-            detail={"field": de_field.name},
-        )
-    return de_field
 
 
 def _leavers(

@@ -2,9 +2,9 @@
 
 Membership flag (a True/False field on an existing shared DE), Contacts (attribute sets) and
 Journey entry events: suggest a mapping, then validate what the user chose into a list of
-problems (each saying what to fix) and the settings of the pathway to create. The engine checks
-the destination again before it sends anything (`sync.destinations.push_destination`); the
-wizard checks first so the user fixes it here.
+problems (each saying what to fix) and the settings of the pathway to create. The rules are the
+engine's (`sync.destination_rules`): a run checks the destination again before it sends anything
+and stops at the first problem; the wizard shows them all, so the user fixes them here.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sfmc.contacts import CONTACT_KEY_MAX, AttributeSetDefinition, writable_attributes
 from sfmc.types import DeField
+from sync import destination_rules as rules
 from sync import destinations as dest
+from sync.mapping import FieldMap
 from ui.text import md
 
 SEND_TO = {
@@ -42,6 +45,7 @@ class Target:
         key_fields: the fields the contact key can be sent as (first = default).
         de: membership: the shared DE; journey: the event's DE; contacts: None.
         event: journey: the event definition; else None.
+        sets: contacts: the account's attribute sets; else empty.
     """
 
     kind: str
@@ -49,6 +53,7 @@ class Target:
     key_fields: tuple[DeField, ...]
     de: Any = None
     event: Any = None
+    sets: tuple[AttributeSetDefinition, ...] = ()
 
     @property
     def signature(self) -> tuple[str, str]:
@@ -67,26 +72,21 @@ class Target:
 
 def shared_de_problem(de: Any) -> str | None:
     """Why a DE cannot hold membership flags (it must be keyed by one contact key field)."""
-    if len(de.primary_keys) == 1:
-        return None
-    return (
-        f"'{de.name}' has {len(de.primary_keys)} primary key fields; a membership flag needs a "
-        "Data Extension keyed by one contact key field. Pick another one."
-    )
+    return next((p.message for p in rules.shared_de_problems(de)), None)
 
 
 def target_for(kind: str, *, de: Any = None, event: Any = None, sets: Any = ()) -> Target:
     """The target of a kind: the shared DE, the event and its DE, or the attribute sets."""
     if kind == dest.CONTACTS:
-        fields = [a.to_de_field() for a in dest.writable_attributes(sets)]
-        keys = [DeField("ContactKey", "Text", dest.CONTACT_KEY_MAX, is_primary_key=True)]
+        fields = [a.to_de_field() for a in writable_attributes(sets)]
+        keys = [DeField("ContactKey", "Text", CONTACT_KEY_MAX, is_primary_key=True)]
     elif kind == dest.MEMBERSHIP_FLAG:
         fields = list(de.fields)
         keys = [f for f in fields if f.is_primary_key]
     else:
         fields = list(de.fields)
         keys = sorted(fields, key=lambda f: _norm(f.name) not in KEY_NAMES)
-    return Target(kind, tuple(fields), tuple(keys), de=de, event=event)
+    return Target(kind, tuple(fields), tuple(keys), de=de, event=event, sets=tuple(sets))
 
 
 def suggest_pairs(
@@ -109,26 +109,11 @@ def suggest_pairs(
     return pairs
 
 
-def incomplete_sets(fields: Sequence[DeField], mapped: Sequence[str]) -> dict[str, list[str]]:
-    """Contacts: mapped attribute sets missing a required attribute, as set -> attributes.
-
-    SFMC refuses to create a contact whose attribute set lacks a required value.
-    """
-    names = {m.casefold() for m in mapped}
-    used = {m.split(".", 1)[0].casefold() for m in mapped if "." in m}
-    missing: dict[str, list[str]] = {}
-    for f in fields:
-        set_name, _, attr = f.name.partition(".")
-        if f.is_required and set_name.casefold() in used and f.name.casefold() not in names:
-            missing.setdefault(set_name, []).append(attr)
-    return missing
-
-
 def suggested_pairs(target: Target, columns: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
     """The mapping offered first: matching names, without Contacts sets the data cannot fill."""
     pairs = suggest_pairs(columns, target.fields, skip=[f.name for f in target.key_fields[:1]])
     if target.kind == dest.CONTACTS:
-        gaps = incomplete_sets(target.fields, [d for _s, d in pairs])
+        gaps = rules.incomplete_sets(target.sets, [d for _s, d in pairs])
         pairs = [(c, d) for c, d in pairs if d.split(".", 1)[0] not in gaps]
     return pairs
 
@@ -169,32 +154,34 @@ def validate(target: Target, choice: Choice) -> tuple[dict[str, Any], list[str]]
     """The pathway settings of this choice, and what stops them from working (empty = none)."""
     by_name = {f.name: f for f in target.fields}
     key_by_name = {f.name: f for f in target.key_fields}
-    problems = []
-    if choice.key_column is None:
-        problems.append("Choose the contact key column: the one that identifies each supporter.")
     rows = [mapping_row(0, choice.key_column or "", key_by_name[choice.key_field], key=True)]
     for source, name in choice.pairs:
         field = by_name.get(name or "")
         if source and field is not None:
             rows.append(mapping_row(len(rows), str(source), field))
-    names = [r["destination_field"].casefold() for r in rows]
-    problems += [
-        f"Two columns are sent to '{n}': remove one."
-        for n in sorted(set(names))
-        if names.count(n) > 1
+    mapping = [
+        FieldMap(
+            r["source_column"],
+            r["destination_field"],
+            r["field_type"],
+            is_primary_key=r["is_primary_key"],
+        )
+        for r in rows
     ]
+    problems = rules.contact_key_problems(mapping)
     options: dict[str, Any] = {}
     if target.kind == dest.CONTACTS:
-        problems += _contacts_problems(target, [r["destination_field"] for r in rows[1:]])
+        problems += rules.contacts_problems(target.sets, mapping)
         label, de_key = "Contacts", ""
     elif target.kind == dest.MEMBERSHIP_FLAG:
         flag = choice.flag_field.strip()
         options["flag_field"] = flag
-        problems += _flag_problems(target, flag, names)
-        label, de_key = f"{target.de.name} · flag '{flag}'", target.de.customer_key
+        de_key = target.de.customer_key
+        problems += rules.membership_problems(de_key, target.de, flag, mapping)
+        label = f"{target.de.name} · flag '{flag}'"
     else:
         options |= {"event_definition_key": target.event.key, "send_to": choice.send_to}
-        problems += _event_problems(target, names)
+        problems += rules.journey_problems(target.event.key, target.event, target.de, mapping)
         label, de_key = f"{target.event.name} (event)", ""
     settings = {
         "kind": target.kind,
@@ -205,39 +192,7 @@ def validate(target: Target, choice: Choice) -> tuple[dict[str, Any], list[str]]
         "primary_keys": [choice.key_field],
         "mapping": rows,
     }
-    return settings, problems
-
-
-def _contacts_problems(target: Target, mapped: Sequence[str]) -> list[str]:
-    return [
-        f"Attribute set '{name}' also needs {', '.join(attrs)} for new contacts: map a column "
-        f"to {'it' if len(attrs) == 1 else 'them'}, or remove the set's other attributes."
-        for name, attrs in incomplete_sets(target.fields, mapped).items()
-    ]
-
-
-def _flag_problems(target: Target, flag: str, names: Sequence[str]) -> list[str]:
-    clash = next((f for f in target.fields if f.name.casefold() == flag.casefold()), None)
-    if not flag:
-        return ["Name the flag field, e.g. 'In Monthly givers'."]
-    if clash is not None and clash.field_type != "Boolean":
-        return [f"'{flag}' exists in the DE as {clash.field_type}; pick another name."]
-    if flag.casefold() in names:
-        return [f"'{flag}' is the flag: don't also map a column to it."]
-    return []
-
-
-def _event_problems(target: Target, names: Sequence[str]) -> list[str]:
-    missing = [
-        f.name
-        for f in target.de.fields
-        if (f.is_required or f.is_primary_key)
-        and f.default_value is None
-        and f.name.casefold() not in names
-    ]
-    if missing:
-        return [f"The event's Data Extension needs {', '.join(missing)}: map a column."]
-    return []
+    return settings, [p.message for p in problems]
 
 
 def summary_lines(settings: dict[str, Any]) -> list[str]:

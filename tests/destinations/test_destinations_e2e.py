@@ -246,6 +246,17 @@ def test_contacts_unknown_attribute_fails_before_sending(engine, sim, make_pathw
     assert inspect(sim, "contacts")["count"] == 0
 
 
+def test_contacts_incomplete_attribute_set_fails_before_sending(engine, sim, make_pathway):
+    # "Email Addresses" needs "HTML Enabled" for new contacts: the wizard's rule, in the run too.
+    pid, _ = make_pathway(donors(2), kind="contacts", mapping=CONTACT_MAP[:2])
+    done, _ = run(engine, pid)
+    assert done.state == "failed"
+    assert done.error_kind == "contacts_mapping"
+    assert done.error_detail["fields"] == ["HTML Enabled"]
+    assert "Attribute set 'Email Addresses' also needs HTML Enabled" in done.error
+    assert inspect(sim, "contacts")["count"] == 0
+
+
 # --------------------------------------------------------------------------- journey events
 
 EVENT_MAP = [

@@ -63,9 +63,12 @@ def test_membership_flag_settings_and_problems():
     assert (settings["de_key"], settings["de_name"]) == ("all_donors", "All donors · flag 'In X'")
     assert [r["is_primary_key"] for r in settings["mapping"]] == [True, False]
     for flag, problem in [
-        ("", "Name the flag field, e.g. 'In Monthly givers'."),
-        ("region", "'region' exists in the DE as Number; pick another name."),
-        ("active", "'active' is the flag: don't also map a column to it."),
+        (
+            "",
+            "Name the True/False field that marks this audience's members (e.g. 'In Lapsed 2023').",
+        ),
+        ("region", "'Region' exists in 'All donors' as Number; pick another flag name."),
+        ("active", "'active' is the membership flag; do not map a column to it."),
     ]:
         pairs = [("email", "Email"), ("first_name", "Active")]
         choice = udest.Choice("donor_id", "SubscriberKey", pairs, flag_field=flag)
@@ -82,7 +85,7 @@ def test_journey_event_needs_its_required_fields():
     target = udest.target_for(dest.JOURNEY_EVENT, de=EVENT_DE, event=EVENT)
     assert target.key_fields[0].name == "ContactKey"  # a usual key name comes first
     settings, problems = udest.validate(target, udest.Choice("donor_id", "ContactKey", []))
-    assert problems == ["The event's Data Extension needs EmailAddress: map a column."]
+    assert problems == ["The event's Data Extension requires EmailAddress: map a column to it."]
     assert settings["options"] == {"event_definition_key": "APIEvent-1", "send_to": "new"}
     full = udest.Choice("donor_id", "ContactKey", [("email", "EmailAddress")], send_to="all")
     settings, problems = udest.validate(target, full)
