@@ -281,11 +281,14 @@ SETUP_KINDS: dict[str, str] = {
     "unknown_method": "the sync method is not one of METHODS (detail: method)",
     "contact_key": "not exactly one mapped column is the contact key (detail: marked)",
     "unknown_destination": "the destination kind is unknown (detail: destination)",
-    "contacts_mapping": "a mapped attribute is unknown or read-only (detail: field)",
+    "contacts_mapping": (
+        "an attribute unknown, read-only or mapped twice (detail: field), or a mapped set "
+        "lacking a required attribute (detail: set, fields)"
+    ),
     "journey_settings": "no or an unknown event definition (detail: event_definition_key)",
     "journey_mapping": "the mapping does not fit the event's DE (detail: field or fields)",
     "membership_settings": "the flag field is missing or unusable (detail: flag_field)",
-    "membership_mapping": "the mapping does not fit the shared DE (detail: field)",
+    "membership_mapping": "the mapping or key does not fit the shared DE (detail: field, primary_key)",
     "shared_de_missing": "the membership flag's shared DE does not exist (detail: customer_key)",
 }
 
