@@ -48,6 +48,7 @@ from sfmc.types import (
     DeField,
     FolderListing,
     RowOutcome,
+    Sending,
 )
 
 __all__ = [
@@ -105,13 +106,21 @@ class SfmcClient(SfmcTransport):
         return data_extensions.find_data_extension(self, customer_key=customer_key, name=name)
 
     def create_data_extension(self, de: DataExtension) -> DataExtension:
-        """Create a DE (not sendable) after checking SFMC's schema rules locally.
+        """Create a DE (sendable when `de.sending` says so) after checking SFMC's rules locally.
 
         Raises:
             SfmcConfigError: a schema rule is broken (the message says which and how to fix it).
             SfmcFatalError: SFMC refused it (for example, the name or key already exists).
         """
         return data_extensions.create_data_extension(self, de)
+
+    def make_sendable(self, de: DataExtension, sending: Sending) -> DataExtension:
+        """Turn an existing DE sendable ("Used for Sending"), checked against its SFMC fields.
+
+        Raises:
+            SfmcConfigError: kind "sendable_refused" when SFMC would refuse the change.
+        """
+        return data_extensions.make_sendable(self, de, sending)
 
     def add_fields(self, customer_key: str, fields: Sequence[DeField]) -> DataExtension:
         """Add new fields (or lengthen Text fields) on an existing DE; identical fields are skipped.

@@ -1,4 +1,4 @@
-"""Data Extensions: list, find (with fields), create, add fields, delete.
+"""Data Extensions: list, find (with fields), create, add fields, make sendable, delete.
 
 Functions take the client (any `SfmcTransport`) first; `SfmcClient` exposes each as a method.
 Schema rules are checked locally first (`sfmc.schema`).
@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from sfmc import soap
 from sfmc.errors import SfmcConfigError
 from sfmc.responses import json_object
-from sfmc.schema import check_new_data_extension, plan_field_changes
+from sfmc.schema import check_new_data_extension, plan_field_changes, sendable_change_problems
 from sfmc.transport import READ, WRITE, rest_path
-from sfmc.types import DataExtension, DeField
+from sfmc.types import EMAIL_ADDRESS, SUBSCRIBER_KEY, DataExtension, DeField, Sending
 
 if TYPE_CHECKING:
     from sfmc.transport import SfmcTransport
@@ -94,15 +94,21 @@ def _fields(client: SfmcTransport, customer_key: str) -> list[DeField]:
 
 
 def create_data_extension(client: SfmcTransport, de: DataExtension) -> DataExtension:
-    """Create a DE (not sendable) after checking SFMC's schema rules locally.
+    """Create a DE (sendable when `de.sending` says so) after checking SFMC's rules locally.
 
     Raises:
-        SfmcConfigError: a schema rule is broken (the message says which and how to fix it).
+        SfmcConfigError: a schema, send relationship or retention rule is broken (kind
+            "schema"; the message says which and how to fix it).
         SfmcFatalError: SFMC refused it (for example, the name or key already exists).
     """
     check_new_data_extension(de)
     body = soap.create_data_extension(
-        name=de.name, customer_key=de.customer_key, fields=de.fields, category_id=de.category_id
+        name=de.name,
+        customer_key=de.customer_key,
+        fields=de.fields,
+        category_id=de.category_id,
+        sending=de.sending,
+        retention=de.retention,
     )
     result = client._soap_single("Create", body, operation=f"create Data Extension {de.name}")
     object_id = result.values.get("NewObjectID")
@@ -135,6 +141,33 @@ def add_fields(
             scope=WRITE,
         )
     return find_data_extension(client, customer_key=customer_key) or current
+
+
+def make_sendable(client: SfmcTransport, de: DataExtension, sending: Sending) -> DataExtension:
+    """Turn an existing DE sendable on `sending` ("Used for Sending"), or testable.
+
+    `de` is the DE as SFMC describes it (with its fields): the change is checked against what
+    SFMC has, not against what the pathway maps, before the Update is sent.
+
+    Raises:
+        SfmcConfigError: kind "sendable_refused": SFMC would refuse the change (the field is
+            missing, not required or of another type, or the DE is already sendable on another
+            relationship); the message says what to do instead.
+    """
+    problems = sendable_change_problems(de, sending)
+    if problems:
+        raise SfmcConfigError(
+            " ".join(problems),
+            operation=f"make {de.customer_key} sendable",
+            kind="sendable_refused",
+        )
+    client._soap_single(
+        "Update",
+        soap.update_sending(de.customer_key, sending),
+        operation=f"make {de.customer_key} sendable",
+        scope=WRITE,
+    )
+    return DataExtension(**{**de.__dict__, "sending": sending})
 
 
 def _field_object_ids(client: SfmcTransport, customer_key: str) -> dict[str, str]:
@@ -173,6 +206,27 @@ def _de_from_result(r: soap.SoapResult) -> DataExtension:
         customer_key=str(v.get("CustomerKey", "")),
         object_id=str(v["ObjectID"]) if v.get("ObjectID") else None,
         category_id=soap._int(str(v.get("CategoryID", ""))),
+        sending=_sending_from(v),
+    )
+
+
+# A retrieve names the subscriber attribute in its system form ("_SubscriberKey", sfmc-api.md
+# §4.1); a Create or Update must send the attribute name ("Subscriber Key").
+_RELATIONS = {"subscriberkey": SUBSCRIBER_KEY, "emailaddress": EMAIL_ADDRESS}
+
+
+def _sending_from(values: dict[str, object]) -> Sending | None:
+    if str(values.get("IsSendable", "")).lower() != "true":
+        return None
+    field = values.get("SendableDataExtensionField")
+    subscriber = values.get("SendableSubscriberField")
+    name = str(field.get("Name") or "") if isinstance(field, dict) else ""
+    attribute = str(subscriber.get("Name") or "") if isinstance(subscriber, dict) else ""
+    folded = attribute.replace("_", "").replace(" ", "").casefold()
+    return Sending(
+        field=name,
+        relates_to=_RELATIONS.get(folded, attribute),
+        testable=str(values.get("IsTestable", "")).lower() == "true",
     )
 
 

@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as SafeET
 
-from sfmc.types import DeField
+from sfmc.types import DeField, Retention, Sending
 
 NS_SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 NS_ET = "http://exacttarget.com/wsdl/partnerAPI"
@@ -51,10 +51,29 @@ PERFORM = (
     f'<PerformRequestMsg xmlns="{NS_ET}"><Action>{{action}}</Action>'
     "<Definitions>{definitions}</Definitions></PerformRequestMsg>"
 )
+# DataExtension order: CustomerKey (APIObject), Name, Description, IsSendable, IsTestable,
+# SendableDataExtensionField, SendableSubscriberField, the retention flags, Fields, then
+# DataRetentionPeriod (after Fields in the WSDL) and CategoryID.
 DATA_EXTENSION = (
     '<Objects xsi:type="DataExtension"><CustomerKey>{customer_key}</CustomerKey>'
-    "<Name>{name}</Name>{description}<IsSendable>false</IsSendable><IsTestable>false</IsTestable>"
-    "<Fields>{fields}</Fields>{category}</Objects>"
+    "<Name>{name}</Name>{description}{sending}{retention}"
+    "<Fields>{fields}</Fields>{retention_unit}{category}</Objects>"
+)
+SENDING = "<IsSendable>{sendable}</IsSendable><IsTestable>{testable}</IsTestable>{relationship}"
+# `SendableSubscriberField` is an Attribute: Name and Value are both required by the schema.
+RELATIONSHIP = (
+    "<SendableDataExtensionField><Name>{field}</Name></SendableDataExtensionField>"
+    "<SendableSubscriberField><Name>{relates_to}</Name><Value></Value></SendableSubscriberField>"
+)
+RETENTION = (
+    "<DataRetentionPeriodLength>{length}</DataRetentionPeriodLength>"
+    "<RowBasedRetention>{row_based}</RowBasedRetention>"
+    "<ResetRetentionPeriodOnImport>{reset}</ResetRetentionPeriodOnImport>"
+    "<DeleteAtEndOfRetentionPeriod>{delete_de}</DeleteAtEndOfRetentionPeriod>"
+)
+RETENTION_UNIT = "<DataRetentionPeriod>{unit}</DataRetentionPeriod>"
+DATA_EXTENSION_SENDING = (
+    '<Objects xsi:type="DataExtension"><CustomerKey>{customer_key}</CustomerKey>{sending}</Objects>'
 )
 DATA_EXTENSION_FIELDS = (
     '<Objects xsi:type="DataExtension"><CustomerKey>{customer_key}</CustomerKey>'
@@ -80,7 +99,16 @@ CLEAR_DATA = (
 )
 
 FOLDER_PROPERTIES = ("ID", "Name", "ParentFolder.ID", "ContentType", "CustomerKey")
-DE_PROPERTIES = ("ObjectID", "CustomerKey", "Name", "CategoryID")
+DE_PROPERTIES = (
+    "ObjectID",
+    "CustomerKey",
+    "Name",
+    "CategoryID",
+    "IsSendable",
+    "IsTestable",
+    "SendableDataExtensionField.Name",
+    "SendableSubscriberField.Name",
+)
 FIELD_PROPERTIES = (
     "ObjectID",
     "Name",
@@ -149,6 +177,29 @@ def field_xml(f: DeField, *, object_id: str | None = None, ordinal: int | None =
     )
 
 
+def sending_xml(sending: Sending | None) -> str:
+    """`IsSendable`, `IsTestable` and, for a sendable DE, its send relationship."""
+    if sending is None:
+        return SENDING.format(sendable="false", testable="false", relationship="")
+    relationship = RELATIONSHIP.format(field=esc(sending.field), relates_to=esc(sending.relates_to))
+    return SENDING.format(
+        sendable="true", testable=_bool(sending.testable), relationship=relationship
+    )
+
+
+def _retention_xml(retention: Retention | None) -> tuple[str, str]:
+    """The retention flags (before Fields) and `DataRetentionPeriod` (after Fields)."""
+    if retention is None:
+        return "", ""
+    flags = RETENTION.format(
+        length=int(retention.length),
+        row_based=_bool(retention.row_based),
+        reset=_bool(retention.reset_on_import),
+        delete_de=_bool(retention.delete_de),
+    )
+    return flags, RETENTION_UNIT.format(unit=esc(retention.unit))
+
+
 def create_data_extension(
     *,
     name: str,
@@ -156,15 +207,30 @@ def create_data_extension(
     fields: Sequence[DeField],
     category_id: int | None,
     description: str | None = None,
+    sending: Sending | None = None,
+    retention: Retention | None = None,
 ) -> str:
+    """The Create of a DE: its fields, folder, send relationship and data retention."""
+    flags, unit = _retention_xml(retention)
     obj = DATA_EXTENSION.format(
         customer_key=esc(customer_key),
         name=esc(name),
         description=_el("Description", description),
+        sending=sending_xml(sending),
+        retention=flags,
         fields="".join(field_xml(f, ordinal=i) for i, f in enumerate(fields)),
+        retention_unit=unit,
         category=_el("CategoryID", category_id),
     )
     return CREATE.format(objects=obj)
+
+
+def update_sending(customer_key: str, sending: Sending) -> str:
+    """Make an existing DE sendable ("Used for Sending") with this send relationship."""
+    obj = DATA_EXTENSION_SENDING.format(
+        customer_key=esc(customer_key), sending=sending_xml(sending)
+    )
+    return UPDATE.format(objects=obj)
 
 
 def update_fields(customer_key: str, fields: Sequence[tuple[DeField, str | None]]) -> str:

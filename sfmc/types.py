@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 FIELD_TYPES = ("Text", "Number", "Decimal", "Date", "Boolean", "EmailAddress", "Phone", "Locale")
+# The subscriber attributes a sendable DE's send relationship can name (`SendableSubscriberField`).
+SUBSCRIBER_KEY = "Subscriber Key"
+EMAIL_ADDRESS = "Email Address"
+SEND_RELATIONS = (SUBSCRIBER_KEY, EMAIL_ADDRESS)
+# `DataRetentionPeriod` (WSDL enum DateTimeUnitOfMeasure).
+RETENTION_UNITS = ("Days", "Weeks", "Months", "Years")
 
 
 @dataclass(frozen=True)
@@ -22,8 +28,47 @@ class DeField:
 
 
 @dataclass(frozen=True)
+class Sending:
+    """A sendable DE's send relationship ("Used for Sending" in Contact Builder).
+
+    Attributes:
+        field: the DE field that identifies the subscriber (`SendableDataExtensionField`).
+        relates_to: the subscriber attribute it matches, one of `SEND_RELATIONS`
+            (`SendableSubscriberField`).
+        testable: the DE can be the audience of test sends too (`IsTestable`); SFMC offers
+            this only on sendable DEs.
+    """
+
+    field: str
+    relates_to: str = EMAIL_ADDRESS
+    testable: bool = False
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long SFMC keeps a DE's data (the `DataRetention*` properties).
+
+    Attributes:
+        length: the period, in `unit`s (`DataRetentionPeriodLength`).
+        unit: one of `RETENTION_UNITS` (`DataRetentionPeriod`).
+        row_based: each row is deleted when it is older than the period (`RowBasedRetention`);
+            False: all rows at once, at the end of the period.
+        delete_de: at the end of the period the DE itself is deleted too
+            (`DeleteAtEndOfRetentionPeriod`); only with whole-DE retention.
+        reset_on_import: an import starts the period again (`ResetRetentionPeriodOnImport`);
+            only with whole-DE retention.
+    """
+
+    length: int
+    unit: str = "Days"
+    row_based: bool = False
+    delete_de: bool = False
+    reset_on_import: bool = False
+
+
+@dataclass(frozen=True)
 class DataExtension:
-    """A Data Extension with its fields."""
+    """A Data Extension with its fields; `sending` None = not sendable, `retention` None = kept."""
 
     name: str
     customer_key: str
@@ -31,6 +76,12 @@ class DataExtension:
     category_id: int | None = None
     fields: tuple[DeField, ...] = ()
     row_count: int | None = None
+    sending: Sending | None = None
+    retention: Retention | None = None
+
+    @property
+    def is_sendable(self) -> bool:
+        return self.sending is not None
 
     @property
     def primary_keys(self) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 
 from simulator.fields import SimField
+from simulator.send_rules import SendSetup
 from simulator.state import SimDE, Tenant
 
 FIRST = ["Ana", "Bjorn", "Chloé", "Dmitri", "Émile", "Fatima", "Grace", "Hiro", "Ines", "José",
@@ -69,8 +70,8 @@ def apply(tenant: Tenant, name: str) -> None:
             ("All Donors Master", "all_donors_master", shared.id, 500, "AD"),
         ]
         for de_name, key, folder, n, prefix in specs:
-            de = tenant.add_de(SimDE(key, de_name, folder, _donor_fields(), is_sendable=True,
-                                     sendable_field="SubscriberKey"))  # fmt: skip
+            sending = SendSetup("SubscriberKey", "Subscriber Key")
+            de = tenant.add_de(SimDE(key, de_name, folder, _donor_fields(), sending=sending))
             for row in _donor_rows(rng, n, prefix):
                 de.save_row(row, mode="upsert")
 

@@ -1,7 +1,8 @@
 """Inspection and control API for tests and benchmarks, outside SFMC's paths (`/_sim/...`).
 
 - `GET /_sim/dataextensions` -> {"count", "items": [{name, customerKey, objectId, categoryId,
-  isSendable, rowCount, fields: [...]}]}
+  isSendable, isTestable, sendableField, sendableSubscriberField, retention: {length, unit,
+  rowBased, deleteAtEnd, resetOnImport} | null, rowCount, fields: [...]}]}
 - `GET /_sim/dataextensions/<key>` -> one of those items
 - `GET /_sim/dataextensions/<key>/rows[?offset=&limit=]` -> {"count": n, "items": [{field: value}]}
   (values as SFMC stores them: strings or null; async jobs whose time has come are applied first)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
 from simulator.fields import FIELD_TYPES, SimField, decimal_shape, max_length
+from simulator.send_rules import RETRIEVED_NAME, attribute_name
 from simulator.soapxml import (
     API_OBJECT,
     SoapFault,
@@ -38,14 +39,19 @@ DATA_EXTENSION_FIELD = (*API_OBJECT, *PROPERTY_DEFINITION, "Ordinal", "IsPrimary
 DATA_FOLDER = (*API_OBJECT, "ParentFolder", "Name", "Description", "ContentType", "IsActive",
                "IsEditable", "AllowChildren")  # fmt: skip
 DATA_EXTENSION_OBJECT = (*API_OBJECT, "Type", "Properties", "Name", "Keys")
+ATTRIBUTE = ("Name", "Value", "Compression")
 FOLDER_CONTENT_TYPES = ("dataextension", "shared_dataextension")
 
 # Retrievable properties per object type -> how to read them from the simulator's objects.
 FOLDER_PROPS = ("ID", "ObjectID", "CustomerKey", "Name", "Description", "ContentType", "IsActive",
     "IsEditable", "AllowChildren", "ParentFolder.ID", "ParentFolder.Name",
     "ParentFolder.CustomerKey", "ParentFolder.ObjectID", "Client.ID")  # fmt: skip
+SEND_PROPS = ("SendableDataExtensionField.Name", "SendableSubscriberField.Name")
+RETENTION_PROPS = ("DataRetentionPeriodLength", "RowBasedRetention",
+                   "ResetRetentionPeriodOnImport", "DeleteAtEndOfRetentionPeriod")  # fmt: skip
 DE_PROPS = ("ObjectID", "CustomerKey", "Name", "Description", "CategoryID", "IsSendable",
-            "IsTestable", "CreatedDate", "ModifiedDate", "Client.ID", "Status")  # fmt: skip
+            "IsTestable", *SEND_PROPS, *RETENTION_PROPS, "DataRetentionPeriod", "CreatedDate",
+            "ModifiedDate", "Client.ID", "Status")  # fmt: skip
 FIELD_PROPS = ("ObjectID", "CustomerKey", "Name", "FieldType", "MaxLength", "Scale", "Precision",
     "IsPrimaryKey", "IsRequired", "Ordinal", "DefaultValue", "DataExtension.CustomerKey",
     "Client.ID")  # fmt: skip
@@ -68,12 +74,24 @@ def folder_record(f: SimFolder, parent: SimFolder | None) -> dict[str, str]:
 
 def de_record(de: SimDE) -> dict[str, str]:
     stamp = de.created.isoformat(timespec="seconds")
-    return {
+    send, kept = de.sending, de.retention
+    rec = {
         "ObjectID": de.object_id, "CustomerKey": de.customer_key, "Name": de.name,
         "Description": de.description, "CategoryID": str(de.category_id),
-        "IsSendable": bool_text(de.is_sendable), "IsTestable": "false", "CreatedDate": stamp,
+        "IsSendable": bool_text(send is not None),
+        "IsTestable": bool_text(bool(send and send.testable)), "CreatedDate": stamp,
         "ModifiedDate": stamp, "Client.ID": str(MID), "Status": "Active",
+        "RowBasedRetention": bool_text(bool(kept and kept.row_based)),
+        "ResetRetentionPeriodOnImport": bool_text(bool(kept and kept.reset_on_import)),
+        "DeleteAtEndOfRetentionPeriod": bool_text(bool(kept and kept.delete_de)),
     }  # fmt: skip
+    if send is not None:  # a retrieve names the attribute in its system form [C: MCDEV]
+        rec["SendableDataExtensionField.Name"] = send.field
+        rec["SendableSubscriberField.Name"] = RETRIEVED_NAME.get(send.attribute, send.attribute)
+    if kept is not None:
+        rec["DataRetentionPeriodLength"] = str(kept.length)
+        rec["DataRetentionPeriod"] = kept.unit
+    return rec
 
 
 def field_record(de: SimDE, i: int) -> dict[str, str]:
@@ -119,11 +137,28 @@ def render_folder(rec: dict[str, str], props: set[str]) -> str:
     )  # fmt: skip
 
 
+def _relationship(rec: dict[str, str], props: set[str]) -> str:
+    """The send relationship of a sendable DE, as retrieved.
+
+    `SendableSubscriberField` is an Attribute: the schema requires its Name and Value both.
+    """
+    xml = ""
+    if "SendableDataExtensionField.Name" in props and "SendableDataExtensionField.Name" in rec:
+        name = tag("Name", rec["SendableDataExtensionField.Name"])
+        xml += f"<SendableDataExtensionField>{name}</SendableDataExtensionField>"
+    if "SendableSubscriberField.Name" in props and "SendableSubscriberField.Name" in rec:
+        name = tag("Name", rec["SendableSubscriberField.Name"])
+        xml += f"<SendableSubscriberField>{name}<Value></Value></SendableSubscriberField>"
+    return xml
+
+
 def render_de(rec: dict[str, str], props: set[str]) -> str:
     return (
         '<Results xsi:type="DataExtension">' + _client(rec, props)
         + _pick(rec, props, ("CreatedDate", "ModifiedDate", "ObjectID", "CustomerKey", "Name",
-                             "Description", "IsSendable", "IsTestable", "CategoryID", "Status"))
+                             "Description", "IsSendable", "IsTestable"))
+        + _relationship(rec, props) + _pick(rec, props, RETENTION_PROPS)
+        + _pick(rec, props, ("DataRetentionPeriod", "CategoryID", "Status"))
         + "</Results>"
     )  # fmt: skip
 
@@ -159,9 +194,13 @@ class ParsedDE:
     description: str | None
     category_id: int | None
     is_sendable: bool | None
+    is_testable: bool | None
     sendable_field: str | None
+    subscriber_field: str | None
     fields: list[tuple[SimField, str | None]]  # (field, ObjectID of an existing field or None)
     has_fields: bool
+    # DataRetentionPeriodLength, DataRetentionPeriod and the flags, as sent (None = not sent)
+    retention: dict[str, object]
 
 
 def parse_field(el: Element, where: str) -> tuple[SimField, str | None]:
@@ -197,11 +236,15 @@ def parse_de(el: Element, where: str) -> ParsedDE:
         inner = read(holder, ("Field",), where=f"{where}/Fields", repeat=("Field",))
         for i, fel in enumerate(inner.get("Field", [])):
             fields.append(parse_field(fel, f"{where}/Fields/Field[{i}]"))
-    sendable = None
+    sendable = subscriber = None
     if "SendableDataExtensionField" in found:
         sub = read(found["SendableDataExtensionField"][0], DATA_EXTENSION_FIELD,
                    where=f"{where}/SendableDataExtensionField")  # fmt: skip
         sendable = first_text(sub, "Name")
+    if "SendableSubscriberField" in found:
+        sub = read(found["SendableSubscriberField"][0], ATTRIBUTE,
+                   where=f"{where}/SendableSubscriberField", required=("Name",))  # fmt: skip
+        subscriber = attribute_name(first_text(sub, "Name"))
     return ParsedDE(
         customer_key=first_text(found, "CustomerKey") or None,
         object_id=first_text(found, "ObjectID") or None,
@@ -209,10 +252,23 @@ def parse_de(el: Element, where: str) -> ParsedDE:
         description=first_text(found, "Description"),
         category_id=parse_int(first_text(found, "CategoryID"), where),
         is_sendable=parse_bool(first_text(found, "IsSendable"), where),
+        is_testable=parse_bool(first_text(found, "IsTestable"), where),
         sendable_field=sendable,
+        subscriber_field=subscriber,
         fields=fields,
         has_fields="Fields" in found,
+        retention=_retention(found, where),
     )
+
+
+def _retention(found: dict[str, list[Element]], where: str) -> dict[str, object]:
+    sent = {
+        "length": parse_int(first_text(found, "DataRetentionPeriodLength"), where),
+        "unit": first_text(found, "DataRetentionPeriod"),
+    }
+    for name in RETENTION_PROPS[1:]:
+        sent[name] = parse_bool(first_text(found, name), where)
+    return {k: v for k, v in sent.items() if v is not None}
 
 
 def parse_folder(el: Element, where: str) -> dict[str, object]:

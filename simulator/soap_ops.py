@@ -10,6 +10,13 @@ import simulator.soap_objects as so
 from simulator.fieldrules import Violation
 from simulator.fields import SimField
 from simulator.schema_rules import check_field_change, check_schema
+from simulator.send_rules import (
+    SendSetup,
+    check_send_change,
+    check_send_setup,
+    retention_of,
+    send_setup_of,
+)
 from simulator.soapxml import SoapFault, esc, first_text, read, tag, xsi_type
 from simulator.state import RowError, SimDE, Tenant
 
@@ -162,17 +169,18 @@ def _create_de(tenant: Tenant, p: so.ParsedDE) -> Outcome:
         return _err(310007, f"CategoryID {category} is not a Data Extension folder.")
     fields = [f for f, _ in p.fields]
     problems = check_schema(fields)
-    if p.is_sendable:
-        if not p.sendable_field or not any(
-            f.name.casefold() == p.sendable_field.casefold() for f in fields
-        ):
-            problems.append(
-                "A sendable data extension needs SendableDataExtensionField naming one of its fields."
-            )
+    sending, send_problems = send_setup_of(
+        p.is_sendable, p.is_testable, p.sendable_field, p.subscriber_field
+    )
+    problems += send_problems
+    if sending is not None and not problems:
+        problems += check_send_setup(fields, sending)
+    retention, retention_problems = retention_of(p.retention)
+    problems += retention_problems
     if problems:
         return _err(310007, " ".join(problems))
     de = tenant.add_de(SimDE(key, p.name, category, fields, description=p.description or "",
-                             is_sendable=bool(p.is_sendable), sendable_field=p.sendable_field))  # fmt: skip
+                             sending=sending, retention=retention))  # fmt: skip
     return Outcome(True, "Data Extension created.", new_id=0, new_object_id=de.object_id,
                    object_xml=_de_object(de))  # fmt: skip
 
@@ -208,6 +216,15 @@ def _update_de(tenant: Tenant, de: SimDE, p: so.ParsedDE) -> Outcome:
         if problem:
             return _err(310007, problem)
         changes.append((idx, new))
+    final = list(de.fields)
+    for idx, new in changes:
+        if idx is None:
+            final.append(new)
+        else:
+            final[idx] = new
+    settings = _settings_change(de, p, final)
+    if isinstance(settings, Outcome):
+        return settings
     if p.category_id is not None:
         folder = tenant.folders.get(p.category_id)
         if folder is None or folder.content_type not in so.FOLDER_CONTENT_TYPES:
@@ -225,7 +242,45 @@ def _update_de(tenant: Tenant, de: SimDE, p: so.ParsedDE) -> Outcome:
             de.add_field(new)
         else:
             de.replace_field(idx, new)
+    de.sending, de.retention = settings
     return Outcome(True, "Data Extension updated.", object_xml=_de_object(de))
+
+
+def _settings_change(de: SimDE, p: so.ParsedDE, fields: list[SimField]) -> tuple | Outcome:
+    """The DE's (sending, retention) after an Update, or the error SFMC answers with.
+
+    "Used for Sending" can be turned on when the relationship field fits, and a sendable DE can
+    become testable or not; a sendable DE keeps its relationship and stays sendable [I].
+    Retention can change except whether it is row-based (DOC: RowBasedRetention not updatable).
+    """
+    sending = de.sending
+    if p.is_sendable is False and sending is not None:
+        return _err(310007, "A sendable data extension cannot be made non-sendable.")
+    if p.is_sendable:
+        wanted, problems = send_setup_of(True, p.is_testable, p.sendable_field, p.subscriber_field)
+        change = check_send_change(sending, wanted) if wanted else None
+        problems += [change] if change else []
+        if wanted is not None and not problems:
+            problems += check_send_setup(fields, wanted)
+        if problems:
+            return _err(310007, " ".join(problems))
+        sending = wanted
+    elif p.is_testable is not None:
+        if sending is None and p.is_testable:
+            return _err(
+                310007, "IsTestable needs IsSendable: only a sendable data extension is testable."
+            )
+        if sending is not None:
+            sending = SendSetup(sending.field, sending.attribute, p.is_testable)
+    retention, problems = retention_of(p.retention)
+    if retention is None and not problems:
+        return sending, de.retention
+    current_rows = bool(de.retention and de.retention.row_based)
+    if retention is not None and de.retention is not None and retention.row_based != current_rows:
+        problems.append("RowBasedRetention cannot be changed on an existing data extension.")
+    if problems:
+        return _err(310007, " ".join(problems))
+    return sending, retention
 
 
 def _folder_op(tenant: Tenant, action: str, obj: Element, where: str) -> Outcome:

@@ -20,6 +20,7 @@ from simulator.fieldrules import canonical, check_value
 from simulator.fields import SimField
 from simulator.scalars import format_date
 from simulator.schema import NO_PK, UNSET, DeSchema, Prepared, RowError
+from simulator.send_rules import RetentionSetup, SendSetup
 
 __all__ = ["MID", "ROOT_FOLDER_ID", "RowError", "SimDE", "SimFolder", "Tenant", "now_utc"]
 
@@ -46,15 +47,15 @@ class SimFolder:
 
 @dataclass
 class SimDE:
-    """One Data Extension with its rows."""
+    """One Data Extension with its rows; `sending` None = not sendable, `retention` None = kept."""
 
     customer_key: str
     name: str
     category_id: int
     fields: list[SimField]
     description: str = ""
-    is_sendable: bool = False
-    sendable_field: str | None = None
+    sending: SendSetup | None = None
+    retention: RetentionSetup | None = None
     object_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     field_ids: list[str] = field(default_factory=list)
     created: datetime = field(default_factory=now_utc)
@@ -215,7 +216,11 @@ class SimDE:
             "customerKey": self.customer_key,
             "objectId": self.object_id,
             "categoryId": self.category_id,
-            "isSendable": self.is_sendable,
+            "isSendable": self.sending is not None,
+            "isTestable": bool(self.sending and self.sending.testable),
+            "sendableField": self.sending.field if self.sending else None,
+            "sendableSubscriberField": self.sending.attribute if self.sending else None,
+            "retention": self.retention.describe() if self.retention else None,
             "rowCount": len(self.rows),
             "fields": [
                 {
