@@ -34,16 +34,14 @@ from sfmc.types import (
 SEND_FIELD_TYPES = {EMAIL_ADDRESS: "EmailAddress", SUBSCRIBER_KEY: "Text"}
 MAX_RETENTION_LENGTH = 999  # [I] the period's number; SFMC's own form takes three digits
 MAX_KEY_LENGTH = 36  # SFMC's CustomerKey limit (sfmc-api.md §4.1)
-# `[` and `]` cannot be addressed: SOAP names a DE's rows `DataExtensionObject[key]` (§6).
-_KEY_BRACKETS = frozenset("[]")
 
 
 def key_problem(customer_key: str) -> str | None:
     """What makes `customer_key` unusable as a DE external key, or None when it is fine.
 
     The reference names only the length rule (1-36). Control characters cannot travel in SOAP's
-    XML 1.0 and brackets break `DataExtensionObject[key]`, so both are refused too. Anything else
-    (spaces, `#`, `?`, `/`, `%`...) is allowed: REST paths encode it (`sfmc.transport.rest_path`).
+    XML 1.0, so they are refused too. Anything else (spaces, `#`, `?`, `/`, `%`, XML specials...)
+    is allowed: SOAP escapes it and REST paths encode it (`sfmc.transport.rest_path`).
     """
     if not customer_key.strip() or len(customer_key) > MAX_KEY_LENGTH:
         return (
@@ -52,8 +50,6 @@ def key_problem(customer_key: str) -> str | None:
         )
     if any(ord(c) < 32 or ord(c) == 127 for c in customer_key):
         return "The external key contains a control character (a tab or line break): remove it."
-    if _KEY_BRACKETS & set(customer_key):
-        return "The external key cannot contain [ or ]: SFMC addresses rows as DataExtensionObject[key]."
     return None
 
 

@@ -36,7 +36,7 @@ def _choice(de_key: str) -> upath.DataExtensionChoice:
     )
 
 
-@pytest.mark.parametrize("key", ["", "k" * 37, "a\nb", "rows[1]"])
+@pytest.mark.parametrize("key", ["", "k" * 37, "a\nb"])
 def test_unusable_keys_stop_the_wizard(key):
     _, problems = upath.data_extension_settings(_choice(key))
     assert problems
