@@ -29,10 +29,11 @@ _ALWAYS = frozenset("\\`*[]<~$&")
 # opens a line (a value after a hard line break "  \n" does).
 _LEADING = frozenset("#>-+=")
 _ORDERED = re.compile(r"\d{1,9}[.)]")
-# GitHub's bare-URL and e-mail autolinks need "://" or "www." followed by a domain character, or
-# a character before "@": an invisible word joiner in between keeps the text and drops the link.
+# GitHub's bare-URL and e-mail autolinks need "http://", "https://" or "www." written in one
+# piece before a domain, or an address character just before "@": an invisible word joiner
+# inside keeps the text and drops the link ("https://" alone, with no domain after it, is kept).
 _WORD_JOINER = "\u2060"
-_AUTOLINKS = re.compile(r"(://)|(www)(?=\.)|(?=@)", re.IGNORECASE)
+_AUTOLINKS = re.compile(r"(?<=http)(?=s?://\S)|(?<=www)(?=\.)|(?=@)", re.IGNORECASE)
 _BACKTICKS = re.compile(r"`+")
 
 
@@ -60,7 +61,7 @@ def md(value: object) -> str:
     ordered = _ORDERED.match(out)
     if ordered:  # "1. Name" would become a numbered list
         out = out[: ordered.end() - 1] + "\\" + out[ordered.end() - 1 :]
-    return _AUTOLINKS.sub(lambda m: (m.group(1) or m.group(2) or "") + _WORD_JOINER, out)
+    return _AUTOLINKS.sub(_WORD_JOINER, out)
 
 
 def code(value: object) -> str:

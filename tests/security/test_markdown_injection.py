@@ -6,20 +6,27 @@ outside host. Every value from users or SFMC is escaped before it reaches Markdo
 (`ui.text.md`, `ui.text.code`). Here a demo store is seeded with hostile names for every kind of
 value, every page is rendered for every role (the wizard step by step), and every Markdown body
 Streamlit was given is parsed: no image, link, HTML tag or bare-URL autolink may come from the
-hostile text. The browser check of the same page is in tests/browser/test_hostile_names.py.
+hostile text. Then Manage Pathways, the page of the audit, in a real browser: no request reaches
+the host the hostile names point at.
 """
 
 from __future__ import annotations
 
+import http.server
 import io
 import re
 import string
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import Session
 
 from sfmc.types import ConnectionReport, ScopeCheck
+from tests.browser.test_push_wizard import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.test_push_wizard import app_url as app_url  # fixture: demo app, real browser
+from tests.browser.test_push_wizard import shots as shots  # fixture: screenshot folder
 from tests.pages.conftest import PAGES, ROLES, page_app
 from tests.pages.conftest import demo_env as demo_env  # the demo store and simulator (fixture)
 from ui.text import code, md
@@ -43,8 +50,10 @@ HOSTILE = (AUDIENCE, DATASET, CONNECTION, DE_NAME, DE_KEY, FOLDER, HEADER, ERROR
 _MARKDOWN_FIELDS = frozenset({"body", "label", "help", "text", "title"})
 _RADIO_FIELDS = frozenset({"options", "captions"})
 _PUNCT = frozenset(string.punctuation)
-# GitHub's bare-URL and e-mail autolinks (mdast-util-gfm-autolink-literal, as Streamlit ships).
-_BARE_URL = re.compile(r"(?<![^\W_])(https?://|www(?=\.))[-.\w]+", re.IGNORECASE)
+# GitHub's bare-URL and e-mail autolinks, as Streamlit's Markdown makes them: after "http://" or
+# "www.", a letter, digit, "-", "_" or any non-ASCII character that is not a space starts a domain
+# (so a word joiner there does not stop the link; one inside "http://" does).
+_BARE_URL = re.compile(r"(?<![^\W_])(https?://|www\.)(?:[\w-]|[^\x00-\x7f\s])", re.IGNORECASE)
 _EMAIL = re.compile(r"(?<![^\W_])[-.\w+]+@[-\w]+(?:\.[-\w]+)+")
 
 
@@ -318,3 +327,107 @@ def test_push_wizard_escapes_hostile_names_from_users_and_sfmc(seeded):
     at.run()
     bodies = assert_no_links(at, "wizard step 4 with runs")
     assert any(md(ERROR) in b for b in bodies), "the failed run's error is not shown"
+
+
+# --- the real page in a browser: no request to the hostile host ------------------------------
+
+
+class _Listener(http.server.ThreadingHTTPServer):
+    """The outside host of the hostile names: counts every request it gets."""
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                listener.hits.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def _seed_store(db: Path, port: int) -> None:
+    """The hostile pathway of `_seed`, written into the running app's store, aimed at `port`."""
+    from store.audiences import create_audience
+    from store.connections import list_connections
+    from store.datasets import list_datasets
+    from store.db import make_engine
+    from store.models import RejectedRow, SyncRun
+    from store.pathways import create_pathway
+
+    def aim(text: str) -> str:
+        return text.replace(EVIL, f"http://127.0.0.1:{port}/")
+
+    engine = make_engine(f"sqlite:///{db}")
+    try:
+        with Session(engine) as session:
+            conn = list_connections(session=session)[0]
+            conn.name = aim(CONNECTION)
+            session.add(conn)
+            dataset = list_datasets(session=session)[0]
+            aud = create_audience(aim(AUDIENCE), dataset.id, session=session)
+            pathway = create_pathway(
+                aud.id,
+                conn.id,
+                aim(DE_NAME),
+                aim(DE_KEY),
+                category_path=f"Data Extensions / {aim(FOLDER)}",
+                session=session,
+            )
+            run = SyncRun(pathway_id=pathway.id, state="failed", error=aim(ERROR), rows_failed=1)
+            session.add(run)
+            session.commit()
+            session.add(RejectedRow(run_id=run.id, row_values={"email": aim(AUDIENCE)},
+                                    error_type=aim(ERROR_TYPE), error_details=aim(ERROR)))  # fmt: skip
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.browser
+def test_manage_pathways_in_a_browser_requests_nothing_from_hostile_names(app_url, shots, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    listener = _Listener()
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    port = listener.server_address[1]
+
+    def idle(page: Any) -> None:
+        page.wait_for_timeout(300)
+        page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=90_000)
+
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            page.set_default_timeout(60_000)
+            expect.set_options(timeout=60_000)
+            page.goto(app_url, wait_until="commit")
+            page.get_by_label("Username").wait_for(timeout=90_000)  # the demo workspace is built
+            _seed_store(tmp_path / "data" / "pathways.db", port)
+            page.get_by_label("Username").fill("analyst")
+            page.get_by_label("Password", exact=True).fill("pathways-demo")
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", name="Manage Pathways", exact=True)).to_be_visible()
+            idle(page)
+            page.get_by_text("Run history and rejected rows").click()
+            idle(page)
+            expect(page.get_by_text(re.compile(r"1 × !\[t\]")).first).to_be_visible()
+            expect(page.get_by_text("Re-login here").first).to_be_visible()
+            expect(page.get_by_text(re.compile(r"Failed: !\[e\]")).first).to_be_visible()
+            page.wait_for_timeout(1500)  # time for any image to be fetched
+            page.screenshot(path=str(shots / "manage_pathways_hostile.png"), full_page=True)
+            links = page.locator(
+                f'a[href*="{port}"], a[href^="javascript"], a[href^="mailto"], img[src*="{port}"]'
+            )
+            assert links.count() == 0, links.evaluate_all("els => els.map(e => e.outerHTML)")
+            browser.close()
+    finally:
+        listener.shutdown()
+    assert listener.hits == [], f"the page fetched {listener.hits} from the hostile host"
