@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from sfmc import fieldrules
 from sfmc.errors import SfmcFatalError
 from sfmc.schema import MAX_KEY_LENGTH
-from sfmc.types import DataExtension, DeField
+from sfmc.types import DataExtension, DeField, Retention, Sending
+from sync import sending as send_rules
 from sync import values
 from sync.mapping import FieldMap
 from sync.types import SetupError
@@ -106,6 +107,8 @@ def ensure_data_extension(
     mapping: Sequence[FieldMap],
     previous_fields: Sequence[DeField] = (),
     dry_run: bool = False,
+    sending: Sending | None = None,
+    retention: Retention | None = None,
 ) -> EnsureResult:
     """Make sure the DE exists with every mapped field; create it or add new fields.
 
@@ -117,16 +120,21 @@ def ensure_data_extension(
         mapping: the pathway's column mapping.
         previous_fields: the DE's fields as seen by the last run (to detect drift).
         dry_run: only look; report what would be created or added.
+        sending: the send relationship the DE needs ("Used for Sending"); None: not sendable.
+            A new DE is created with it; an existing one is made sendable when SFMC allows.
+        retention: data retention of a new DE (an existing DE keeps its own).
 
     Returns:
         An `EnsureResult`.
 
     Raises:
         SetupError: the mapping cannot be written to this DE (type change, other primary
-            key, invalid schema, no folder); the message says what to fix, the kind which.
+            key, invalid schema, no folder, a send relationship or retention SFMC refuses);
+            the message says what to fix, the kind which.
     """
     _check_request(mapping, customer_key)
     wanted = [m.to_de_field() for m in mapping]
+    send_rules.check_settings(wanted, sending, retention)
     de = _find_by_key(client, customer_key)
     if de is None:
         return _create(
@@ -136,6 +144,8 @@ def ensure_data_extension(
                 customer_key=customer_key,
                 category_id=category_id,
                 fields=tuple(wanted),
+                sending=sending,
+                retention=retention,
             ),
             mapping,
             previously_seen=bool(previous_fields),
@@ -149,6 +159,11 @@ def ensure_data_extension(
         notes.append("New fields added to the Data Extension: " + ", ".join(f.name for f in to_add))
         if not dry_run:
             de = client.add_fields(customer_key, to_add)
+    # A dry run judges the DE as the real run would see it: with the new fields added.
+    checked = replace(de, fields=(*de.fields, *to_add)) if dry_run else de
+    made, sent_notes = send_rules.make_existing_sendable(client, checked, sending, dry_run=dry_run)
+    de = de if dry_run else made
+    notes.extend(sent_notes)
     renamed = tuple(
         replace(m, destination_field=f.name) for m, f in zip(mapping, fields, strict=True)
     )

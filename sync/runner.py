@@ -39,6 +39,7 @@ from sync.run_store import (
     load_run_context,
     remember_de,
 )
+from sync.sending import retention_from_options, sending_from_options
 from sync.types import (
     ChangedRows,
     Counters,
@@ -193,6 +194,8 @@ class _Run:
             mapping=ctx.mapping,
             previous_fields=[field_from_dict(f) for f in pathway.remote_fields or []],
             dry_run=run.dry_run,
+            sending=sending_from_options(pathway.options),
+            retention=retention_from_options(pathway.options),
         )
         if not run.dry_run:
             remember_de(

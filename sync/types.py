@@ -290,6 +290,11 @@ SETUP_KINDS: dict[str, str] = {
     "membership_settings": "the flag field is missing or unusable (detail: flag_field)",
     "membership_mapping": "the mapping or key does not fit the shared DE (detail: field, primary_key)",
     "shared_de_missing": "the membership flag's shared DE does not exist (detail: customer_key)",
+    "send_relationship": "the send relationship breaks SFMC's rules (detail: problems, field, "
+    "relates_to)",
+    "retention": "the data retention setting breaks SFMC's rules (detail: problems)",
+    "sendable_refused": "the existing DE cannot be made sendable on the pathway's relationship "
+    "(detail: customer_key, field, relates_to)",
 }
 
 

@@ -38,6 +38,11 @@ MODELED_FIX = (
     "An admin can allow modeled audiences on this connection (Connections page). If the "
     "audience is not built from a score, clear its Modeled flag on the Audiences page."
 )
+SENDABLE_FIX = (
+    "On **Column Mapping**, choose a send relationship field the Data Extension has as required "
+    "with the matching type, or turn **Used for sending** off for this pathway. Or, in Marketing "
+    "Cloud's Contact Builder, make the Data Extension sendable by hand."
+)
 CONFIG_FIX = "Fix the connection on the Connections page (ask an admin) and try again."
 RETRY_FIX = "Marketing Cloud is busy or unreachable right now. Wait a minute and retry."
 
@@ -56,6 +61,7 @@ KIND_ADVICE: dict[str, tuple[str, str]] = {
     **dict.fromkeys(SETUP_KINDS, _NOTHING),
     **dict.fromkeys(FOLDER_KINDS, ("", CATEGORY_FIX)),
     "modeled_refused": ("", MODELED_FIX),
+    "sendable_refused": ("", SENDABLE_FIX),
     SCOPE: ("", SCOPE_ADVICE),
     **dict.fromkeys(
         (
