@@ -62,7 +62,7 @@ def login_page() -> None:
     )
     left, right = st.columns([1, 1], gap="large")
     with left:
-        note = st.session_state.pop(state.SIGNED_OUT_NOTE, None)
+        note = st.session_state.get(state.SIGNED_OUT_NOTE)  # kept until someone signs in
         if note:
             st.info(note, icon=":material/logout:")
         try:

@@ -328,7 +328,7 @@ def end_session(authenticator: Any, note: str | None = None) -> None:
 
     Args:
         authenticator: the `streamlit_authenticator.Authenticate` of this run.
-        note: why the session ended, shown once on the sign-in page.
+        note: why the session ended, shown on the sign-in page until someone signs in.
     """
     if st.session_state.get(AUTH_STATUS):
         authenticator.logout(location="unrendered")  # deletes the cookie too
@@ -360,6 +360,7 @@ def signed_in_user(auth: AuthConfig, authenticator: Any) -> User | None:
         return None
     st.session_state[AUTH_NAME] = active.name
     st.session_state[AUTH_ROLES] = list(active.roles)
+    st.session_state.pop(SIGNED_OUT_NOTE, None)
     return active
 
 

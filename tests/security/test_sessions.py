@@ -102,6 +102,9 @@ def test_a_deleted_users_open_tab_loses_the_menu_at_the_next_rerun(store_env, ha
     assert not at.exception, at.exception
     assert _signed_out(at)
     assert any("can no longer sign in" in i.value for i in at.info)
+    at.run()  # the cookie component's own rerun must not hide why the session ended
+    assert _signed_out(at)
+    assert any("can no longer sign in" in i.value for i in at.info)
 
 
 @pytest.mark.parametrize("roles", [[], ["no-such-role"]], ids=["no role", "unknown role"])
