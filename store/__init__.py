@@ -12,8 +12,10 @@ One concept per module, and one convention for the public API:
   (counts, previews, the chunked row stream), `importer` and `typed_columns` (file import).
 
 Also: `models` (tables), `db` (engine and schema), `filters` (audience filters as SQL
-expressions), `csv_source` (reading uploads), `inference` (column types), `fieldtypes` with
-`fieldchecks`, `fieldconvert` and `fieldvalues` (SFMC's value rules, one entry per field type),
+expressions), `csv_source` and `xlsx_source` (reading uploads), `import_limits` (what one
+import may cost), `table_writer` (a new data set's table), `inference` (column types),
+`fieldtypes` with `fieldchecks`, `fieldconvert` and `fieldvalues` (SFMC's value rules, one entry
+per field type),
 `revisions` (row revisions), `crypto` (secrets), `settings`, `errors`, `demo` (the demo
 workspace). The store imports nothing from the engine (`sync/`), the SFMC client or the UI.
 """

@@ -1,8 +1,10 @@
-"""Reading of uploaded CSV and XLSX files: encoding, delimiter and header detection, records.
+"""Reading of uploaded CSV files: encoding, delimiter and header detection, records.
 
 A `Source` yields (first line, last line, values) records lazily so that the import streams;
-rows that cannot be read (undecodable bytes, NUL bytes, an unclosed quote) are refused into the
-shared `Collector` with their line numbers rather than dropped.
+rows that cannot be read (undecodable bytes, NUL bytes, an unclosed quote, a line of more
+separators than any table could have columns) are refused into the shared `Collector` with
+their line numbers rather than dropped. `store.xlsx_source` builds the same `Source` for
+workbooks.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import os
 import re
 import shutil
 import tempfile
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ from store.inference import ColumnStats
 MAX_PROBLEMS = 1_000
 SAMPLE_BYTES = 64 * 1024
 MAX_CELL_BYTES = 128 * 1024 * 1024
+# csv.reader would make a list of every value of a line: a 150 MB line of commas is 150 million
+# values (over 1 GB). A line with more separators than this is refused before csv reads it.
+MAX_SEPARATORS = 100_000
 
 # A 10 MB cell is legitimate (pasted notes); the default limit is 128 KB. Process-wide, but
 # only ever raised, so other csv users are not hurt.
@@ -178,25 +182,38 @@ def _looks_like_header(sample: str, first_row: list[str]) -> bool:
 
 
 def _csv_lines(
-    stream: IO[str], bad_lines: dict[int, str], quotes: list[int] | None = None
+    stream: IO[str], bad_lines: dict[int, tuple[str, str]], quotes: list[int], delimiter: str
 ) -> Iterator[str]:
-    """Physical lines for csv.reader, noting those with undecodable or NUL bytes.
+    """Physical lines for csv.reader, noting (kind, why) of those that cannot be imported.
 
     `quotes[0]` counts the double quotes seen: an odd total means a quote is never closed.
+    A line of more than `MAX_SEPARATORS` separators reaches csv as its quotes alone (so the
+    quoting of the lines after it is unchanged) and its record is refused.
     """
     for number, line in enumerate(stream, start=1):
-        if quotes is not None:
-            quotes[0] += line.count('"')
+        quotes[0] += line.count('"')
+        if len(line) > MAX_SEPARATORS and line.count(delimiter) > MAX_SEPARATORS:
+            bad_lines[number] = (
+                "too_many_values",
+                f"more than {MAX_SEPARATORS:,} separators, far more values than a data set "
+                "can have columns; check the separator of this line",
+            )
+            yield '"' * line.count('"') + line[len(line.rstrip("\r\n")) :]
+            continue
         if not line.isascii():
             found = _SURROGATES.findall(line)
             if found:
                 raw = " ".join(f"0x{ord(ch) - 0xDC00:02X}" for ch in found[:5])
                 bad_lines[number] = (
+                    "undecodable",
                     f"bytes that are not valid text in the file's encoding ({raw}); "
-                    "save the file as UTF-8 and upload it again"
+                    "save the file as UTF-8 and upload it again",
                 )
         if "\x00" in line:
-            bad_lines[number] = "NUL bytes (binary data inside the text); remove them"
+            bad_lines[number] = (
+                "nul_bytes",
+                "NUL bytes (binary data inside the text); remove them",
+            )
             line = line.replace("\x00", "")
         yield line
 
@@ -213,6 +230,9 @@ class Source:
     pad_short_rows: bool = False
     notes: list[str] = field(default_factory=list)
     close: Callable[[], None] = lambda: None
+    # Called with the header's width once the importer knows it: a reader that would pad rows
+    # (XLSX) cuts them to that width from then on.
+    bound_width: Callable[[int], None] = lambda _width: None
 
 
 def csv_source(fh: IO[bytes], filename: str, collector: Collector) -> Source:
@@ -247,9 +267,11 @@ def csv_source(fh: IO[bytes], filename: str, collector: Collector) -> Source:
         raise DataSetError(msg) from None
     has_header = _looks_like_header(sample, first)
     text.seek(0)
-    bad_lines: dict[int, str] = {}
+    bad_lines: dict[int, tuple[str, str]] = {}
     quotes = [0]
-    reader = csv.reader(_csv_lines(text, bad_lines, quotes), delimiter=delimiter, strict=False)
+    reader = csv.reader(
+        _csv_lines(text, bad_lines, quotes, delimiter), delimiter=delimiter, strict=False
+    )
 
     def records() -> Iterator[tuple[int, int, list[Any]]]:
         end = 0
@@ -287,8 +309,8 @@ def csv_source(fh: IO[bytes], filename: str, collector: Collector) -> Source:
             if bad_lines:
                 found = [bad_lines.pop(n) for n in sorted(bad_lines) if n <= end]
                 if found:
-                    kind = "nul_bytes" if found[0].startswith("NUL") else "undecodable"
-                    collector.refuse(start, kind, f"Line {start}: {found[0]}.")
+                    kind, why = found[0]
+                    collector.refuse(start, kind, f"Line {start}: {why}.")
                     continue
             if held is not None:
                 yield held
@@ -311,47 +333,4 @@ def csv_source(fh: IO[bytes], filename: str, collector: Collector) -> Source:
 def _delimiter_name(delimiter: str) -> str:
     return {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}.get(
         delimiter, repr(delimiter)
-    )
-
-
-def _cell_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    if hasattr(value, "isoformat"):
-        text = value.isoformat()
-        return text.removesuffix("T00:00:00")
-    return str(value)
-
-
-def xlsx_source(fh: IO[bytes], filename: str) -> Source:
-    """Read the first sheet of an XLSX workbook lazily, cells as text."""
-    # Imported here: only XLSX imports pay for openpyxl.
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        # data_only=False: formulas arrive as their text ("=SUM(B2:B9)") and are stored as text.
-        workbook = openpyxl.load_workbook(fh, read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
-        msg = (
-            f"{filename!r} is not a readable .xlsx workbook ({exc}). Save it again as .xlsx or CSV."
-        )
-        raise DataSetError(msg) from None
-    sheet = workbook.worksheets[0]
-    notes = [f"Read the first sheet ({sheet.title!r}) of the workbook."]
-    if len(workbook.worksheets) > 1:
-        notes.append(f"The workbook has {len(workbook.worksheets)} sheets; only the first is read.")
-
-    def records() -> Iterator[tuple[int, int, list[Any]]]:
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, number, [_cell_text(v) for v in row]
-
-    return Source(
-        kind="xlsx", records=records(), pad_short_rows=True, notes=notes, close=workbook.close
     )

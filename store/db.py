@@ -8,9 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from store import models  # noqa: F401  (registers the tables)
+from store.datasets import remove_unfinished
+from store.import_limits import ImportLimits
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PRIVATE_DIR = 0o700
@@ -100,10 +102,13 @@ def create_db_and_tables(engine: Engine) -> None:
     """Create every table that does not exist yet, and add columns/indexes added since.
 
     Stores created by an older version keep working: nullable columns and indexes the models
-    gained are added in place (no data is rewritten).
+    gained are added in place (no data is rewritten). What imports killed half-way left behind
+    is removed (`store.datasets.remove_unfinished`; one still running elsewhere is left alone).
     """
     SQLModel.metadata.create_all(engine)
     _add_missing(engine)
+    with Session(engine) as session:
+        remove_unfinished(session=session, older_than=ImportLimits.from_env().max_seconds + 60)
 
 
 def _add_missing(engine: Engine) -> None:

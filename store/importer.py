@@ -4,7 +4,14 @@ The file is streamed: rows go to the database in batches while running statistic
 column's type, so memory stays bounded by the batch size whatever the file's size. Rows that
 cannot be imported (wrong number of values, undecodable bytes, NUL bytes) are refused and listed
 with their line numbers; nothing is dropped silently. Reading the file is `store.csv_source`'s
-job; the table layout is `store.datasets`'.
+and `store.xlsx_source`'s job; the table layout is `store.datasets`'.
+
+An upload is untrusted: the import keeps to a budget (`store.import_limits`: time, rows, cells,
+columns) checked on every record read, blank ones included, and stops reading after a long run
+of blank rows (the report says where). The data set's row is written only once its table is
+complete, in one commit: a failed import drops its table and leaves nothing behind, and a table
+left by a crash has no data set row and is dropped at the next start
+(`store.datasets.remove_unfinished`).
 
 Convention: Core with an engine (see `store/__init__.py`): rows are written with the driver's
 executemany in long transactions, committed every `COMMIT_EVERY_ROWS`.
@@ -14,28 +21,29 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from sqlalchemy import Column, Float, String, Table, delete, select
-from sqlalchemy.engine import Connection as SAConnection
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from store.csv_source import Collector, Source, csv_source, open_source, stream_size, xlsx_source
-from store.datasets import dataset_table
+from store.csv_source import Collector, Source, csv_source, open_source, stream_size
+from store.datasets import dataset_table, new_table_name
 from store.errors import DataSetError
+from store.import_limits import MAX_COLUMNS, ImportBudget, ImportLimits
 from store.inference import ColumnStats, safe_column_names
 from store.models import DataSet
-from store.typed_columns import fill_shadows, shadow_specs, shadow_value
+from store.table_writer import ShadowSpecs, TableWriter
+from store.typed_columns import fill_shadows
+from store.xlsx_source import xlsx_source
 
 BATCH_ROWS = 5_000
 COMMIT_EVERY_ROWS = 50_000  # let other writers (progress of running syncs) in between
 
 Record = tuple[int, int, list[Any]]  # (first line, last line, values)
-ShadowSpecs = dict[str, tuple[int, str, bool]]
 
 
 @dataclass(frozen=True)
@@ -88,8 +96,13 @@ class _Import:
     filename: str
     bytes_total: int | None
     on_progress: Callable[[ImportProgress], None] | None
+    limits: ImportLimits
+    budget: ImportBudget
+    stopped_after: int | None = None  # the line where a run of blank rows ended the reading
 
     def progress(self, imported: int) -> None:
+        """Report where the import is (the caller may raise to cancel it) and check the clock."""
+        self.budget.check_clock()
         if self.on_progress is None:
             return
         try:
@@ -132,14 +145,16 @@ def import_file(
         source: a path, the file's bytes, or a binary file object (e.g. a Streamlit upload).
         name: the data set's name (unique).
         filename: the uploaded file's name; `.xlsx`/`.xlsm` are read as workbooks.
-        on_progress: called after every batch of rows.
+        on_progress: called every `BATCH_ROWS` rows read (blank and refused ones too) and at
+            the end; an exception it raises (a closed browser tab) ends the import cleanly.
 
     Returns:
         What was imported and refused, with detected format and column types.
 
     Raises:
-        DataSetError: the file is empty, has no data rows, is not a CSV/XLSX file, or the
-            name is taken; the message says what to fix.
+        DataSetError: the file is empty, has no data rows, is not a CSV/XLSX file, is over
+            a limit of `store.import_limits`, or the name is taken; the message says what to
+            fix. Nothing is left in the store then.
     """
     started = time.monotonic()
     name = name.strip()
@@ -150,6 +165,7 @@ def import_file(
         if session.exec(select(DataSet).where(DataSet.name == name)).first():  # type: ignore[call-overload]
             msg = f"A data set called {name!r} exists already; choose another name."
             raise DataSetError(msg)
+    limits = ImportLimits.from_env()
     fh, must_close = open_source(source)
     collector = Collector()
     try:
@@ -157,9 +173,15 @@ def import_file(
         head = fh.read(8)
         fh.seek(0)
         is_xlsx = filename.lower().endswith((".xlsx", ".xlsm")) or head.startswith(b"PK\x03\x04")
-        src = xlsx_source(fh, filename) if is_xlsx else csv_source(fh, filename, collector)
+        if is_xlsx:
+            src = xlsx_source(fh, filename, limits)
+        else:
+            src = csv_source(fh, filename, collector)
         try:
-            job = _Import(engine, src, fh, collector, filename, bytes_total, on_progress)
+            budget = ImportBudget(limits, filename)
+            job = _Import(
+                engine, src, fh, collector, filename, bytes_total, on_progress, limits, budget
+            )
             report = _import_records(job, name)
         finally:
             src.close()
@@ -170,12 +192,27 @@ def import_file(
     return report
 
 
-def _read_header(src: Source, filename: str) -> _Header:
+def _bounded(job: _Import) -> Iterator[Record]:
+    """The file's records, each counted against the budget; ends after a run of blank rows."""
+    run = 0
+    for record in job.src.records:
+        job.budget.check(len(record[2]))
+        if _is_blank(record[2]):
+            run += 1
+            if run >= job.limits.blank_run:
+                job.stopped_after = record[0]
+                return
+        else:
+            run = 0
+        yield record
+
+
+def _read_header(records: Iterator[Record], src: Source, filename: str) -> _Header:
     """The first non-blank record as column names (or `Column 1`... for a headerless file)."""
     blank = 0
     header: list[Any] | None = None
     header_line = 0
-    for start, _end, values in src.records:
+    for start, _end, values in records:
         if _is_blank(values):
             blank += 1
             continue
@@ -186,6 +223,13 @@ def _read_header(src: Source, filename: str) -> _Header:
         raise DataSetError(msg)
     while header and (header[-1] is None or not str(header[-1]).strip()):
         header.pop()  # trailing empty header cells (Excel's phantom columns)
+    if len(header) > MAX_COLUMNS:
+        msg = (
+            f"{filename!r} has {len(header):,} columns; a data set can have at most "
+            f"{MAX_COLUMNS:,}. Remove the columns you do not need (or check the separator) and "
+            "upload it again."
+        )
+        raise DataSetError(msg)
     first_data: list[Any] | None = None
     if not src.has_header:
         first_data, header = header, [f"Column {i}" for i in range(1, len(header) + 1)]
@@ -195,24 +239,22 @@ def _read_header(src: Source, filename: str) -> _Header:
 
 
 def _import_records(job: _Import, name: str) -> ImportReport:
-    header = _read_header(job.src, job.filename)
+    records = _bounded(job)
+    header = _read_header(records, job.src, job.filename)
+    job.src.bound_width(len(header.names))
     stats = [ColumnStats() for _ in header.names]
     ds = DataSet(
         name=name,
         source_filename=job.filename,
-        table_name=f"ds_{uuid.uuid4().hex[:16]}",
+        table_name=new_table_name(),
         columns=[
             {"name": n, "original": o, "type": "text"}
             for n, o in zip(header.names, header.originals, strict=True)
         ],
     )
-    with Session(job.engine) as session:
-        session.add(ds)
-        session.commit()
-        session.refresh(ds)
     table = dataset_table(ds, with_shadows=False)
     try:
-        imported, made = _stream_rows(job, ds, stats, header)
+        imported, made = _stream_rows(job, records, ds, stats, header)
         if imported == 0:
             _refuse_empty(job)
         ds.columns = [
@@ -221,14 +263,9 @@ def _import_records(job: _Import, name: str) -> ImportReport:
         fill_shadows(job.engine, ds, made)
         ds.row_count = imported
         ds.problems = job.collector.problems
-        with Session(job.engine) as session:
-            stored = session.get(DataSet, ds.id)
-            assert stored is not None
-            stored.columns, stored.row_count, stored.problems = ds.columns, imported, ds.problems
-            session.add(stored)
-            session.commit()
+        _commit_dataset(job.engine, ds)
     except BaseException:
-        _discard(job.engine, ds, table)
+        table.drop(job.engine, checkfirst=True)  # the data set's row was never written
         raise
     assert ds.id is not None
     return ImportReport(
@@ -248,6 +285,23 @@ def _import_records(job: _Import, name: str) -> ImportReport:
         problem_counts=dict(job.collector.counts),
         notes=_notes(job, header, ds.columns),
     )
+
+
+def _commit_dataset(engine: Engine, ds: DataSet) -> None:
+    """Write the data set's row, which makes its complete table visible, in one commit.
+
+    Raises:
+        DataSetError: another import took the name meanwhile.
+    """
+    with Session(engine) as session:
+        session.add(ds)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            msg = f"A data set called {ds.name!r} exists already; choose another name."
+            raise DataSetError(msg) from None
+        session.refresh(ds)
 
 
 def _refuse_empty(job: _Import) -> None:
@@ -279,54 +333,20 @@ def _notes(job: _Import, header: _Header, columns: list[dict[str, Any]]) -> list
             f"Only the first {len(collector.problems):,} of {collector.refused:,} refused "
             "rows are listed."
         )
+    if job.stopped_after is not None:
+        notes.append(
+            f"Reading stopped at line {job.stopped_after:,}: it ends a run of "
+            f"{job.limits.blank_run:,} blank rows, and anything below them was not read. If "
+            "the file has more data further down, remove the blank rows and upload it again."
+        )
     return notes
-
-
-def _insert_sql(conn: SAConnection, table: Table) -> str:
-    """INSERT with driver placeholders; identifiers are our own safe names, quoted."""
-    quote = conn.dialect.identifier_preparer.quote
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    cols = ", ".join(quote(c.name) for c in table.columns)
-    marks = ", ".join(marker for _ in table.columns)
-    return f"INSERT INTO {quote(table.name)} ({cols}) VALUES ({marks})"
-
-
-class _TableWriter:
-    """Writes a new data set's rows, creating its table with the first batch.
-
-    The table is created once the first batch has been read, with typed companion columns for
-    the types that batch suggests, so most files need no second pass over their rows.
-    """
-
-    def __init__(self, conn: SAConnection, ds: DataSet, stats: list[ColumnStats]) -> None:
-        self.conn, self.ds, self.stats = conn, ds, stats
-        self.specs: ShadowSpecs | None = None
-        self.plan: list[tuple[int, str, bool]] = []  # (column index, "n"/"d", day-first)
-        self._sql = ""
-
-    def write(self, batch: list[list[Any]]) -> None:
-        if self.specs is None:
-            self._create_table(batch)
-        if batch:
-            self.conn.exec_driver_sql(self._sql, [tuple(r) for r in batch])
-
-    def _create_table(self, batch: list[list[Any]]) -> None:
-        self.specs = shadow_specs(self.stats, [c["name"] for c in self.ds.columns])
-        self.plan = list(self.specs.values())
-        table = dataset_table(self.ds, with_shadows=False)
-        for shadow, (_i, kind, _d) in self.specs.items():
-            table.append_column(Column(shadow, Float if kind == "n" else String(10)))
-        table.create(self.conn)
-        self._sql = _insert_sql(self.conn, table)
-        for row in batch:  # rows read before the types were known
-            row.extend(
-                shadow_value(row[i + 1], None, kind, dayfirst) for i, kind, dayfirst in self.plan
-            )
 
 
 def _fit_width(values: list[Any], width: int, start: int, job: _Import) -> list[Any] | None:
     """A record with one value per column, or None when it is refused (its line is listed)."""
     n = len(values)
+    if n == width:
+        return values
     if n > width and _is_blank(values[width:]):
         return values[:width]
     if n < width and job.src.pad_short_rows:
@@ -341,53 +361,42 @@ def _fit_width(values: list[Any], width: int, start: int, job: _Import) -> list[
 
 
 def _stream_rows(
-    job: _Import, ds: DataSet, stats: list[ColumnStats], header: _Header
+    job: _Import,
+    records: Iterator[Record],
+    ds: DataSet,
+    stats: list[ColumnStats],
+    header: _Header,
 ) -> tuple[int, ShadowSpecs]:
-    """Insert the rows; return how many and the typed companions the table was created with."""
+    """Insert the rows; return how many and the typed companions the table was created with.
+
+    Progress is reported every `BATCH_ROWS` records read, whatever they hold, so that a file
+    of blank or refused rows can be cancelled and is checked against the clock like any other.
+    """
     width = len(stats)
-    imported = blank = since_commit = 0
+    imported = blank = since_commit = seen = 0
     batch: list[list[Any]] = []
-    records: Iterator[Record] = job.src.records
     if header.first_data is not None:
         records = _chain_first((header.line, header.line, header.first_data), records)
     conn = job.engine.connect()
-    writer = _TableWriter(conn, ds, stats)
+    writer = TableWriter(conn, ds, stats)
     try:
         trans = conn.begin()
         for start, _end, values in records:
             if (not values or values[0] is None or values[0] == "") and _is_blank(values):
                 blank += 1
-                continue
-            if len(values) != width:
-                fitted = _fit_width(values, width, start, job)
-                if fitted is None:
-                    continue
-                values = fitted
-            imported += 1
-            row: list[Any] = [imported]
-            classes: list[str | None] = []
-            for i, value in enumerate(values):
-                if value is None or value == "":
-                    stats[i].empty += 1
-                    row.append(None)
-                    classes.append(None)
-                else:
-                    classes.append(stats[i].add(value))
-                    row.append(value)
-            if writer.specs is not None:
-                row.extend(
-                    shadow_value(row[i + 1], classes[i], kind, dayfirst)
-                    for i, kind, dayfirst in writer.plan
-                )
-            batch.append(row)
-            if len(batch) >= BATCH_ROWS:
-                writer.write(batch)
-                since_commit += len(batch)
-                batch = []
-                if since_commit >= COMMIT_EVERY_ROWS:
-                    trans.commit()
-                    trans = conn.begin()
-                    since_commit = 0
+            elif (fitted := _fit_width(values, width, start, job)) is not None:
+                imported += 1
+                batch.append(writer.row(imported, fitted))
+                if len(batch) >= BATCH_ROWS:
+                    writer.write(batch)
+                    since_commit += len(batch)
+                    batch = []
+                    if since_commit >= COMMIT_EVERY_ROWS:
+                        trans.commit()
+                        trans = conn.begin()
+                        since_commit = 0
+            seen += 1
+            if seen % BATCH_ROWS == 0:
                 job.progress(imported)
         if batch or writer.specs is None:
             writer.write(batch)
@@ -402,11 +411,3 @@ def _stream_rows(
 def _chain_first(first: Record, rest: Iterator[Record]) -> Iterator[Record]:
     yield first
     yield from rest
-
-
-def _discard(engine: Engine, ds: DataSet, table: Table) -> None:
-    """Undo a failed import: drop its table and forget the data set."""
-    table.drop(engine, checkfirst=True)
-    with Session(engine) as session:
-        session.execute(delete(DataSet).where(DataSet.id == ds.id))  # type: ignore[arg-type]
-        session.commit()

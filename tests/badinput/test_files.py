@@ -67,6 +67,14 @@ REFUSED = {
         b"email,name\nx@y.org,a\x00b\n", "a.csv", ("no data rows", "NUL bytes", "remove them")
     ),
     "binary noise": Refused(bytes(range(256)) * 10, "a.csv", ("no data rows", "refused")),
+    "501 columns": Refused(
+        (",".join(f"c{i}" for i in range(501)) + "\n" + ",".join("1" * 501) + "\n").encode(),
+        "a.csv",
+        ("has 501 columns", "at most 500", "Remove the columns you do not need"),
+    ),
+    "501 columns (xlsx)": Refused(
+        xlsx([[f"c{i}" for i in range(501)], [1] * 501]), "a.xlsx", ("has 501 columns",)
+    ),
 }
 
 IMPORTED = {
@@ -143,6 +151,14 @@ IMPORTED = {
     ),
     "classic-Mac CR line endings": Imported(
         b"email,name\rx@y.org,a\rz@y.org,b\r", "a.csv", 2, values={"name": "a"}
+    ),
+    # csv.reader would hold 150,001 values of that line in a list (one per separator).
+    "a line of 150,000 separators": Imported(
+        b"email,name\nx@y.org,a\n" + b"," * 150_000 + b"\nz@y.org,b\n",
+        "a.csv",
+        2,
+        refused=1,
+        says=("Line 3: more than 100,000 separators", "check the separator"),
     ),
 }
 
