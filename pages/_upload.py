@@ -1,4 +1,7 @@
-"""Audiences page part: upload a data set (CSV or Excel) and show what was imported or refused."""
+"""Audiences page part: data sets in and out.
+
+Upload one (CSV or Excel) and show what was imported or refused; delete one no audience uses.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from pages import _widgets as widgets
+from store.datasets import audiences_using
 from store.importer import ImportProgress
 from ui import audiences as uaud
 from ui import state
@@ -27,6 +31,28 @@ def problems_table(problems: list[dict[str, Any]], *, key: str) -> None:
         page_size=20,
         column_config={"Problem": st.column_config.TextColumn(width="large")},
     )
+
+
+@st.dialog("Delete data set?")
+def confirm_delete(dataset_id: int, label: str, who: str) -> None:
+    """Delete a data set after confirmation; one that audiences use names them instead."""
+    with state.session() as s:
+        used = audiences_using(dataset_id, session=s)
+    if used:
+        names = ", ".join(f"**{md(n)}**" for n in used)
+        st.warning(
+            f"{md(label)} is used by {len(used)} audience(s): {names}. A data set can be "
+            "deleted once no audience uses it.",
+            icon=":material/block:",
+        )
+        return
+    st.markdown(f"Delete **{md(label)}** and its rows? This cannot be undone.")
+    if st.button("Delete data set", type="primary", key="ds_delete_yes"):
+        ok, _ = widgets.guard(uaud.delete_dataset, state.get_engine(), dataset_id, who=who)
+        if ok:
+            st.session_state[state.AUD_DATASET_ID] = None
+            st.session_state[state.AUD_FILTERS] = []
+            st.rerun()
 
 
 def upload_section(user: Any) -> None:

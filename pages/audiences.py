@@ -29,7 +29,8 @@ if not datasets:
 by_id = {d.id: d for d in datasets}
 ids = list(by_id)
 cur = session.get(state.AUD_DATASET_ID)
-ds_id = st.selectbox(
+pick, drop = st.columns([5, 1], vertical_alignment="bottom")
+ds_id = pick.selectbox(
     "Data set",
     ids,
     index=ids.index(cur) if cur in ids else 0,
@@ -37,6 +38,8 @@ ds_id = st.selectbox(
 )
 session[state.AUD_DATASET_ID] = ds_id
 ds = by_id[ds_id]
+if drop.button("Delete", icon=":material/delete:", key="ds_delete", help="Delete this data set"):
+    _upload.confirm_delete(ds_id, f"{ds.name} ({ds.row_count:,} rows)", user.username)
 names = [c["name"] for c in ds.columns]
 
 tab_aud, tab_cols, tab_rows = st.tabs(["Audiences", "Columns and types", "Preview rows"])

@@ -1,4 +1,4 @@
-"""Data set and audience use cases: import a file, define audiences, list them for the wizard."""
+"""Data set and audience use cases: import or delete a data set, define audiences, list them."""
 
 from __future__ import annotations
 
@@ -64,6 +64,23 @@ def import_dataset(
         "notes": list(report.notes),
         "problems": list(report.problems),
     }
+
+
+def delete_dataset(engine: Engine, dataset_id: int, *, who: str) -> str:
+    """Delete a data set that no audience uses, with its audit entry; returns its name.
+
+    Raises:
+        InUseError: audiences are built on it (the message names them).
+        LookupError: the data set no longer exists.
+    """
+    with transaction(engine) as session:
+        ds = datasets.delete_dataset(dataset_id, session=session)
+        if ds is None:
+            msg = f"Data set {dataset_id} no longer exists."
+            raise LookupError(msg)
+        name = ds.name
+        audit.record_audit(who, "delete data set", name, session=session)
+    return name
 
 
 def create_audience(
