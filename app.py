@@ -38,6 +38,7 @@ from streamlit_authenticator.utilities import LoginError  # noqa: E402
 
 from ui import state  # noqa: E402
 from ui.auth import NO_USERS_HELP  # noqa: E402
+from ui.text import md  # noqa: E402
 
 state.init_session_state()
 
@@ -118,7 +119,7 @@ pg = st.navigation(
 state.get_engine()
 state.get_worker()
 with st.sidebar:
-    st.markdown(f"**{user.name}**  \n{user.role.title()}")
+    st.markdown(f"**{md(user.name)}**  \n{user.role.title()}")
     if state.is_demo_mode():
         st.caption("Demo mode: pushes go to a built-in Marketing Cloud simulator.")
     st.button("Log out", key="logout_button", on_click=state.request_sign_out)
