@@ -49,7 +49,7 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
         if proc.poll() is not None:
             pytest.fail(f"streamlit exited early with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url + "_stcore/health", timeout=2) as resp:  # noqa: S310
+            with urllib.request.urlopen(url + "_stcore/health", timeout=2) as resp:
                 if resp.status == 200:
                     return
         except OSError:
@@ -75,7 +75,7 @@ def app_url(tmp_path):
     env.pop("DATABASE_URL", None)
     env.pop("PATHWAYS_SECRET_KEY", None)
     log = (tmp_path / "streamlit.log").open("w")
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
