@@ -18,6 +18,7 @@ from sfmc.contacts import list_attribute_set_definitions
 from sfmc.journeys import list_event_definitions
 from sync import destinations as dest
 from ui import destinations as udest
+from ui import sending as usend
 from ui import state
 from ui.text import md
 
@@ -35,6 +36,13 @@ def _loaded(conn: dict, kind: str, load: Callable[[], Any]) -> Any:
     if not ok:
         st.stop()
     return items
+
+
+def _warn_not_sendable(de: Any) -> None:
+    """A shared DE nobody can send to: say so before the user relies on it for a send."""
+    warning = usend.not_sendable_warning(de)
+    if warning:
+        st.warning(warning, icon=":material/unsubscribe:")
 
 
 def _shared_de(conn: dict, client: Any, saved: dict) -> udest.Target:
@@ -58,6 +66,7 @@ def _shared_de(conn: dict, client: Any, saved: dict) -> udest.Target:
     if problem:
         st.error(md(problem), icon=":material/key_off:")
         st.stop()
+    _warn_not_sendable(de)
     return udest.target_for(dest.MEMBERSHIP_FLAG, de=de)
 
 
@@ -90,6 +99,7 @@ def _journey(conn: dict, client: Any, saved: dict) -> udest.Target:
             icon=":material/error:",
         )
         st.stop()
+    _warn_not_sendable(de)
     return udest.target_for(dest.JOURNEY_EVENT, de=de, event=by_key[key])
 
 

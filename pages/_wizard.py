@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from pages import _destinations as other
+from pages import _sending as sending
 from pages import _widgets as widgets
 from sfmc.schema import MAX_KEY_LENGTH
 from sfmc.types import FIELD_TYPES
@@ -16,6 +17,7 @@ from sync import mapping as smap
 from ui import errors, state
 from ui import mapping as umap
 from ui import pathways as upath
+from ui import sending as usend
 from ui.text import md
 
 Go = Callable[[int], None]
@@ -198,6 +200,14 @@ def _mapping_tab(aud: dict, saved: dict, generated: bool, listing: Any) -> dict[
     return values
 
 
+def _sending_tab(aud: dict, saved: dict) -> dict[str, Any]:
+    """Used for sending (suggested from the mapping), Testable and data retention."""
+    rows = umap.frame_to_mapping(st.session_state[state.PUSH_MAPPING], [])
+    choice = usend.initial_choice(saved.get("options"), aud["columns"], rows)
+    fields = [r["destination_field"] for r in rows]
+    return {"sending": sending.send_settings(choice, fields)}
+
+
 def _review_data_extension(aud: dict, conn: dict, client: Any, go: Go) -> None:
     """Advanced Settings of a Data Extension pathway; on submit, validate and go to the summary."""
     session = st.session_state
@@ -217,11 +227,13 @@ def _review_data_extension(aud: dict, conn: dict, client: Any, go: Go) -> None:
     )
     with st.form("push_review"):
         with st.expander("Advanced Settings", expanded=True):
-            info, colmap = st.tabs(["Information", "Column Mapping"])
+            info, colmap, send = st.tabs(["Information", "Column Mapping", "Sending"])
             with info:
                 values = _information_tab(aud, conn, saved, generated)
             with colmap:
                 values |= _mapping_tab(aud, saved, generated, listing)
+            with send:
+                values |= _sending_tab(aud, saved)
         submitted = st.form_submit_button("Next: summary", type="primary")
     if st.button("Back", key="review_back"):
         go(2)

@@ -13,6 +13,7 @@ from sync import destinations as dest
 from ui import destinations as udest
 from ui import pathways as upath
 from ui import runs as uruns
+from ui import sending as usend
 from ui import state
 from ui.mapping import GENERATED_KEY_FIELD
 from ui.text import code, md
@@ -32,6 +33,8 @@ def _summary_card(aud: dict, conn: dict, s: dict) -> None:
             if (s.get("options") or {}).get("generated_key"):
                 keys = [f"{GENERATED_KEY_FIELD} (generated)"]
             b.markdown(f"**Primary key**  \n{md(', '.join(keys) or '—')}")
+            for line in usend.summary_lines(s.get("options")):
+                a.markdown(line)
         else:
             for line in udest.summary_lines(s):
                 a.markdown(line)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages import _sending as send_widgets
 from pages import _widgets as widgets
 from sfmc.types import FIELD_TYPES
 from store.audiences import list_audiences
 from store.connections import list_connections
 from store.datasets import list_datasets
 from store.pathways import get_mapping, list_pathways
+from sync.destinations import DATA_EXTENSION
 from ui import mapping as umap
 from ui import pathways as upath
+from ui import sending as usend
 from ui import state
 from ui.text import code, md
 
@@ -44,6 +47,7 @@ columns = sets[aud.dataset_id].columns if aud and aud.dataset_id in sets else []
 col_names = [c["name"] for c in columns]
 with state.session() as session:
     mapping = get_mapping(pid, session=session)
+is_de = (p.destination_kind or DATA_EXTENSION) == DATA_EXTENSION
 
 c1, c2, c3 = st.columns(3)
 c1.markdown(f"**Data Extension**  \n{md(p.de_name)}  \n{code(p.de_customer_key)}")
@@ -80,12 +84,38 @@ if saved:
         keys,
         label=p.de_name,
         who=user.username,
+        options=p.options if is_de else None,
     )
     for problem in problems or []:
         st.error(md(problem), icon=":material/error:")
     if ok and not problems:
         st.toast("Mapping saved; it applies on the next sync.", icon=":material/check:")
         st.rerun()
+
+if is_de:
+    st.subheader("Used for sending")
+    st.caption(
+        f"Now: {usend.sending_text(p.options)}. Data retention: {usend.retention_text(p.options)} "
+        "(set when the Data Extension is created)."
+    )
+    rows = [m.model_dump() for m in mapping]
+    with st.form(f"sending_form_{pid}"):
+        choice = usend.current_choice(p.options, columns, rows)
+        picked = send_widgets.send_settings(
+            choice, [r["destination_field"] for r in rows], retention=False
+        )
+        save_sending = st.form_submit_button("Save sending settings")
+    if save_sending:
+        ok, problems = widgets.guard(
+            usend.save_sending, state.get_engine(), pid, picked, label=p.de_name, who=user.username
+        )
+        for problem in problems or []:
+            st.error(md(problem), icon=":material/error:")
+        if ok and not problems:
+            st.toast(
+                "Saved; the next sync applies it to the Data Extension.", icon=":material/check:"
+            )
+            st.rerun()
 
 st.subheader("Schema drift")
 live: dict[str, object] = {}

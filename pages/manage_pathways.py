@@ -13,6 +13,7 @@ from store.pathways import list_pathways
 from store.queue import active_run, list_runs
 from store.status import pathway_status
 from ui import rejects, state
+from ui import sending as usend
 from ui.text import code, md
 
 user = state.require_role("staff", "analyst")
@@ -91,6 +92,7 @@ for conn_id, items in by_conn.items():
             with st.container(border=True):
                 st.markdown(
                     f"**{md(label)}**  \n{code(p.de_customer_key)} · {md(p.category_path or '')}"
+                    + usend.card_suffix(p)
                 )
                 m = st.columns(5)
                 m[0].metric("Sync Status", "Paused" if p.paused else status.status)

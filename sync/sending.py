@@ -26,10 +26,10 @@ RETENTION = "retention"
 def sending_from_options(options: Mapping[str, Any] | None) -> Sending | None:
     """The pathway's send relationship; None when its DE is not meant for sending."""
     raw = (options or {}).get(SENDING)
-    if not isinstance(raw, Mapping) or not raw.get("field"):
+    if not isinstance(raw, Mapping):
         return None
     return Sending(
-        field=str(raw["field"]),
+        field=str(raw.get("field") or ""),  # none chosen: refused by `check_settings`
         relates_to=str(raw.get("relates_to") or EMAIL_ADDRESS),
         testable=bool(raw.get("testable")),
     )

@@ -7,7 +7,7 @@ so the audit log never names a change that did not happen, nor misses one that d
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -19,6 +19,8 @@ from store.models import Audience
 from sync import destinations as dest
 from sync.run_store import check_modeled
 from ui.mapping import frame_to_mapping, generated_key_row, mapping_problems
+from ui.sending import SendChoice, current_choice
+from ui.sending import apply as apply_sending
 from ui.transaction import transaction
 
 if TYPE_CHECKING:
@@ -48,12 +50,15 @@ class DataExtensionChoice:
     mapping: pd.DataFrame  # the mapping editor's table
     generated_key: bool = False
     title_case: bool = False
+    sending: SendChoice | None = None  # None: the sending settings were not offered
 
 
 def data_extension_settings(choice: DataExtensionChoice) -> tuple[dict[str, Any], list[str]]:
     """The pathway settings of a Data Extension choice, and what stops them (empty = none).
 
-    A generated key replaces the chosen primary keys with a UUID key field of its own.
+    A generated key replaces the chosen primary keys with a UUID key field of its own. The
+    sending and retention choice becomes `options` (`ui.sending.apply`), its relationship field
+    required in the mapping.
     """
     keys = [dest.GENERATED_KEY_COLUMN] if choice.generated_key else list(choice.primary_keys)
     rows = frame_to_mapping(choice.mapping, keys)
@@ -70,6 +75,10 @@ def data_extension_settings(choice: DataExtensionChoice) -> tuple[dict[str, Any]
     options = (
         {"generated_key": True, "title_case": choice.title_case} if choice.generated_key else {}
     )
+    if choice.sending is not None:
+        send_options, rows, send_problems = apply_sending(choice.sending, rows)
+        options |= send_options
+        problems += send_problems
     settings = {
         "kind": dest.DATA_EXTENSION,
         "options": options,
@@ -193,8 +202,12 @@ def save_mapping(
     *,
     label: str,
     who: str,
+    options: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Replace a pathway's mapping (with its audit entry) unless it has problems.
+
+    With the pathway's `options`, a send relationship it has keeps its field required and must
+    still fit the mapping (`ui.sending.apply`).
 
     Returns:
         What stops the mapping from being saved (nothing saved then), or an empty list.
@@ -203,6 +216,10 @@ def save_mapping(
         ValueError: the store refused the mapping; nothing is written.
     """
     problems = mapping_problems(rows, primary_keys)
+    if options is not None:
+        choice = replace(current_choice(options, [], rows), retention=False)
+        _, rows, send_problems = apply_sending(choice, rows)
+        problems += send_problems
     if problems:
         return problems
     with transaction(engine) as session:
