@@ -8,6 +8,11 @@ Python's zipfile never returns more than a part's declared size (more is a CRC e
 only stored or deflated parts are accepted (what Excel writes; other methods can expand a
 single read without bound).
 
+A worksheet is streamed row by row, but each row is built whole in memory: one row of two
+million empty cells is 8 MB of XML (9 KB zipped) and took 630 MB. Worksheets are therefore
+scanned first (`_largest_row`, at C speed: a split on row starts, a count of `<` per row)
+and refused when a row holds more elements or bytes than any spreadsheet row can.
+
 The rows ignore the sheet's declared dimension: a workbook declaring `A1:XFD1048576` would
 otherwise have openpyxl pad every row to 16,384 cells and add empty rows up to row 1,048,576.
 Each row is cut to the header's width once the importer knows it (`Source.bound_width`); a row
@@ -16,6 +21,7 @@ with values beyond the header keeps them, so the importer refuses it with its li
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Iterator
 from typing import IO, Any
@@ -24,7 +30,7 @@ from xml.etree.ElementTree import ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from store.csv_source import Source
+from store.csv_source import MAX_CELL_BYTES, Source
 from store.errors import DataSetError
 from store.import_limits import CSV_INSTEAD, MAX_COLUMNS, MB, ImportLimits
 
@@ -35,6 +41,11 @@ _WORKSHEET = _SHEETML + "worksheet+xml"
 _SHARED_STRINGS = _SHEETML + "sharedStrings+xml"
 # Parts openpyxl never reads in read-only mode count towards the total only (images, VBA).
 _PARSED_SUFFIXES = (".xml", ".rels", ".vml")
+# A row element, with any namespace prefix: `<row `, `<row>`, `<x:row/`.
+_ROW_START = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,31}:)?row[\s/>]")
+_TOKEN = 40  # longer than any `_ROW_START` match
+# Excel's 16,384 columns with a few tags each (<c>, <v>, </v>, </c>, rich text runs).
+MAX_ROW_TAGS = 100_000
 
 
 def _unreadable(filename: str, why: object) -> DataSetError:
@@ -103,6 +114,46 @@ def check_archive(fh: IO[bytes], filename: str, limits: ImportLimits) -> None:
             raise _too_big(filename, what, part.file_size / MB, limit)
     if total > limits.xlsx_total_mb * MB:
         raise _too_big(filename, "the workbook", total / MB, limits.xlsx_total_mb)
+    sheets = [p for p in parts if types.get(p.filename) == _WORKSHEET]
+    with zipfile.ZipFile(fh) as archive:
+        for part in sheets:
+            with archive.open(part) as stream:
+                tags, size = _largest_row(stream)
+            if tags > MAX_ROW_TAGS or size > MAX_CELL_BYTES:
+                msg = (
+                    f"{filename!r} was not imported: a row of {part.filename} holds "
+                    f"{tags:,} XML elements in {size / MB:,.1f} MB, more than a spreadsheet row "
+                    f"can ({MAX_ROW_TAGS:,} elements, {MAX_CELL_BYTES // MB} MB). The file was "
+                    f"not written by a spreadsheet program; {CSV_INSTEAD}"
+                )
+                raise DataSetError(msg)
+    fh.seek(0)
+
+
+def _largest_row(stream: IO[bytes]) -> tuple[int, int]:
+    """The most elements (`<` counted) and bytes between two row starts of a worksheet.
+
+    Chunks are cut before the last `<` near their end, so a row start is never split.
+    """
+    most_tags = most_bytes = tags = size = 0
+    carry = b""
+    while True:
+        chunk = stream.read(MB)
+        data = carry + chunk
+        cut = len(data)
+        if chunk:
+            last = data.rfind(b"<", max(cut - _TOKEN, 0))
+            cut = last if last > 0 else cut
+        pieces = _ROW_START.split(data[:cut])
+        carry = data[cut:]
+        for i, piece in enumerate(pieces):
+            if i:  # a new row starts
+                most_tags, most_bytes = max(most_tags, tags), max(most_bytes, size)
+                tags = size = 0
+            tags += piece.count(b"<")
+            size += len(piece)
+        if not chunk:
+            return max(most_tags, tags), max(most_bytes, size)
 
 
 def _cell_text(value: Any) -> str | None:

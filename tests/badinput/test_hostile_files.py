@@ -17,7 +17,14 @@ import pytest
 from store.errors import DataSetError
 from store.importer import ImportProgress, import_file
 from tests.badinput.conftest import snapshot
-from tests.badinput.workbooks import filler, inline_row, shared_strings, sheet_xml, workbook
+from tests.badinput.workbooks import (
+    MAIN,
+    filler,
+    inline_row,
+    shared_strings,
+    sheet_xml,
+    workbook,
+)
 
 FAST = 5.0  # seconds
 HEADER = inline_row(1, ["email", "name"])
@@ -61,6 +68,18 @@ BOMBS = {
         lambda: workbook(sheet_xml(ROWS), extra={f"xl/x{i}.xml": [b"<x/>"] for i in range(40)}),
         {"PATHWAYS_IMPORT_XLSX_PARTS": "20"},
         ("46 parts", "more than the 20"),
+    ),
+    "one row of 2,000,000 empty cells (8 MB of XML, 630 MB in openpyxl)": (
+        lambda: workbook(sheet_xml([HEADER, '<row r="2">' + "<c/>" * 2_000_000 + "</row>"])),
+        {},
+        ("a row of xl/worksheets/sheet1.xml holds 2,000,00", "more than a spreadsheet row can"),
+    ),
+    "the same row behind a namespace prefix": (
+        lambda: workbook(
+            sheet_xml([f'<x:row xmlns:x="{MAIN}" r="2">' + "<x:c/>" * 200_000 + "</x:row>"])
+        ),
+        {},
+        ("holds 200,00", "CSV"),
     ),
     "bzip2-compressed parts": (
         lambda: workbook(sheet_xml(ROWS), compression=zipfile.ZIP_BZIP2),
