@@ -205,7 +205,7 @@ def _sending_tab(aud: dict, saved: dict) -> dict[str, Any]:
     rows = umap.frame_to_mapping(st.session_state[state.PUSH_MAPPING], [])
     choice = usend.initial_choice(saved.get("options"), aud["columns"], rows)
     fields = [r["destination_field"] for r in rows]
-    return {"sending": sending.send_settings(choice, fields)}
+    return {"sending": sending.send_settings(choice, fields, key="push_send")}
 
 
 def _review_data_extension(aud: dict, conn: dict, client: Any, go: Go) -> None:

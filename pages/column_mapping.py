@@ -101,9 +101,8 @@ if is_de:
     rows = [m.model_dump() for m in mapping]
     with st.form(f"sending_form_{pid}"):
         choice = usend.current_choice(p.options, columns, rows)
-        picked = send_widgets.send_settings(
-            choice, [r["destination_field"] for r in rows], retention=False
-        )
+        fields = [r["destination_field"] for r in rows]
+        picked = send_widgets.send_settings(choice, fields, key=f"cm_send_{pid}", retention=False)
         save_sending = st.form_submit_button("Save sending settings")
     if save_sending:
         ok, problems = widgets.guard(

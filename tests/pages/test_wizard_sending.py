@@ -128,6 +128,11 @@ def test_wrong_relationship_is_refused_before_any_call(demo_env):
     assert at.session_state["push_pathway_id"] is None
     assert _sim("stats")["requests"] == before  # nothing sent to Marketing Cloud
     assert _sim("dataextensions")["count"] == des_before
+    # Fixed after the refusal, the next submit takes the new value (the widgets keep their
+    # identity although the saved settings, their defaults, changed).
+    _widget(at.selectbox, "… relates to").set_value("Email Address")
+    assert "Sendable on Email Address → email" in _summary(at)
+    assert at.session_state["push_step"] == 4
 
 
 def test_non_sendable_shared_de_gets_a_warning(demo_env):

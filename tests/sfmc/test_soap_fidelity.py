@@ -4,7 +4,7 @@ import pytest
 import responses
 
 from sfmc import soap
-from sfmc.types import DataExtension, DeField
+from sfmc.types import EMAIL_ADDRESS, DataExtension, DeField, Retention, Sending
 from tests.sfmc import fixtures as fx
 from tests.sfmc.conftest import add_token
 from tests.wsdl_schema import assert_valid_body, validation_errors
@@ -40,6 +40,15 @@ BODIES = {
     "create DE": soap.create_data_extension(
         name="A & B", customer_key="k", fields=FIELDS, category_id=12
     ),
+    "create sendable DE with retention": soap.create_data_extension(
+        name="S",
+        customer_key="k",
+        fields=FIELDS,
+        category_id=12,
+        sending=Sending("Email", EMAIL_ADDRESS, testable=True),
+        retention=Retention(6, "Months", reset_on_import=True),
+    ),
+    "make DE sendable": soap.update_sending("k", Sending("Email", EMAIL_ADDRESS)),
     "create DE without folder": soap.create_data_extension(
         name="A", customer_key="k", fields=FIELDS[:1], category_id=None
     ),
