@@ -204,6 +204,8 @@ def _create(
             f"The Data Extension {new.customer_key!r} was deleted in Marketing Cloud since the "
             "last sync; it is created again and every row is sent again."
         )
+    if new.sending is not None:
+        notes.append(f"The Data Extension is created {send_rules.describe(new.sending)}.")
     problems = values.schema_problems(list(new.fields))
     if problems:
         msg = "The mapping cannot become a Data Extension: " + " ".join(problems)

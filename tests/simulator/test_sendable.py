@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from sfmc.schema import sending_problems
+from sfmc.types import DeField, Sending
+from simulator.fields import SimField
+from simulator.send_rules import SendSetup, check_send_setup
 from tests.simulator.conftest import PARTNER, field_xml, retrieve, simple_filter
 from tests.wsdl_schema import assert_valid_body
 
@@ -172,3 +176,17 @@ def test_send_relationship_cannot_change(make_sim):
     assert status == "Error"
     assert "cannot be changed" in message
     assert _inspect(sim, "u3")["sendableField"] == "Id"
+
+
+def test_product_and_simulator_refuse_the_same_relationships():
+    """The product's rules (sfmc.schema) and the simulator's own (send_rules) agree case by case."""
+    fields = [("Id", "Text", True, True), ("Email", "EmailAddress", False, True),
+              ("Loose", "EmailAddress", False, False), ("Code", "Text", False, False),
+              ("Count", "Number", False, True)]  # fmt: skip
+    product = [DeField(n, t, is_primary_key=pk, is_required=req) for n, t, pk, req in fields]
+    simulated = [SimField(n, t, is_primary_key=pk, is_required=req) for n, t, pk, req in fields]
+    for name in ["Id", "Email", "Loose", "Code", "Count", "Missing"]:
+        for attribute in ["Subscriber Key", "Email Address", "Subscriber ID"]:
+            refused = bool(sending_problems(product, Sending(name, attribute)))
+            sim_refused = bool(check_send_setup(simulated, SendSetup(name, attribute)))
+            assert refused == sim_refused, (name, attribute)
