@@ -111,7 +111,9 @@ def make_existing_sendable(
             "relates_to": sending.relates_to,
         }
         raise SetupError(" ".join(problems), kind="sendable_refused", detail=detail)
-    what = "testable" if de.sending is not None else "sendable"
+    what = "sendable"
+    if de.sending is not None:  # same relationship: only the test-send setting differs
+        what = "testable" if sending.testable else "not testable"
     if dry_run:
         return de, [f"The Data Extension would be made {what} ({describe(sending)})."]
     made = client.make_sendable(de, sending)
