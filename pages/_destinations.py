@@ -204,11 +204,4 @@ def review_other(kind: str, aud: dict, conn: dict, client: Any, go: Callable[[in
         return
     settings, problems = udest.validate(target, choice)
     session[state.PUSH_DEST_FRAME] = (session[state.PUSH_DEST_FRAME][0], edited)
-    session[state.PUSH_SETTINGS] = settings
-    for p in problems:
-        st.error(md(p), icon=":material/error:")
-    if not problems:
-        session[state.PUSH_PATHWAY_ID] = None
-        session[state.PUSH_DRY_RUN_ID] = None  # a dry run of other settings
-        go(4)
-        st.rerun()
+    widgets.finish_review(settings, problems, go)

@@ -264,3 +264,15 @@ def audience_list(dataset_id: int) -> None:
             who = getattr(state.current_user(), "username", "")
             uaud.set_modeled(state.get_engine(), a.id, modeled, who=who)
             st.rerun()
+
+
+def finish_review(settings: dict[str, Any], problems: Sequence[str], go: Any) -> None:
+    """End step 3 of the wizard: keep the settings; on no problem, forget the old dry run, go on."""
+    st.session_state[state.PUSH_SETTINGS] = settings
+    for p in problems:
+        st.error(md(p), icon=":material/error:")
+    if not problems:
+        st.session_state[state.PUSH_PATHWAY_ID] = None
+        st.session_state[state.PUSH_DRY_RUN_ID] = None  # a dry run of other settings
+        go(4)
+        st.rerun()

@@ -243,11 +243,4 @@ def _review_data_extension(aud: dict, conn: dict, client: Any, go: Go) -> None:
     choice = upath.DataExtensionChoice(**values, generated_key=generated, title_case=title)
     settings, problems = upath.data_extension_settings(choice)
     session[state.PUSH_MAPPING] = values["mapping"]
-    session[state.PUSH_SETTINGS] = settings
-    for p in problems:
-        st.error(md(p), icon=":material/error:")
-    if not problems:
-        session[state.PUSH_PATHWAY_ID] = None
-        session[state.PUSH_DRY_RUN_ID] = None  # a dry run of other settings
-        go(4)
-        st.rerun()
+    widgets.finish_review(settings, problems, go)

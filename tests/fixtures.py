@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST_SIM: dict[str, Any] = {
     "latency_ms": 0,
     "soap_latency_ms": 0,
+    "rowset_ms_per_row": 0,
     "async_rows_per_s": 1e7,
     "rate_limit": 0,
     "random_seed": 7,

@@ -11,15 +11,8 @@ from sfmc.config import SfmcCredentials
 from sfmc.errors import SfmcAuthError, SfmcConfigError
 from sfmc.types import DataExtension, DeField
 from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig, start_simulator
-from tests.fixtures import ManualClock
+from tests.fixtures import FAST_SIM, ManualClock
 
-FAST = {
-    "latency_ms": 0,
-    "soap_latency_ms": 0,
-    "rowset_ms_per_row": 0,
-    "async_rows_per_s": 10_000_000,
-    "rate_limit": 0,
-}
 FIELDS = (
     DeField("Email", "EmailAddress", 254, is_primary_key=True, is_required=True),
     DeField("Name", "Text", 20),
@@ -45,7 +38,7 @@ def sim():
             ("read-only", "secret-3", frozenset({"data_extensions_read"})),
         ],
         async_not_found_ms=20,
-        **FAST,
+        **FAST_SIM,
     )
     with start_simulator(config) as running:
         yield running
@@ -175,7 +168,7 @@ def test_rowset_upsert_reports_batch_errors(sim, de):
 
 def test_short_token_ttl_refreshes(sim):
     clock = ManualClock()  # one clock for the tenant and the client: expiry without sleeping
-    with start_simulator(SimulatorConfig(token_ttl=2, clock=clock, **FAST)) as short:
+    with start_simulator(SimulatorConfig(token_ttl=2, clock=clock, **FAST_SIM)) as short:
         client = _client(short, clock=clock)
         client.list_data_extensions()
         first = client.granted_scopes()

@@ -20,6 +20,7 @@ from sfmc.schema import MAX_KEY_LENGTH, key_problem
 from sfmc.transport import rest_path
 from sfmc.types import DataExtension, DeField
 from simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig, start_simulator
+from tests.fixtures import FAST_SIM
 from tests.sfmc import fixtures as fx
 from tests.sfmc.conftest import add_token
 
@@ -81,13 +82,6 @@ def test_event_definition_key_is_encoded(rsps, client):
     assert rsps.calls[-1].request.url == url
 
 
-FAST = {
-    "latency_ms": 0,
-    "soap_latency_ms": 0,
-    "rowset_ms_per_row": 0,
-    "async_rows_per_s": 10_000_000,
-    "rate_limit": 0,
-}
 FIELDS = (
     DeField("Email", "EmailAddress", 254, is_primary_key=True, is_required=True),
     DeField("Name", "Text", 20),
@@ -97,7 +91,7 @@ FIELDS = (
 @pytest.fixture(scope="module")
 def sim():
     config = SimulatorConfig(
-        seed="demo", clients=[(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, None)], **FAST
+        seed="demo", clients=[(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, None)], **FAST_SIM
     )
     with start_simulator(config) as running:
         yield running
