@@ -124,6 +124,16 @@ def token_rejected(resp: requests.Response, api: str) -> bool:
     return fault is not None and fault.message.lower() in ("token expired", "login failed")
 
 
+# Words SFMC uses when an API user lacks a permission, in faults and in SOAP results.
+_PRIVILEGE_WORDS = ("privilege", "permission", "not authorized", "unauthorized")
+
+
+def is_privilege_refusal(text: str) -> bool:
+    """Whether SFMC's message says the package lacks a permission (the one test for it)."""
+    lowered = text.lower()
+    return any(word in lowered for word in _PRIVILEGE_WORDS)
+
+
 def raise_for_response(
     resp: requests.Response,
     *,
@@ -156,7 +166,7 @@ def raise_for_response(
     )
     if fault is not None:
         cls, kind = _FAULT_TABLE.get(fault.message.lower(), (cls, kind))
-        if any(w in fault.message.lower() for w in ("privilege", "permission")):
+        if is_privilege_refusal(fault.message):
             cls, kind = SfmcAuthError, "scope"
         elif fault.api_code == 17:
             cls, kind = SfmcRetriableError, "throttled"

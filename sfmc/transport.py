@@ -34,6 +34,7 @@ from sfmc.errors import (
     scrub,
 )
 from sfmc.responses import (
+    is_privilege_refusal,
     json_object,
     parsed_body,
     raise_for_response,
@@ -352,10 +353,7 @@ class SfmcTransport:
             ) from exc
         problem = parsed.request_error
         if problem:
-            lowered = problem.lower()
-            if any(
-                w in lowered for w in ("privilege", "permission", "not authorized", "unauthorized")
-            ):
+            if is_privilege_refusal(problem):
                 raise scope_refusal(
                     problem, scope=scope, operation=operation, request_id=parsed.request_id
                 )
@@ -388,8 +386,7 @@ class SfmcTransport:
                 (result.status_message if result else None) or parsed.overall_status or "no result"
             )
             code = result.error_code if result else None
-            lowered = message.lower()
-            if any(w in lowered for w in ("privilege", "permission", "not authorized")):
+            if is_privilege_refusal(message):
                 raise scope_refusal(message, scope=scope, operation=operation)
             msg = f"SFMC refused it: {message}" + (f" (error {code})" if code else "")
             raise SfmcFatalError(
