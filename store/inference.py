@@ -21,6 +21,10 @@ from typing import Any
 from store.fieldtypes import TYPES
 from store.fieldvalues import BOOLEAN_WORDS
 
+# Cells a spreadsheet would run as a formula (CSV injection): counted in the import note here, and
+# escaped in every download by `store.reports.spreadsheet_cell`, so the two always agree.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
 FIT_SHARE = 0.9
 MAX_NAME_LENGTH = 60  # PostgreSQL cuts identifiers at 63 bytes; leave room for suffixes.
 MAX_EXAMPLES = 5
@@ -224,7 +228,7 @@ class ColumnStats:
                 self.dayfirst_votes += 1
             else:
                 self.monthfirst_votes += 1
-        elif cls == "text" and value[0] in "=+-@":
+        elif cls == "text" and value.startswith(FORMULA_START):
             self.formulas += 1
         n = self.counts.get(cls, 0) + 1
         self.counts[cls] = n

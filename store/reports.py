@@ -12,10 +12,10 @@ import io
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from store.inference import FORMULA_START
 from store.models import RejectedRow
 
 _REJ = RejectedRow.__table__  # type: ignore[attr-defined]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def spreadsheet_cell(value: object) -> str:
@@ -28,7 +28,7 @@ def spreadsheet_cell(value: object) -> str:
         return ""
     text_value = value if isinstance(value, str) else str(value)
     # Spreadsheets run cells starting with these as formulas (CSV injection): neutralise them.
-    if text_value.startswith(_FORMULA_START):
+    if text_value.startswith(FORMULA_START):
         return "'" + text_value
     return text_value
 

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from store.queue import DEFAULT_STALE_AFTER
 from sync.runner import run_pathway
 from sync.types import PushOptions
 
@@ -69,7 +70,7 @@ class Worker:
         *,
         worker_id: str | None = None,
         poll_interval: float = 1.0,
-        stale_after: float = 60.0,
+        stale_after: float = DEFAULT_STALE_AFTER,
         heartbeat_every: float = 5.0,
         schedules: bool = True,
         options: PushOptions | None = None,
