@@ -8,6 +8,7 @@ the engine stores a failed run's kind with it (`SyncRun.error_kind`). The pages 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sfmc.errors import SfmcAuthError, SfmcConfigError, SfmcRetriableError
@@ -88,26 +89,39 @@ _CLASS_ADVICE: tuple[tuple[type[BaseException], tuple[str, str]], ...] = (
     (SfmcConfigError, _CONFIG),
     (SfmcRetriableError, _RETRY),
 )
+_CLASS_ADVICE_BY_NAME = {cls.__name__: advice for cls, advice in _CLASS_ADVICE}
 
 
-def _compose(text: str, kind: str | None, exc: BaseException | None = None) -> str:
-    """Markdown: the error's own words escaped (they can quote SFMC or user values), the fix."""
+def _compose(text: str, kind: str | None, classes: Sequence[str] = ()) -> str:
+    """Markdown: the error's own words escaped (they can quote SFMC or user values), the fix.
+
+    The fix is the kind's; for a kind without advice, the error class's (`classes` are the
+    names of the error's class and its bases, most specific first).
+    """
     text = md(text)
     advice = KIND_ADVICE.get(kind or "")
-    if advice is None and exc is not None:
-        advice = next((a for cls, a in _CLASS_ADVICE if isinstance(exc, cls)), None)
+    if advice is None:
+        advice = next(
+            (_CLASS_ADVICE_BY_NAME[c] for c in classes if c in _CLASS_ADVICE_BY_NAME), None
+        )
     prefix, fix = advice or _NOTHING
     return f"{prefix}{text}\n\n{fix}" if fix else text
 
 
 def error_help(exc: BaseException) -> str:
     """The message for an error caught from `sfmc/`, `store/` or a use case, ending with the fix."""
-    return _compose(str(exc), getattr(exc, "kind", None), exc)
+    classes = [c.__name__ for c in type(exc).__mro__]
+    return _compose(str(exc), getattr(exc, "kind", None), classes)
 
 
 def run_error_help(run: Any) -> str:
-    """The message for a failed run (`SyncRun`): its error and the fix for its stored kind."""
-    return _compose(run.error or run.message or "", run.error_kind)
+    """The message for a failed run (`SyncRun`): its error and the fix for its stored kind.
+
+    A kind without advice of its own falls back on the stored error class (`error_detail`).
+    """
+    detail = run.error_detail if isinstance(run.error_detail, dict) else {}
+    classes = [detail["error_class"]] if detail.get("error_class") else []
+    return _compose(run.error or run.message or "", run.error_kind, classes)
 
 
 def is_folder_problem(run: Any) -> bool:

@@ -36,8 +36,10 @@ def test_error_help_reads_the_kind_not_the_words():
     assert errors.error_help(ValueError("Give the audience a name.")) == "Give the audience a name."
 
 
-def _run(state="failed", error="boom", error_kind=None):
-    return SimpleNamespace(state=state, error=error, message=None, error_kind=error_kind)
+def _run(state="failed", error="boom", error_kind=None, error_detail=None):
+    return SimpleNamespace(
+        state=state, error=error, message=None, error_kind=error_kind, error_detail=error_detail
+    )
 
 
 def test_failed_run_help_and_folder_problem_come_from_the_stored_kind():
@@ -63,3 +65,14 @@ def test_every_setup_kind_of_the_engine_has_an_entry():
     from sync.types import SETUP_KINDS
 
     assert set(SETUP_KINDS) <= set(errors.KIND_ADVICE)
+
+
+def test_a_stored_kind_without_advice_falls_back_on_the_stored_error_class():
+    run = _run(
+        error="SFMC sent a redirect to evil.example",
+        error_kind="redirect",
+        error_detail={"error_class": "SfmcConfigError"},
+    )
+    assert errors.run_error_help(run).endswith(errors.CONFIG_FIX)
+    retry = _run(error_kind="unavailable", error_detail={"error_class": "SfmcRetriableError"})
+    assert errors.run_error_help(retry).endswith(errors.RETRY_FIX)
