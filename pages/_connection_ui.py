@@ -7,7 +7,6 @@ from typing import Any
 import streamlit as st
 
 from pages import _widgets as widgets
-from sfmc.config import check_local_address
 from ui import connections as uconn
 from ui import errors, state
 from ui.text import code, md
@@ -85,15 +84,13 @@ def connection_form(editing: Any, user: Any) -> None:
 def save(editing: Any, user: Any, form: uconn.ConnectionForm) -> None:
     """Save the form through the use case; show what to fix, or confirm and close the editor."""
     local = state.demo_local_address()  # demo mode: its own simulator is the one local address
-    if local is not None and not widgets.guard(check_local_address, form.auth_base_uri, local)[0]:
-        return
     ok, problems = widgets.guard(
         uconn.save_connection,
         state.get_engine(),
         form,
         editing_id=editing.id if editing else None,
         who=user.username,
-        allow_local=local is not None,
+        local_address=local,
     )
     for problem in problems or []:
         st.error(md(problem), icon=":material/error:")

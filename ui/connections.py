@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from sfmc.config import normalize_auth_uri
+from sfmc.config import check_local_address, normalize_auth_uri
 from store import audit, connections
 from ui.transaction import transaction
 
@@ -38,7 +38,12 @@ def connection_rows(engine: Engine) -> list[dict[str, Any]]:
 
 
 def save_connection(
-    engine: Engine, form: ConnectionForm, *, editing_id: int | None, who: str, allow_local: bool
+    engine: Engine,
+    form: ConnectionForm,
+    *,
+    editing_id: int | None,
+    who: str,
+    local_address: str | None,
 ) -> list[str]:
     """Add (`editing_id` None) or edit a connection, with its audit entry, unless it has problems.
 
@@ -47,7 +52,8 @@ def save_connection(
         form: the values typed in the form.
         editing_id: the connection being edited, or None to add one.
         who: the user, for the audit log.
-        allow_local: accept a local simulator Auth Base URI (demo mode only).
+        local_address: demo mode: the built-in simulator's Auth Base URI, the one local address
+            a connection may use; None outside demo mode (no local address at all).
 
     Returns:
         What to fix (nothing saved then), or an empty list once saved.
@@ -67,7 +73,11 @@ def save_connection(
         return ["Name, Auth Base URI and Client ID are required."]
     if editing_id is None and not secret:
         return ["Enter the Client Secret of the Installed Package."]
-    values["auth_base_uri"] = normalize_auth_uri(values["auth_base_uri"], allow_local=allow_local)
+    if local_address is not None:
+        check_local_address(values["auth_base_uri"], local_address)
+    values["auth_base_uri"] = normalize_auth_uri(
+        values["auth_base_uri"], allow_local=local_address is not None
+    )
     with transaction(engine) as session:
         clash = connections.get_connection_by_name(values["name"], session=session)
         if clash is not None and clash.id != editing_id:

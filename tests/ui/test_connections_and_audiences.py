@@ -22,12 +22,12 @@ def _actions(engine) -> list[str]:
 
 def test_save_connection_says_what_is_missing(engine):
     blank = ConnectionForm("", URI, "id", "secret")
-    assert uconn.save_connection(engine, blank, editing_id=None, who="ada", allow_local=False) == [
+    assert uconn.save_connection(engine, blank, editing_id=None, who="ada", local_address=None) == [
         "Name, Auth Base URI and Client ID are required."
     ]
     no_secret = ConnectionForm("Main", URI, "id", " ")
     assert uconn.save_connection(
-        engine, no_secret, editing_id=None, who="ada", allow_local=False
+        engine, no_secret, editing_id=None, who="ada", local_address=None
     ) == ["Enter the Client Secret of the Installed Package."]
     with pytest.raises(SfmcConfigError, match="Auth Base URI"):
         uconn.save_connection(
@@ -35,28 +35,45 @@ def test_save_connection_says_what_is_missing(engine):
             ConnectionForm("Main", "http://evil.example.com/", "id", "s"),
             editing_id=None,
             who="ada",
-            allow_local=False,
+            local_address=None,
         )
     assert uconn.connection_rows(engine) == []
     assert _actions(engine) == []
 
 
+def test_demo_mode_saves_only_its_own_simulator_as_a_local_address(engine):
+    own = "http://127.0.0.1:8765/"
+    other = ConnectionForm("Other local service", "http://127.0.0.1:9999/", "id", "secret")
+    with pytest.raises(SfmcConfigError, match="8765"):
+        uconn.save_connection(engine, other, editing_id=None, who="ada", local_address=own)
+    with pytest.raises(SfmcConfigError):  # real mode: no local address at all
+        uconn.save_connection(
+            engine, ConnectionForm("Sim", own, "id", "s"), editing_id=None, who="ada",
+            local_address=None,
+        )  # fmt: skip
+    assert uconn.connection_rows(engine) == []
+    sim = ConnectionForm("Simulator", own, "id", "secret")
+    assert uconn.save_connection(engine, sim, editing_id=None, who="ada", local_address=own) == []
+
+
 def test_save_edit_and_delete_a_connection_with_audit(engine):
     form = ConnectionForm(" Main ", "mc0123456789", " id ", "secret", "", True)
-    assert uconn.save_connection(engine, form, editing_id=None, who="ada", allow_local=False) == []
+    assert uconn.save_connection(engine, form, editing_id=None, who="ada", local_address=None) == []
     (row,) = uconn.connection_rows(engine)
     assert row == {"id": row["id"], "name": "Main", "client_id": "id", "allow_modeled": True}
     with Session(engine) as session:
         assert connections.get_connection(row["id"], session=session).auth_base_uri == URI
     other = ConnectionForm("Other", URI, "id2", "secret2")
-    assert uconn.save_connection(engine, other, editing_id=None, who="ada", allow_local=False) == []
+    assert (
+        uconn.save_connection(engine, other, editing_id=None, who="ada", local_address=None) == []
+    )
     rename = ConnectionForm("Other", URI, "id", "")  # blank secret keeps the current one
     assert uconn.save_connection(
-        engine, rename, editing_id=row["id"], who="ada", allow_local=False
+        engine, rename, editing_id=row["id"], who="ada", local_address=None
     ) == ["A connection named 'Other' exists: choose another name."]
     keep = ConnectionForm("Main", URI, "id-2", "")
     assert (
-        uconn.save_connection(engine, keep, editing_id=row["id"], who="ada", allow_local=False)
+        uconn.save_connection(engine, keep, editing_id=row["id"], who="ada", local_address=None)
         == []
     )
     with Session(engine) as session:
