@@ -67,3 +67,30 @@ def test_architecture_checker_is_clean():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.rstrip().endswith(": clean"), done.stdout
+
+
+STORE_JOINERS = {"runner.py", "run_store.py", "worker.py"}
+FIELD_TABLE = {"store.fieldtypes", "store.fieldchecks", "store.fieldvalues", "store.fieldconvert"}
+
+
+def _store_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("store"):
+            if node.module == "store":  # from store import fieldtypes
+                found.update(f"store.{a.name}" for a in node.names)
+            else:
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("store"))
+    return found
+
+
+def test_engine_core_reads_only_the_field_table_from_the_store():
+    """Only the runner, its store side and the worker loop join the engine to the store."""
+    wrong = {
+        path.name: sorted(_store_imports(path) - FIELD_TABLE)
+        for path in sorted((ROOT / "sync").glob("*.py"))
+        if path.name not in STORE_JOINERS
+    }
+    assert {name: mods for name, mods in wrong.items() if mods} == {}
