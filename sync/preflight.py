@@ -54,7 +54,8 @@ class Preflight:
         )
         self._key = key_function(self.key_fields)
         # The keys themselves, never their hash(): two keys whose hashes collide are two rows.
-        self.seen: set[str] = set()
+        # Kept as UTF-8 bytes: 16 bytes less per key than str (16 MB at a million keys).
+        self.seen: set[bytes] = set()
 
     def key_of(self, values: Mapping[str, object]) -> str:
         """The case-insensitive identity of a mapped row ("" when a key value is missing)."""
@@ -63,7 +64,7 @@ class Preflight:
     def remember(self, key: str) -> None:
         """Mark a key as already used by an earlier audience row (used when resuming)."""
         if key:
-            self.seen.add(key)
+            self.seen.add(key.encode("utf-8", "surrogatepass"))
 
     def duplicate(self) -> RowOutcome:
         """The refusal of a row whose key an earlier audience row already uses."""
@@ -93,9 +94,10 @@ class Preflight:
         if key is None:
             key = self.key_of(values)
         if key:
-            if key in self.seen:
+            encoded = key.encode("utf-8", "surrogatepass")  # exact, never raises
+            if encoded in self.seen:
                 return self.duplicate()
-            self.seen.add(key)
+            self.seen.add(encoded)
         get = values.get
         for name, sure, rest in self._steps:
             if not sure(get(name)):
