@@ -19,14 +19,17 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from store.queue import DEFAULT_STALE_AFTER
+from sfmc.client import SfmcClient
+from sfmc.config import SfmcCredentials
+from store import queue, schedules, settings
+from store.connections import connection_secret
+from store.db import create_db_and_tables, make_engine
 from sync.runner import run_pathway
 from sync.types import PushOptions
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from sfmc.client import SfmcClient
     from store.models import Connection
 
 log = logging.getLogger(__name__)
@@ -35,18 +38,13 @@ _LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost")
 
 def default_client_factory(connection: Connection) -> SfmcClient:
     """Build a client from a stored connection (secret decrypted; local URIs in demo mode only)."""
-    from sfmc.client import SfmcClient
-    from sfmc.config import SfmcCredentials
-    from store.connections import connection_secret
-    from store.settings import demo_mode
-
     credentials = SfmcCredentials(
         auth_base_uri=connection.auth_base_uri,
         client_id=connection.client_id,
         client_secret=connection_secret(connection),
         account_id=connection.account_id,
     )
-    allow_local = demo_mode() and connection.auth_base_uri.startswith(_LOCAL_PREFIXES)
+    allow_local = settings.demo_mode() and connection.auth_base_uri.startswith(_LOCAL_PREFIXES)
     return SfmcClient(credentials=credentials, allow_local=allow_local)
 
 
@@ -70,7 +68,7 @@ class Worker:
         *,
         worker_id: str | None = None,
         poll_interval: float = 1.0,
-        stale_after: float = DEFAULT_STALE_AFTER,
+        stale_after: float = queue.DEFAULT_STALE_AFTER,
         heartbeat_every: float = 5.0,
         schedules: bool = True,
         options: PushOptions | None = None,
@@ -88,15 +86,12 @@ class Worker:
 
     def run_once(self) -> int | None:
         """Queue due schedules, then claim and execute one run; returns its id (None if idle)."""
-        from store.queue import claim_next_run
-        from store.schedules import enqueue_due_runs
-
         if self.schedules:
             try:
-                enqueue_due_runs(self.engine)
+                schedules.enqueue_due_runs(self.engine)
             except Exception:  # a schedule hiccup must not stop the worker
                 log.exception("queueing scheduled runs failed")
-        run = claim_next_run(self.engine, self.worker_id, stale_after=self.stale_after)
+        run = queue.claim_next_run(self.engine, self.worker_id, stale_after=self.stale_after)
         if run is None or run.id is None:
             return None
         log.info("worker %s runs sync run %s (pathway %s)", self.worker_id, run.id, run.pathway_id)
@@ -154,12 +149,12 @@ def start_background_worker(
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m sync.worker`: run sync runs from the store given by DATABASE_URL."""
-    from store.db import create_db_and_tables, make_engine
-
     parser = argparse.ArgumentParser(prog="python -m sync.worker", description=main.__doc__)
     parser.add_argument("--database-url", default=None, help="default: DATABASE_URL or ./data")
     parser.add_argument("--poll", type=float, default=1.0, help="idle wait in seconds")
-    parser.add_argument("--stale-after", type=float, default=60.0, help="take over after N s")
+    parser.add_argument(
+        "--stale-after", type=float, default=queue.DEFAULT_STALE_AFTER, help="take over after N s"
+    )
     parser.add_argument("--heartbeat", type=float, default=5.0, help="heartbeat every N s")
     parser.add_argument("--worker-id", default=None)
     parser.add_argument("--exit-when-idle", action="store_true", help="stop when nothing is queued")
@@ -183,10 +178,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def _say(text: str) -> None:
     # CLI output (ruff T20 keeps print() out of library code).
     sys.stdout.write(text + "\n")
@@ -199,9 +190,6 @@ def run_push_command(args: Any) -> int:
     Returns:
         0 succeeded, 1 failed or cancelled, 2 the pathway is busy or unknown, 3 needs confirm.
     """
-    from store import queue
-    from store.db import create_db_and_tables, make_engine
-
     engine = make_engine(args.database_url)
     create_db_and_tables(engine)
     try:
@@ -247,3 +235,7 @@ def run_push_command(args: Any) -> int:
     if done.rows_failed and not done.dry_run:
         _say(f"Rejected rows: {done.rows_failed:,} (download them from the Manage Pathways page).")
     return {"succeeded": 0, "needs_confirm": 3}.get(done.state, 1)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
