@@ -61,10 +61,10 @@ def history(p: object) -> None:
             Run=[f"#{r} · {s[:12]}" for r, s in zip(real["Run"], real["Started"], strict=True)]
         )
         st.bar_chart(
-            chart.set_index("Run")[["Succeeded", "Failed"]],
-            color=["#0b6e4f", "#c0392b"],
+            chart.set_index("Run")[["Succeeded", "Failed", "Skipped"]],
+            color=["#0b6e4f", "#c0392b", "#9e9e9e"],
             horizontal=True,
-            height=90 + 34 * len(chart),
+            height=160 + 40 * len(chart),  # room for the axis and legend even with one run
             x_label="",
             y_label="Rows",
         )
