@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -61,3 +62,12 @@ def page_app(path: str, role: str, *, timeout: float = 20) -> AppTest:
     at.session_state["name"] = f"Test {role.title()}"
     at.session_state["roles"] = [role]
     return at
+
+
+def sim_state(path: str) -> dict:
+    """The demo simulator's inspection API (`/_sim/<path>`), as JSON."""
+    from ui import state
+
+    resp = requests.get(f"{state.get_simulator().base_url}/_sim/{path}", timeout=10)
+    resp.raise_for_status()
+    return resp.json()

@@ -9,9 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-import requests
 
-from tests.pages.conftest import page_app
+from tests.pages.conftest import page_app, sim_state
 from tests.pages.test_pages_demo import _pick_audience, _wait_for_run
 
 AUDIENCE = "Monthly givers"
@@ -21,14 +20,6 @@ AUDIENCE = "Monthly givers"
 def demo_dir(tmp_path):
     """A demo workspace of this test's own: the tests write to it."""
     return tmp_path / "demo_kinds"
-
-
-def _sim(path: str) -> dict:
-    from ui import state as deps
-
-    resp = requests.get(f"{deps.get_simulator().base_url}/_sim/{path}", timeout=10)
-    resp.raise_for_status()
-    return resp.json()
 
 
 def _audience_rows() -> dict[str, dict]:
@@ -95,7 +86,9 @@ def test_membership_flag_from_the_wizard(demo_env):
 
     audience = _audience_rows()
     rejected = _rejected_keys(run.id)
-    de = {r["SubscriberKey"]: r for r in _sim("dataextensions/all_donors_master/rows")["items"]}
+    de = {
+        r["SubscriberKey"]: r for r in sim_state("dataextensions/all_donors_master/rows")["items"]
+    }
     members = {k: r for k, r in de.items() if k in audience}
     assert set(members) | set(rejected) == set(audience)
     assert not set(members) & set(rejected)
@@ -122,7 +115,7 @@ def test_contacts_from_the_wizard(demo_env):
 
     audience = _audience_rows()
     rejected = _rejected_keys(run.id)
-    contacts = {c["contactKey"]: c["attributeSets"] for c in _sim("contacts")["items"]}
+    contacts = {c["contactKey"]: c["attributeSets"] for c in sim_state("contacts")["items"]}
     assert set(contacts) | set(rejected) == set(audience)
     assert contacts, "no contact reached SFMC"
     for key, sets in contacts.items():
@@ -145,7 +138,7 @@ def test_journey_event_from_the_wizard(demo_env):
 
     audience = _audience_rows()
     rejected = _rejected_keys(run.id)
-    events = _sim("events")["items"]
+    events = sim_state("events")["items"]
     fired = {e["contactKey"]: e["data"] for e in events if e["status"] != "Failed"}
     assert len(fired) == len([e for e in events if e["status"] != "Failed"])  # one each
     assert set(fired) | set(rejected) == set(audience)
@@ -175,7 +168,7 @@ def test_data_extension_with_generated_key_and_title_case(demo_env):
         assert pathway.method == "append"
         key = pathway.de_customer_key
     audience = _audience_rows()
-    rows = _sim(f"dataextensions/{key}/rows")["items"]
+    rows = sim_state(f"dataextensions/{key}/rows")["items"]
     assert rows, "nothing reached the DE"
     assert len(rows) + run.rows_failed == len(audience)
     assert len({r["Pathways ID"] for r in rows}) == len(rows)  # one new UUID per row

@@ -7,9 +7,8 @@ simulator's inspection API.
 from __future__ import annotations
 
 import pytest
-import requests
 
-from tests.pages.conftest import page_app
+from tests.pages.conftest import page_app, sim_state
 from tests.pages.test_pages_demo import _pick_audience, _wait_for_run
 
 AUDIENCE = "Monthly givers"
@@ -19,14 +18,6 @@ AUDIENCE = "Monthly givers"
 def demo_dir(tmp_path):
     """A demo workspace of this test's own: the tests write to it."""
     return tmp_path / "demo_sending"
-
-
-def _sim(path: str) -> dict:
-    from ui import state as deps
-
-    resp = requests.get(f"{deps.get_simulator().base_url}/_sim/{path}", timeout=10)
-    resp.raise_for_status()
-    return resp.json()
 
 
 def _to_review():
@@ -76,7 +67,7 @@ def test_sendable_is_on_by_default_with_the_email_relationship(demo_env):
     assert "Sendable on Email Address → email · testable" in summary
     assert "All rows deleted after 90 days" in summary
     key = _push(at)
-    de = _sim(f"dataextensions/{key}")
+    de = sim_state(f"dataextensions/{key}")
     assert (de["isSendable"], de["isTestable"], de["sendableField"]) == (True, True, "email")
     assert de["sendableSubscriberField"] == "Email Address"
     assert (de["retention"]["length"], de["retention"]["unit"]) == (90, "Days")
@@ -93,7 +84,7 @@ def test_sendable_off_creates_a_plain_de_and_column_mapping_turns_it_on(demo_env
     assert "Not sendable" in summary
     assert "Kept (no retention)" in summary
     key = _push(at)
-    assert _sim(f"dataextensions/{key}")["isSendable"] is False
+    assert sim_state(f"dataextensions/{key}")["isSendable"] is False
 
     cm = page_app("pages/column_mapping.py", "staff", timeout=60).run()
     assert not cm.exception
@@ -119,15 +110,15 @@ def test_sendable_off_creates_a_plain_de_and_column_mapping_turns_it_on(demo_env
 def test_wrong_relationship_is_refused_before_any_call(demo_env):
     at = _to_review()
     _widget(at.selectbox, "… relates to").set_value("Subscriber Key")
-    before = _sim("stats")["requests"]
-    des_before = _sim("dataextensions")["count"]
+    before = sim_state("stats")["requests"]
+    des_before = sim_state("dataextensions")["count"]
     _summary(at)
     assert at.session_state["push_step"] == 3
     errors = [e.value for e in at.error]
     assert any("needs a field of type Text" in e for e in errors), errors
     assert at.session_state["push_pathway_id"] is None
-    assert _sim("stats")["requests"] == before  # nothing sent to Marketing Cloud
-    assert _sim("dataextensions")["count"] == des_before
+    assert sim_state("stats")["requests"] == before  # nothing sent to Marketing Cloud
+    assert sim_state("dataextensions")["count"] == des_before
     # Fixed after the refusal, the next submit takes the new value (the widgets keep their
     # identity although the saved settings, their defaults, changed).
     _widget(at.selectbox, "… relates to").set_value("Email Address")

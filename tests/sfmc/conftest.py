@@ -45,3 +45,18 @@ def soap_body_has(*parts):
 
 def add_token(rsps, **kwargs):
     rsps.add(responses.POST, fx.TOKEN_URL, json=fx.token(**kwargs))
+
+
+def expect_create(rsps, *parts, object_id="guid-9"):
+    """A token, then a SOAP Create whose body contains every part, answered "created"."""
+    add_token(rsps)
+    created = f"<NewID>0</NewID><NewObjectID>{object_id}</NewObjectID>"
+    rsps.add(
+        responses.POST,
+        fx.SOAP_URL,
+        body=fx.action_response("Create", [("OK", "Data Extension created.", created)]),
+        match=[
+            soap_body_has(*parts),
+            responses.matchers.header_matcher({"SOAPAction": "Create"}),
+        ],
+    )

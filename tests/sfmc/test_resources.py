@@ -8,7 +8,7 @@ from sfmc.client import ASYNC_MAX_ROWS, batches
 from sfmc.errors import SfmcConfigError, SfmcFatalError
 from sfmc.types import DataExtension, DeField, RowOutcome
 from tests.sfmc import fixtures as fx
-from tests.sfmc.conftest import add_token, soap_body_has
+from tests.sfmc.conftest import add_token, expect_create, soap_body_has
 
 ROWS_URL = fx.REST + "data/v1/async/dataextensions/key:aud/rows"
 EMAIL_PK = DeField("Email", "EmailAddress", 254, is_primary_key=True, is_required=True)
@@ -125,21 +125,12 @@ def test_create_checks_schema_rules_before_calling(client, de, fix):
 
 
 def test_create_data_extension(rsps, client):
-    add_token(rsps)
-    created = "<NewID>0</NewID><NewObjectID>guid-9</NewObjectID>"
-    rsps.add(
-        responses.POST,
-        fx.SOAP_URL,
-        body=fx.action_response("Create", [("OK", "Data Extension created.", created)]),
-        match=[
-            soap_body_has(
-                "<CustomerKey>aud</CustomerKey>",
-                "<Name>A &amp; B</Name>",
-                "<CategoryID>5</CategoryID>",
-                "<IsSendable>false",
-            ),
-            matchers.header_matcher({"SOAPAction": "Create"}),
-        ],
+    expect_create(
+        rsps,
+        "<CustomerKey>aud</CustomerKey>",
+        "<Name>A &amp; B</Name>",
+        "<CategoryID>5</CategoryID>",
+        "<IsSendable>false",
     )
     de = client.create_data_extension(
         DataExtension("A & B", "aud", category_id=5, fields=(EMAIL_PK,))

@@ -20,7 +20,7 @@ from sfmc.types import (
     Sending,
 )
 from tests.sfmc import fixtures as fx
-from tests.sfmc.conftest import add_token, soap_body_has
+from tests.sfmc.conftest import add_token, expect_create, soap_body_has
 from tests.wsdl_schema import assert_valid_body, validation_errors
 
 KEY = DeField("Id", "Text", 50, is_primary_key=True, is_required=True)
@@ -118,21 +118,12 @@ def test_retention_rules_are_checked_before_any_call(client, retention, fix):
 
 
 def test_create_sendable_sends_the_relationship(rsps, client):
-    add_token(rsps)
-    created = "<NewID>0</NewID><NewObjectID>guid-9</NewObjectID>"
-    rsps.add(
-        responses.POST,
-        fx.SOAP_URL,
-        body=fx.action_response("Create", [("OK", "Data Extension created.", created)]),
-        match=[
-            soap_body_has(
-                "<IsSendable>true</IsSendable>",
-                "<SendableDataExtensionField><Name>Email</Name>",
-                "<SendableSubscriberField><Name>Email Address</Name>",
-                "<DataRetentionPeriod>Months</DataRetentionPeriod>",
-            ),
-            matchers.header_matcher({"SOAPAction": "Create"}),
-        ],
+    expect_create(
+        rsps,
+        "<IsSendable>true</IsSendable>",
+        "<SendableDataExtensionField><Name>Email</Name>",
+        "<SendableSubscriberField><Name>Email Address</Name>",
+        "<DataRetentionPeriod>Months</DataRetentionPeriod>",
     )
     de = DataExtension("A", "k", category_id=3, fields=FIELDS, sending=ON_EMAIL, retention=KEPT)
     made = client.create_data_extension(de)
