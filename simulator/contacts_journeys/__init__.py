@@ -20,31 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from simulator.contacts_journeys.core import (
-    ROUTE_SCOPES,
-    ROUTES,
-    ContactsJourneys,
-    is_inspection,
-)
-from simulator.contacts_journeys.model import (
-    API_EVENT_APP_ID,
-    CONTACT_KEY_MAX,
-    EVENT_BATCH_MAX,
-    EVENT_DEFINITIONS_PAGE_MAX,
-    READ_CONTACTS,
-    READ_JOURNEYS,
-    WRITE_CONTACTS,
-    Attribute,
-    AttributeSet,
-    Contact,
-    EventDefinition,
-    Faults,
-    FiredEvent,
-    SimResponse,
-)
-from simulator.contacts_journeys.seed import demo_event_definitions, system_attribute_sets
-from simulator.contacts_journeys.stores import EventDeStore, LocalDeStore, TenantDeStore
-from simulator.contacts_journeys.values import check_typed_value, contact_key_problem
+from simulator.contacts_journeys.core import ROUTE_SCOPES, ROUTES, ContactsJourneys, is_inspection
+from simulator.contacts_journeys.stores import TenantDeStore
 from simulator.routing import json_response
 
 if TYPE_CHECKING:
@@ -53,36 +30,6 @@ if TYPE_CHECKING:
     from simulator.routing import Call, Router
     from simulator.state import Tenant
 
-__all__ = [
-    "API_EVENT_APP_ID",
-    "Attribute",
-    "AttributeSet",
-    "CONTACT_KEY_MAX",
-    "Contact",
-    "ContactsJourneys",
-    "EVENT_BATCH_MAX",
-    "EVENT_DEFINITIONS_PAGE_MAX",
-    "EXTENSION_KEY",
-    "EventDeStore",
-    "EventDefinition",
-    "Faults",
-    "FiredEvent",
-    "LocalDeStore",
-    "READ_CONTACTS",
-    "READ_JOURNEYS",
-    "ROUTES",
-    "ROUTE_SCOPES",
-    "SimResponse",
-    "TenantDeStore",
-    "WRITE_CONTACTS",
-    "check_typed_value",
-    "contact_key_problem",
-    "demo_event_definitions",
-    "is_inspection",
-    "register",
-    "state_of",
-    "system_attribute_sets",
-]
 
 # --------------------------------------------------------------------------- route registration
 

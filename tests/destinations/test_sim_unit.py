@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from simulator.contacts_journeys import ContactsJourneys, contact_key_problem
+from simulator.contacts_journeys.core import ContactsJourneys
+from simulator.contacts_journeys.values import contact_key_problem
 
 WELCOME = "APIEvent-3f2a9c1e-77d0-4b5e-9c1a-0d9e2b7c4a11"
 
