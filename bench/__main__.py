@@ -16,7 +16,7 @@ import importlib
 import sys
 
 # Registration point: module names under `bench/`, in --help order.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("push", "resync", "importer", "chaos")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("push", "resync", "importer", "chaos", "live", "ui")
 
 
 def build_parser() -> argparse.ArgumentParser:
