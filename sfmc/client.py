@@ -6,7 +6,8 @@ Where things live:
   SOAP/REST helpers on top of it; `sfmc.responses` maps failures to the error tree.
 - `sfmc.connection`: the connection test behind `test_connection` / `check_connection`.
 - `sfmc.folders`, `sfmc.data_extensions` (+ `sfmc.schema` rules): folders and DEs.
-- `sfmc.rows` (+ `sfmc.outcomes` per-row verdicts): writing, reading and deleting rows.
+- `sfmc.rows` (+ `sfmc.outcomes` per-row verdicts): writing and deleting rows; `sfmc.keys`:
+  reading them.
 
 Each method here is a delegation to one of those modules, so a resource's code sits in one place.
 Thread-safe: the engine shares one client between worker threads (see `sfmc.transport`).
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sfmc import connection, data_extensions, folders
+from sfmc import connection, data_extensions, folders, keys
 from sfmc import rows as de_rows  # `rows` is a parameter name below
 from sfmc.config import SfmcCredentials
 from sfmc.errors import SfmcConfigError
@@ -167,7 +168,7 @@ class SfmcClient(SfmcTransport):
 
     def iter_rows(self, customer_key: str, fields: Sequence[str]) -> Iterator[dict[str, str]]:
         """Stream a DE's rows (only `fields`), one SOAP page (2,500 rows) in memory at a time."""
-        return de_rows.iter_rows(self, customer_key, fields)
+        return keys.iter_rows(self, customer_key, fields)
 
     def delete_rows(
         self, customer_key: str, keys: Sequence[Mapping[str, object]]

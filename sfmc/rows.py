@@ -1,4 +1,6 @@
-"""Rows of a Data Extension: the async row API, batching, SOAP row reads and deletes, hub rowsets.
+"""Rows of a Data Extension: the async row API, batching, SOAP deletes, hub rowsets.
+
+Reading a DE's rows (its keys) is `sfmc.keys`.
 
 Functions take the client (any `SfmcTransport`) first; `SfmcClient` exposes each as a method.
 Per-row verdicts are mapped in `sfmc.outcomes`.
@@ -246,19 +248,6 @@ def wait_for_rows(
         failed = unexpected("SFMC reported the whole async request as failed; sync again.")
         return [failed] * n_rows
     return pad_outcomes(outcomes, n_rows)
-
-
-def iter_rows(
-    client: SfmcTransport, customer_key: str, fields: Sequence[str]
-) -> Iterator[dict[str, str]]:
-    """Stream a DE's rows (only `fields`), one SOAP page (2,500 rows) in memory at a time."""
-    if not fields:
-        msg = "Name at least one field to read."
-        raise SfmcConfigError(msg, operation="read rows")
-    for result in client._retrieve(
-        f"DataExtensionObject[{customer_key}]", fields, operation=f"read rows of {customer_key}"
-    ):
-        yield soap.row_properties(result)
 
 
 def delete_rows(
