@@ -234,3 +234,44 @@ class AppUser(SQLModel, table=True):
     # bcrypt hash; the password itself is never stored.
     password_hash: str = Field(repr=False)
     created_at: datetime = Field(default_factory=utcnow)
+    # A disabled login cannot sign in (`python -m store users disable`); kept for the audit log.
+    disabled: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+
+
+class AlertRule(SQLModel, table=True):
+    """When and where to alert about a pathway's runs (`store.alerts`).
+
+    A row with `pathway_id` holds one pathway's rule; a row with only `connection_id` holds the
+    default of every pathway of that connection that has no rule of its own.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection_id: int | None = Field(default=None, foreign_key="connection.id", index=True)
+    pathway_id: int | None = Field(default=None, foreign_key="pathway.id", index=True)
+    on_failed: bool = True
+    on_partial: bool = True
+    partial_threshold_pct: float = 5.0  # alert when more than this share of rows failed
+    on_confirm: bool = True
+    on_recovered: bool = True
+    email_to: str = ""  # comma-separated addresses
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password_encrypted: str | None = Field(default=None, repr=False)  # store.crypto
+    smtp_from: str = ""
+    smtp_starttls: bool = True
+    # A Slack-style webhook URL carries its own secret, so it is stored encrypted too.
+    webhook_url_encrypted: str | None = Field(default=None, repr=False)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class RunEvent(SQLModel, table=True):
+    """One step of a run's timeline (`sync.run_store` records them; Run details shows them)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="syncrun.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    phase: str  # "queued" | "started" | "sending" | "batch" | "deletes" | "finished" ...
+    detail: str = ""
+    rows: int | None = None
+    api_calls: int | None = None
