@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 
@@ -12,7 +13,13 @@ from simulator.config import (
     FaultConfig,
     SimulatorConfig,
 )
+from simulator.realism import CHOICES, PROFILES, Realism
 from simulator.server import start_simulator
+
+REALISM_HELP = """Real-tenant behaviours (issue 15). --profile picks a set; each flag below overrides one
+knob of it (default: the ideal tenant, i.e. every knob off). The bench floor uses the pickup
+knobs: expected pickup = (1 - long_rate) * median * exp(sigma^2/2) + long_rate * (long_min +
+long_max) / 2, plus rows / --async-rows-per-s for the processing (see simulator/realism.py)."""
 
 
 def parse_client(text: str) -> tuple[str, str, frozenset[str] | None]:
@@ -52,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", choices=["demo"], default=None, help="start with a demo account")
     p.add_argument("--random-seed", type=int, default=None, help="seed of the fault dice")
     p.add_argument("--verbose", action="store_true", help="log every request")
+    add_realism_args(p)
     for name in FaultConfig.names():
         if name == "expire_tokens":
             continue
@@ -59,6 +67,29 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--" + name.replace("_", "-"), type=type(default), default=default,
                        help="fault knob (see POST /_sim/faults)")  # fmt: skip
     return p
+
+
+def add_realism_args(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("real-tenant profile", REALISM_HELP)
+    group.add_argument("--profile", choices=sorted(PROFILES), default="ideal",
+                       help="ideal (default) or realistic")  # fmt: skip
+    realistic = PROFILES["realistic"]
+    for name, default, text in Realism.knobs():
+        flag = "--" + name.replace("_", "-")
+        shown = f"{text} (ideal {default}, realistic {getattr(realistic, name)})"
+        if isinstance(default, bool):
+            group.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=shown
+            )
+        else:
+            group.add_argument(flag, type=type(default), default=None, help=shown,
+                               choices=CHOICES.get(name))  # fmt: skip
+
+
+def realism_of(args: argparse.Namespace) -> Realism:
+    """The profile's knobs with every flag given on the command line applied."""
+    chosen = {n: getattr(args, n) for n, _, _ in Realism.knobs() if getattr(args, n) is not None}
+    return dataclasses.replace(PROFILES[args.profile], **chosen)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,11 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         rowset_ms_per_row=args.rowset_ms_per_row, async_rows_per_s=args.async_rows_per_s,
         async_not_found_ms=args.async_not_found_ms, rate_limit=args.rate_limit,
         retry_after_s=args.retry_after, seed=args.seed, random_seed=args.random_seed,
-        faults=faults, quiet=not args.verbose,
+        faults=faults, quiet=not args.verbose, realism=realism_of(args),
     )  # fmt: skip
     sim = start_simulator(config, host=args.host, port=args.port)
     ids = ", ".join(c[0] for c in config.clients)
-    print(f"SFMC simulator on {sim.auth_uri} (clients: {ids}). Ctrl-C stops it.", flush=True)
+    print(f"SFMC simulator on {sim.auth_uri} (clients: {ids}, profile {args.profile}). "
+          "Ctrl-C stops it.", flush=True)  # fmt: skip
     try:
         while True:
             time.sleep(3600)

@@ -36,6 +36,7 @@ import simulator.soap
 from simulator.auth import TokenStore, token_endpoint
 from simulator.config import SimulatorConfig
 from simulator.faults import FaultState, RateLimiter, Stats
+from simulator.realism import Dice, EventLog
 from simulator.routing import BadRequestBody, Call, Router, rest_error
 from simulator.soapxml import fault
 from simulator.state import Tenant
@@ -61,9 +62,16 @@ class Simulator:
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
-        self.state = Tenant()
+        self.state = Tenant(
+            clock=self.config.queue_time, date_offset_h=self.config.realism.date_offset_h
+        )
         clock = self.config.clock
-        self.tokens = TokenStore(self.config.clients, self.config.token_ttl, clock)
+        self.log = EventLog(self.config.queue_time)  # what the realistic behaviours did
+        self.dice = Dice(self.config.random_seed)
+        self.tokens = TokenStore(
+            self.config.clients, self.config.token_ttl, clock, realism=self.config.realism,
+            log=self.log,
+        )  # fmt: skip
         self.faults = FaultState(
             self.config.faults, random_seed=self.config.random_seed, clock=clock
         )
@@ -96,6 +104,7 @@ class Simulator:
         self.faults.reset()
         self.limiter.reset()
         self.stats.reset()
+        self.log.reset()
         self.seed()
 
     def sleep(self, seconds: float) -> None:

@@ -6,14 +6,19 @@ import json
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from werkzeug.wrappers import Request, Response
 
 from simulator.config import Client
+from simulator.realism import CHILD_MID, PARENT_MID, EventLog, Realism
 
 ERROR_URI = "https://developer.salesforce.com/docs"
+DOC_URL = (  # the `documentation` link of SFMC's REST error bodies
+    "https://developer.salesforce.com/docs/atlas.en-us.mc-apis.meta/mc-apis/error-handling.htm"
+)
 ALL_SCOPES = frozenset(
     """offline documents_and_images_read documents_and_images_write saved_content_read
     saved_content_write automations_execute automations_read automations_write journeys_execute
@@ -34,6 +39,7 @@ class Token:
     client_id: str
     scopes: frozenset[str]
     expires_at: float  # on the store's clock
+    mid: int = CHILD_MID  # the business unit the token acts in (`account_id`)
 
 
 class TokenStore:
@@ -44,16 +50,43 @@ class TokenStore:
     """
 
     def __init__(
-        self, clients: list[Client], ttl: int, clock: Callable[[], float] = time.monotonic
+        self,
+        clients: list[Client],
+        ttl: int,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        realism: Realism | None = None,
+        log: EventLog | None = None,
     ) -> None:
         self._clients = {cid: (secret, scopes) for cid, secret, scopes in clients}
         self.ttl = ttl
         self.clock = clock
+        self.realism = realism or Realism()
+        self.log = log or EventLog(clock)
         self._tokens: dict[str, Token] = {}
+        self._asked: dict[str, deque[float]] = {}  # token requests per client (token_limit)
         self._lock = threading.Lock()
 
-    def issue(self, client_id: str, scopes: frozenset[str]) -> Token:
-        token = Token(secrets.token_urlsafe(96), client_id, scopes, self.clock() + self.ttl)
+    def throttled(self, client_id: str) -> bool:
+        """Whether this token request is one too many (`Realism.token_limit` per window)."""
+        limit, window = self.realism.token_limit, self.realism.token_window_s
+        if limit <= 0:
+            return False
+        now = self.clock()
+        with self._lock:
+            asked = self._asked.setdefault(client_id, deque())
+            while asked and asked[0] <= now - window:
+                asked.popleft()
+            asked.append(now)
+            too_many = len(asked) > limit
+        if too_many:
+            self.log.record("token_throttled", client_id=client_id, in_window=len(asked))
+        return too_many
+
+    def issue(self, client_id: str, scopes: frozenset[str], mid: int = CHILD_MID) -> Token:
+        token = Token(
+            secrets.token_urlsafe(96), client_id, scopes, self.clock() + self.ttl, mid=mid
+        )
         with self._lock:
             self._tokens[token.value] = token
         return token
@@ -79,6 +112,7 @@ class TokenStore:
     def clear(self) -> None:
         with self._lock:
             self._tokens.clear()
+            self._asked.clear()
 
     def client(self, client_id: str) -> tuple[str, frozenset[str] | None] | None:
         return self._clients.get(client_id)
@@ -110,6 +144,10 @@ def token_endpoint(request: Request, store: TokenStore, base_url: str) -> Respon
         return _oauth_error(
             400, "unsupported_grant_type", "Use grant_type client_credentials for server-to-server."
         )
+    if store.throttled(str(client_id)):  # asked too often: 429 / 50200, no Retry-After [C: DOC-RL]
+        body = {"message": "Your requests are temporarily blocked.", "errorcode": 50200,
+                "documentation": DOC_URL}  # fmt: skip
+        return Response(json.dumps(body), status=429, mimetype="application/json")
     known = store.client(str(client_id))
     if known is None:
         return _oauth_error(
@@ -131,7 +169,13 @@ def token_endpoint(request: Request, store: TokenStore, base_url: str) -> Respon
         granted = available
     else:
         granted = frozenset(str(requested).split()) & available
-    token = store.issue(str(client_id), granted)
+    mid = _account(data.get("account_id"), store.realism)
+    if mid is None:
+        return _oauth_error(
+            401, "invalid_grant", f"account_id {data.get('account_id')} is not a business unit "
+            "this package can access. Use the MID of the package's business unit or its parent.",
+        )  # fmt: skip
+    token = store.issue(str(client_id), granted, mid)
     body = {
         "access_token": token.value,
         "token_type": "Bearer",
@@ -141,3 +185,20 @@ def token_endpoint(request: Request, store: TokenStore, base_url: str) -> Respon
         "rest_instance_url": base_url + "/",
     }
     return Response(json.dumps(body), status=200, mimetype="application/json")
+
+
+def _account(account_id: object, realism: Realism) -> int | None:
+    """The MID a token acts in, None when `account_id` is not one of the tenant's units.
+
+    Omitted: the package's own (child) unit. An unknown unit answers invalid_grant [I]. Without
+    business units any MID is taken.
+    """
+    if account_id in (None, ""):
+        return CHILD_MID
+    try:
+        mid = int(str(account_id))
+    except ValueError:
+        return None
+    if not realism.business_units:
+        return CHILD_MID
+    return mid if mid in (PARENT_MID, CHILD_MID) else None

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
+from simulator.realism import Realism
+
 DEMO_CLIENT_ID = "pathways-demo"
 DEMO_CLIENT_SECRET = "pathways-demo-secret"  # a documented demo credential
 
@@ -57,9 +59,15 @@ class SimulatorConfig:
         seed: "demo" creates a realistic account (folders and DEs with rows), None = empty.
         random_seed: seed of the fault dice, for reproducible fault tests.
         faults: initial fault knobs.
-        clock: the tenant's time source in seconds (monotonic) for token expiry, 429 storms and
-            the rate limit; tests pass a clock they advance instead of sleeping. The async
-            queue and request latency run on real time.
+        clock: the tenant's time source in seconds (monotonic) for token expiry, 429 storms,
+            the rate limit and the token limit; tests pass a clock they advance instead of
+            sleeping. Request latency runs on real time.
+        queue_clock: the time source of the async queue and of journey batch processing; None =
+            real monotonic time. Tests of the realistic profile pass the same clock as `clock`
+            to fast-forward pickup waits (a separate setting, because tests that freeze `clock`
+            for token expiry still need the queue to run).
+        realism: the real-tenant behaviours (`simulator.realism`); the default is the ideal
+            tenant, `simulator.realism.REALISTIC` is `--profile realistic`.
     """
 
     clients: list[Client] = field(
@@ -78,3 +86,9 @@ class SimulatorConfig:
     retry_after_s: int = 5  # Retry-After of 429 answers (SFMC sends 5)
     quiet: bool = True  # no per-request log lines from the HTTP server
     clock: Callable[[], float] = time.monotonic
+    queue_clock: Callable[[], float] | None = None
+    realism: Realism = field(default_factory=Realism)
+
+    @property
+    def queue_time(self) -> Callable[[], float]:
+        return self.queue_clock or time.monotonic

@@ -216,11 +216,11 @@ def _decimal_rule(field: SimField) -> Convert:
     return _memoised(read, _blank_rule(field))
 
 
-def _date_rule(field: SimField) -> Convert:
+def _date_rule(field: SimField, offset_h: int = 0) -> Convert:
     refused = _refusal("InvalidDate", field.name)
 
     def read(value: object) -> str:
-        moment = parse_date(value)
+        moment = parse_date(value, offset_h)
         if moment is None:
             raise Invalid(*refused)
         return format_date(moment)
@@ -273,17 +273,21 @@ def _boolean_rule(field: SimField) -> Convert:
 _RULES: dict[str, Callable[[SimField], Convert]] = {
     "Number": _number_rule,
     "Decimal": _decimal_rule,
-    "Date": _date_rule,
     "Boolean": _boolean_rule,
 }
 
 
-def converter(field: SimField) -> Convert:
+def converter(field: SimField, date_offset_h: int = 0) -> Convert:
     """The field's rule as one function: value -> stored string (None: no value).
+
+    `date_offset_h`: the hours from UTC that dates with a zone are stored in (0 = UTC, -6 = the
+    realistic profile's CST); zone-less dates are stored as given either way.
 
     Raises:
         Invalid: SFMC refuses the value (error type and message as SFMC reports them).
     """
+    if field.field_type == "Date":
+        return _date_rule(field, date_offset_h)
     return _RULES.get(field.field_type, _text_rule)(field)
 
 

@@ -3,7 +3,10 @@
 Submitted rows wait in one FIFO queue processed at `async_rows_per_s` for the whole tenant: a
 job's pickup time is when the queue frees up, its completion time adds rows / rate. Status goes
 AsyncRequestStatusNotFound (for `async_not_found_ms` after submit) -> Pending -> Executing ->
-Complete (or Error). These times come from the rate alone, never from how fast this process is.
+Complete (or Error). These times come from the rate alone, never from how fast this process is. With the realistic
+profile (`simulator.realism`) a job also waits a drawn pickup time, may read "Error" for a while
+before it goes on, and may deadlock against other jobs of its DE; times are on
+`SimulatorConfig.queue_time` so tests can fast-forward them.
 
 Doing the work: an `AsyncWorker` thread validates each job's rows (`DeSchema.prepare`, no tenant
 lock) in chunks as their processing window opens, so the CPU cost is spread at the tenant's rate.
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,7 +37,6 @@ if TYPE_CHECKING:
 
 MAX_ITEMS = 32_000  # hard limit per request (§3b)
 MAX_BYTES = 6_000_000  # [I] SFMC publishes none; clients stay under ~5 MB
-MAX_PAGE_SIZE = 2_500  # [I]
 CHUNK = 1_000  # rows validated per step of the worker (0.1 s of work at 10,000 rows/s)
 NOT_OBJECT = "The item is not a JSON object of column: value."
 DEADLOCK = (
@@ -61,6 +62,10 @@ class Job:
     complete_at: float
     fail: bool = False
     partial: bool = False
+    transient_until: float = 0.0  # status reads "Error" from pickup until then (realistic)
+    deadlocked: frozenset[int] = frozenset()  # rows reported "Rerun the transaction."
+    landed: frozenset[int] = frozenset()  # ... of which these were written all the same
+    deadlock_text: str = ""
     done: bool = False
     outcomes: list[Any] = field(default_factory=list)  # None = OK, RowError, or a message str
     # Validation done ahead of the commit: per row a `Prepared` tuple, a RowError or a message.
@@ -89,9 +94,11 @@ class Job:
                 self.mode,
                 self.schema.prepare,
             )
-            faults = self.sim.faults
-            for item in items[len(out) : upto]:
-                if faults.knobs.deadlock_rate > 0 and faults.roll("deadlock_rate"):
+            faults, refused = self.sim.faults, self.deadlocked - self.landed
+            for i, item in enumerate(items[len(out) : upto], start=len(out)):
+                if refused and i in refused:
+                    out.append(self.deadlock_text)
+                elif faults.knobs.deadlock_rate > 0 and faults.roll("deadlock_rate"):
                     out.append(DEADLOCK.format(pid=faults.choice(range(52, 190))))
                 elif item.__class__ is not dict:
                     out.append(NOT_OBJECT)
@@ -108,6 +115,9 @@ class Job:
             schema = de.schema
             self.prepare(tenant, self.n_rows, schema)
             self.outcomes.extend(de.commit_many(self.prepared, mode=self.mode, schema=schema))
+            for i in self.landed:  # written, yet reported as the deadlock victim
+                if self.outcomes[i] is None:
+                    self.outcomes[i] = self.deadlock_text
             self.sim.stats.rows(processed=self.n_rows)
         self.items, self.prepared = None, []
         self.done = True
@@ -178,10 +188,15 @@ def submit(call: Call) -> Response:
             return json_response(
                 {"requestId": str(uuid.uuid4()), "resultMessages": [result]}, status=400
             )
-        now = time.monotonic()
+        now = sim.config.queue_time()
         rate = max(sim.config.async_rows_per_s, 1e-9)
-        pickup = max(now, tenant.queue_free_at)
-        complete = pickup + len(items) / rate
+        realism = sim.config.realism
+        wait = sim.dice.pickup_s(realism)
+        pickup = max(now + wait, tenant.queue_free_at)
+        transient = (
+            realism.transient_error_s if sim.dice.chance(realism.transient_error_rate) else 0
+        )
+        complete = pickup + transient + len(items) / rate
         tenant.queue_free_at = complete
         job = Job(
             request_id=str(uuid.uuid4()),
@@ -197,7 +212,9 @@ def submit(call: Call) -> Response:
             complete_at=complete,
             fail=sim.faults.roll("async_error_rate"),
             partial=sim.faults.roll("partial_results_rate"),
+            transient_until=pickup + transient if transient else 0.0,
         )
+        _realistic_events(call, job, wait, transient)
         tenant.jobs[job.request_id] = job
         tenant.job_queue.append(job)
     sim.stats.rows(received=len(items))
@@ -207,12 +224,37 @@ def submit(call: Call) -> Response:
     return json_response({"requestId": job.request_id, "resultMessages": []}, status=202)
 
 
+def _realistic_events(call: Call, job: Job, wait: float, transient: float) -> None:
+    """Deadlock a job that joins too many in flight on its DE; log what the profile did.
+
+    Called under the tenant lock before `job` is queued, so the queue holds the others.
+    """
+    sim, realism = call.sim, call.sim.config.realism
+    log, rid = sim.log, job.request_id
+    if wait > 0:
+        log.record("pickup_wait", request_id=rid, seconds=round(wait, 3))
+    if transient:
+        log.record("transient_error", request_id=rid, seconds=transient)
+    if realism.deadlock_concurrency <= 0:
+        return
+    key = job.de_key.casefold()
+    others = sum(1 for j in call.tenant.job_queue if j.de_key.casefold() == key)
+    if others < realism.deadlock_concurrency:
+        return
+    block = sim.dice.block(job.n_rows, realism.deadlock_share)
+    job.deadlocked = frozenset(block)
+    job.landed = frozenset(sim.dice.subset(block, realism.deadlock_landed))
+    job.deadlock_text = DEADLOCK.format(pid=52 + len(call.tenant.jobs) % 138)
+    log.record("deadlock", request_id=rid, de=job.de_key, in_flight=others,
+               rows_failed=len(block), rows_landed=len(job.landed))  # fmt: skip
+
+
 def _find(call: Call) -> Job | None:
     tenant = call.tenant
     with tenant.lock:
         tenant.settle()
         job = tenant.jobs.get(call.args["request_id"])
-    if job is None or time.monotonic() < job.visible_at:
+    if job is None or call.sim.config.queue_time() < job.visible_at:
         return None
     return job
 
@@ -221,7 +263,7 @@ def status(call: Call) -> Response:
     job = _find(call)
     if job is None:
         return _not_found(call.args["request_id"])
-    now = time.monotonic()
+    now = call.sim.config.queue_time()
     info: dict[str, Any] = {
         "callDateTime": _stamp(job.submitted),
         "hasErrors": False,
@@ -231,13 +273,18 @@ def status(call: Call) -> Response:
     if now >= job.pickup_at:
         info["pickupDateTime"] = _stamp(picked)
     if not job.done:
-        info["requestStatus"] = "Pending" if now < job.pickup_at else "Executing"
+        info["requestStatus"] = (
+            "Pending" if now < job.pickup_at
+            else "Error" if now < job.transient_until  # transient: it goes on afterwards
+            else "Executing"
+        )  # fmt: skip
     else:
         done_at = job.submitted + timedelta(seconds=job.complete_at - job.submit_mono)
         info["completionDateTime"] = _stamp(done_at)
         info["requestStatus"] = "Error" if job.fail else "Complete"
         info["hasErrors"] = job.has_errors
-        info["resultStatus"] = "Error" if job.has_errors else "OK"
+        failed = call.sim.config.realism.result_status_text
+        info["resultStatus"] = failed if job.has_errors else "OK"
     return json_response({"status": info, "requestId": str(uuid.uuid4())})
 
 
@@ -276,13 +323,10 @@ def results(call: Call) -> Response:
     job = _find(call)
     if job is None:
         return _not_found(call.args["request_id"])
-    args = call.request.args
-    try:
-        page = max(1, int(args.get("$page", args.get("page", 1))))
-        size = int(args.get("$pageSize", args.get("$pagesize", args.get("pageSize", 50))))
-    except ValueError:
-        return rest_error(400, "$page and $pageSize must be integers.", 10003)
-    size = min(max(1, size), MAX_PAGE_SIZE)
+    paging = _results_paging(call)
+    if isinstance(paging, Response):
+        return paging
+    page, size = paging
     outcomes = job.outcomes if job.done else []
     if job.partial:
         outcomes = outcomes[: len(outcomes) // 2]
@@ -291,6 +335,27 @@ def results(call: Call) -> Response:
     body = {"page": page, "pageSize": size, "count": len(outcomes), "requestId": job.request_id,
             "items": items}  # fmt: skip
     return Response(json.dumps(body), mimetype="application/json")
+
+
+def _results_paging(call: Call) -> tuple[int, int] | Response:
+    """(page, pageSize) of a `/results` call, or the 400 to answer.
+
+    The documented `page`/`pageSize` (default 50, at most `results_page_max`); "lenient" paging
+    also takes `$page`/`$pageSize` [I].
+    """
+    args, realism = call.request.args, call.sim.config.realism
+    page_arg, size_arg = args.get("page", 1), args.get("pageSize", 50)
+    if realism.results_paging != "documented":
+        page_arg = args.get("$page", page_arg)
+        size_arg = args.get("$pageSize", args.get("$pagesize", size_arg))
+    try:
+        page, size = int(page_arg), int(size_arg)
+    except ValueError:
+        return rest_error(400, "page and pageSize must be integers.", 10003)
+    capped = min(max(1, size), realism.results_page_max)
+    if capped != size:
+        call.sim.log.record("results_page_capped", asked=size, served=capped)
+    return max(1, page), capped
 
 
 class AsyncWorker:
@@ -326,7 +391,7 @@ class AsyncWorker:
     def _run(self) -> None:
         sim, tenant = self.sim, self.sim.state
         while (job := self._head()) is not None:
-            now = time.monotonic()
+            now = sim.config.queue_time()
             if not job.ready and not job.done:
                 rate = max(sim.config.async_rows_per_s, 1e-9)
                 opens = job.pickup_at + len(job.prepared) / rate

@@ -31,16 +31,12 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from simulator.auth import Token
+from simulator.auth import DOC_URL, Token
 from simulator.soapxml import fault, security_fault
 
 if TYPE_CHECKING:
     from simulator.app import Simulator
     from simulator.state import Tenant
-
-DOC_URL = (
-    "https://developer.salesforce.com/docs/atlas.en-us.mc-apis.meta/mc-apis/error-handling.htm"
-)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

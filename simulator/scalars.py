@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # Number is SQL `int` [I]
@@ -67,9 +67,11 @@ def decimal_of(value: object) -> Decimal | None:
     return None
 
 
-def parse_date(value: object) -> datetime | None:
-    """The moment a Date value names (zone-less, in UTC when it had a zone), None if no date.
+def parse_date(value: object, offset_h: int = 0) -> datetime | None:
+    """The moment a Date value names (zone-less), None if no date.
 
+    A value with `Z` or an offset is converted to UTC+`offset_h` (0: UTC; -6: SFMC's server time,
+    CST, which is where SFMC keeps dates [C: issue 15]); a zone-less value is kept as given.
     ISO 8601 [C: DOC-ROWSET] or US `MM/DD/YYYY[ HH:MM[:SS][ AM|PM]]` [C/I], within SQL
     Server's `datetime` range.
     """
@@ -84,8 +86,9 @@ def parse_date(value: object) -> datetime | None:
     if moment is None:
         return None
     if moment.tzinfo is not None:
-        try:  # [I] SFMC converts to its server time; UTC keeps results deterministic
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        zone = UTC if not offset_h else timezone(timedelta(hours=offset_h))
+        try:
+            moment = moment.astimezone(zone).replace(tzinfo=None)
         except OverflowError:  # shifted past year 9999 (or before year 1)
             return None
     return moment if MIN_DATE <= moment.date() <= MAX_DATE else None

@@ -50,12 +50,12 @@ def _unknown_column(name: object) -> Violation:
 class DeSchema:
     """Immutable compiled view of a field list (rebuilt by `SimDE` whenever its fields change)."""
 
-    def __init__(self, fields: Sequence[SimField]) -> None:
+    def __init__(self, fields: Sequence[SimField], *, date_offset_h: int = 0) -> None:
         self.fields = tuple(fields)
         self.width = len(self.fields)
         self.folded = {f.name.casefold(): i for i, f in enumerate(self.fields)}
         self.pk_indexes = [i for i, f in enumerate(self.fields) if f.is_primary_key]
-        convs = [converter(f) for f in self.fields]
+        convs = [converter(f, date_offset_h) for f in self.fields]
         self._convs = convs
         self._plans: dict[tuple[str, ...], tuple[list, list | None]] = {}
         self._single_pk = self.pk_indexes[0] if len(self.pk_indexes) == 1 else None

@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +61,7 @@ class SimDE:
     created: datetime = field(default_factory=now_utc)
     rows: dict[tuple, tuple] = field(default_factory=dict)
     _next_row: int = 0
+    date_offset_h: int = 0  # the tenant's: where zone-aware dates are stored (set by add_de)
 
     def __post_init__(self) -> None:
         while len(self.field_ids) < len(self.fields):
@@ -70,10 +71,10 @@ class SimDE:
     @property
     def schema(self) -> DeSchema:
         """The compiled field list, rebuilt whenever the fields change (rows are saved in hot loops)."""
-        sig = (id(self.fields), len(self.fields))
+        sig = (id(self.fields), len(self.fields), self.date_offset_h)
         cached = self.__dict__.get("_schema")
         if cached is None or cached[0] != sig:
-            cached = (sig, DeSchema(self.fields))
+            cached = (sig, DeSchema(self.fields, date_offset_h=self.date_offset_h))
             self.__dict__["_schema"] = cached
         return cached[1]
 
@@ -241,8 +242,12 @@ class SimDE:
 class Tenant:
     """Everything one simulated SFMC account holds. Take `lock` around every access."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, date_offset_h: int = 0
+    ) -> None:
         self.lock = threading.RLock()
+        self.clock = clock  # the async queue's time (`SimulatorConfig.queue_time`)
+        self.date_offset_h = date_offset_h  # where zone-aware dates are stored (0 = UTC)
         self.reset()
 
     def reset(self) -> None:
@@ -290,6 +295,7 @@ class Tenant:
 
     def add_de(self, de: SimDE) -> SimDE:
         with self.lock:
+            de.date_offset_h = self.date_offset_h
             self.des[de.customer_key.casefold()] = de
             return de
 
@@ -304,7 +310,7 @@ class Tenant:
     # ----- async processing
     def settle(self, now: float | None = None) -> None:
         """Apply every queued async job whose processing time has elapsed, in FIFO order."""
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         with self.lock:
             while self.job_queue and self.job_queue[0].complete_at <= now:
                 self.job_queue.popleft().apply(self)
