@@ -22,12 +22,11 @@ from sfmc import connection, data_extensions, folders, keys
 from sfmc import rows as de_rows  # `rows` is a parameter name below
 from sfmc.config import SfmcCredentials
 from sfmc.errors import SfmcConfigError
+from sfmc.polling import POLL_INITIAL, POLL_MAX
 from sfmc.rows import (
     ASYNC_MAX_BYTES,
     ASYNC_MAX_ROWS,
     DELETE_BATCH,
-    POLL_INITIAL,
-    POLL_MAX,
     RESULTS_PAGE_SIZE,
     ROWSET_BATCH,
     batches,
@@ -158,7 +157,7 @@ class SfmcClient(SfmcTransport):
         return de_rows.async_results(self, request_id)
 
     def wait_for_rows(
-        self, request_id: str, n_rows: int, *, timeout: float = 900.0
+        self, request_id: str, n_rows: int, *, timeout: float | None = None
     ) -> list[RowOutcome]:
         """Poll until the async request finishes, then return one outcome per submitted row.
 

@@ -22,6 +22,14 @@ from sfmc.outcomes import (
     soap_row_outcome,
     unexpected,
 )
+from sfmc.polling import (
+    DEFAULT_POLLING,
+    ERROR_REPOLLS,
+    NO_NOTE,
+    CallBudget,
+    Polling,
+    waiting_note,
+)
 from sfmc.responses import json_object
 from sfmc.transport import JSON_UTF8, READ, WRITE, encode_json, rest_path
 from sfmc.types import AsyncStatus, RowOutcome
@@ -33,29 +41,9 @@ ASYNC_MAX_ROWS = 32_000
 ASYNC_MAX_BYTES = 4_000_000
 ROWSET_BATCH = 50
 DELETE_BATCH = 500
-POLL_INITIAL = 0.25
-POLL_MAX = 5.0
 RESULTS_PAGE_SIZE = 2_500
 # Every row of a request SFMC reports without errors gets this one object (cheap to test for).
 ALL_OK = RowOutcome(ok=True)
-
-
-@dataclass(frozen=True)
-class Polling:
-    """How `wait_for_rows` polls an async request's status.
-
-    Attributes:
-        first: the first delay, in seconds.
-        factor: each delay is the previous one times this...
-        ceiling: ...up to this.
-        wait_first: wait `first` before the first poll (SFMC has surely not finished a request
-            submitted a moment ago; polling at once would only cost a request).
-    """
-
-    first: float = POLL_INITIAL
-    factor: float = 2.0
-    ceiling: float = POLL_MAX
-    wait_first: bool = False
 
 
 def _no_pace() -> None:
@@ -176,24 +164,95 @@ def async_status(client: SfmcTransport, request_id: str) -> AsyncStatus | None:
     raise SfmcFatalError(msg, operation="check async status", body=resp.text)
 
 
-def async_results(client: SfmcTransport, request_id: str) -> list[RowOutcome]:
-    """Per-row outcomes of an async request, all pages, in submission order."""
-    outcomes: list[RowOutcome] = []
+@dataclass
+class AsyncResults:
+    """What `GET /data/v1/async/{id}/results` said, placed by the page offsets SFMC reported.
+
+    Attributes:
+        at: outcome by submitted-row position ((page - 1) * pageSize + index, both as returned).
+        by_key: outcome by row key, for items that name their row's keys (then matched by key,
+            never by position).
+    """
+
+    at: dict[int, RowOutcome]
+    by_key: dict[str, RowOutcome]
+
+    def align(
+        self,
+        n_rows: int,
+        rows: Sequence[Mapping[str, object]] | None = None,
+        key_names: Sequence[str] = (),
+    ) -> list[RowOutcome]:
+        """One outcome per submitted row; rows SFMC said nothing about are `unexpected`.
+
+        Re-sending an upsert is safe, silently counting an unanswered row as written is not.
+        """
+        unknown = unexpected("SFMC returned no result for this row; sync again to resend it.")
+        if self.by_key and rows is not None and key_names:
+            return [self.by_key.get(row_key(r, key_names), unknown) for r in rows[:n_rows]]
+        return [self.at.get(i, unknown) for i in range(n_rows)]
+
+
+def row_key(row: Mapping[str, object], key_names: Sequence[str]) -> str:
+    """A row's primary key as one string; SFMC compares keys case-insensitively."""
+    lowered = {str(k).casefold(): v for k, v in row.items()}
+    return "\x1f".join(str(lowered.get(n.casefold(), "")).casefold() for n in key_names)
+
+
+def _item_key(item: Mapping[str, object], key_names: Sequence[str]) -> str | None:
+    keys = item.get("keys")
+    if isinstance(keys, Mapping) and keys and key_names:
+        return row_key(keys, key_names)
+    return None
+
+
+def _int_or(value: object, default: int) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return default
+
+
+def read_results(
+    client: SfmcTransport, request_id: str, key_names: Sequence[str] = ()
+) -> AsyncResults:
+    """Every page of an async request's results, paged as documented (`page`/`pageSize`).
+
+    Each page is checked: an answer for another page than the one asked (a tenant ignoring the
+    parameters) ends the reading, and offsets and the last page come from the `page` and
+    `pageSize` SFMC returned, never from the ones requested. Rows left without a result count
+    as unknown (see `AsyncResults.align`).
+    """
+    found = AsyncResults(at={}, by_key={})
     page = 1
     while True:
         resp = client._send(
             "GET",
             rest_path("data/v1/async/{id}/results", id=request_id),
-            params={"$page": page, "$pageSize": RESULTS_PAGE_SIZE},
+            params={"page": page, "pageSize": RESULTS_PAGE_SIZE},
             operation="read async results",
             scope=READ,
         )
         data = json_object(resp)
-        items = data.get("items") or []
-        outcomes.extend(async_outcome(i) for i in items if isinstance(i, dict))
-        if not items or len(outcomes) >= int(data.get("count") or 0):
-            return outcomes
+        items = [i for i in data.get("items") or [] if isinstance(i, dict)]
+        if _int_or(data.get("page"), page) != page:
+            return found  # SFMC answered another page: what it holds cannot be placed
+        size = _int_or(data.get("pageSize"), len(items)) or len(items)
+        for index, item in enumerate(items):
+            outcome = async_outcome(item)
+            found.at[(page - 1) * size + index] = outcome
+            key = _item_key(item, key_names)
+            if key is not None:
+                found.by_key[key] = outcome
+        if not items or len(items) < size or page * size >= _int_or(data.get("count"), 0):
+            return found
         page += 1
+
+
+def async_results(client: SfmcTransport, request_id: str) -> list[RowOutcome]:
+    """Per-row outcomes of an async request, all pages, in submission order."""
+    found = read_results(client, request_id)
+    return [found.at[i] for i in sorted(found.at)]
 
 
 def wait_for_rows(
@@ -201,53 +260,98 @@ def wait_for_rows(
     request_id: str,
     n_rows: int,
     *,
-    timeout: float = 900.0,
-    polling: Polling = Polling(),
+    timeout: float | None = None,
+    polling: Polling = DEFAULT_POLLING,
     pace: Callable[[], None] = _no_pace,
+    budget: CallBudget | None = None,
+    on_wait: Callable[[str], None] = NO_NOTE,
+    rows: Sequence[Mapping[str, object]] | None = None,
+    key_names: Sequence[str] = (),
 ) -> list[RowOutcome]:
     """Poll until the async request finishes, then return one outcome per submitted row.
 
     Results are read only when the status reports errors; rows SFMC did not answer for come
-    back failed and retryable (`sfmc.outcomes.unexpected`).
+    back failed and retryable (`sfmc.outcomes.unexpected`). An "Error" status is polled again
+    (`ERROR_REPOLLS` times) before it is believed: it can be transient.
 
     Args:
         client: the client to poll through (its `sleep` is used between polls).
         request_id: the async request's id (from `submit_rows`).
         n_rows: rows submitted in it.
-        timeout: give up (`SfmcRetriableError`, kind "timeout") after this many seconds of
-            waiting: wall-clock time, or the delays slept when `sleep` is a test fake.
-        polling: poll delays.
+        timeout: optional cap in seconds (None: wait as long as the budget allows, since a
+            queued job is waiting, not failing).
+        polling: poll delays (see `sfmc.polling`).
         pace: called before each request (the engine's own request pacing).
+        budget: the run's budget of status calls.
+        on_wait: told what the job is doing while it is not done (for progress).
+        rows: the submitted rows, to match results by key when SFMC names the rows' keys.
+        key_names: the DE's primary key fields (for that match).
     """
     started = time.monotonic()
-    waited, delay = 0.0, polling.first
+    delay = polling.expected(n_rows)
+    waited = 0.0
     if polling.wait_first:
         client._sleep(delay)
-        waited += delay
-        delay = min(delay * polling.factor, polling.ceiling)
+        waited = delay
+    errors_seen = 0
     while True:
         pace()
+        if budget is not None:
+            budget.spend(f"waiting for async request {request_id}")
         status = client.async_status(request_id)
         if status is not None and status.done:
-            break
+            if status.request_status != "Error" or errors_seen >= ERROR_REPOLLS:
+                break
+            errors_seen += 1
         waited = max(waited, time.monotonic() - started)
-        if waited >= timeout:
+        if timeout is not None and waited >= timeout:
             msg = (
                 f"SFMC has not finished async request {request_id} after {waited:.0f} s; run "
                 "the sync again later (rows already accepted are skipped)."
             )
             raise SfmcRetriableError(msg, operation="wait for rows", kind="timeout")
+        on_wait(waiting_note(status.request_status if status else None, waited))
         client._sleep(delay)
         waited += delay
-        delay = min(delay * polling.factor, polling.ceiling)
+        delay = polling.next_delay(delay, waited)
     if status.all_ok:
         return [ALL_OK] * n_rows
     pace()
-    outcomes = client.async_results(request_id)
-    if status.request_status == "Error" and not outcomes:
+    found = read_results(client, request_id, key_names)
+    if status.request_status == "Error" and not found.at:
         failed = unexpected("SFMC reported the whole async request as failed; sync again.")
         return [failed] * n_rows
-    return pad_outcomes(outcomes, n_rows)
+    return found.align(n_rows, rows, key_names)
+
+
+def present_keys(
+    client: SfmcTransport,
+    customer_key: str,
+    rows: Sequence[Mapping[str, object]],
+    key_names: Sequence[str],
+) -> set[str]:
+    """Which of `rows` (by `row_key`) are in the DE now: one SOAP Retrieve per 500 rows.
+
+    After a deadlock SFMC may report a row failed that did land; an insert (Append) sent again
+    would then fail with a primary-key violation and count a written row as failed. Asking
+    first makes the retry idempotent. A composite key is filtered on its first field with IN,
+    the rest compared here.
+    """
+    if not rows or not key_names:
+        return set()
+    first = key_names[0]
+    wanted = {row_key(r, key_names) for r in rows}
+    found: set[str] = set()
+    for start in range(0, len(rows), DELETE_BATCH):
+        values = sorted({str(r.get(first, "")) for r in rows[start : start + DELETE_BATCH]})
+        results = client._retrieve(
+            f"DataExtensionObject[{customer_key}]",
+            list(key_names),
+            soap.in_filter(first, values),
+            operation=f"check which rows landed in {customer_key}",
+        )
+        found.update(row_key(soap.row_properties(r), key_names) for r in results)
+    return found & wanted
 
 
 def delete_rows(

@@ -144,6 +144,12 @@ def simple_filter(prop: str, operator: str, value: object, *, tag: str = "Filter
     return SIMPLE_FILTER.format(tag=tag, prop=esc(prop), operator=esc(operator), value=esc(value))
 
 
+def in_filter(prop: str, values: Iterable[object]) -> str:
+    """A `SimpleFilterPart` with operator IN: one `Value` element per value (the WSDL allows many)."""
+    listed = "</Value><Value>".join(esc(v) for v in values)
+    return SIMPLE_FILTER.format(tag="Filter", prop=esc(prop), operator="IN", value=listed)
+
+
 def or_filter(left: tuple[str, str, object], right: tuple[str, str, object]) -> str:
     return COMPLEX_FILTER.format(
         left=simple_filter(*left, tag="LeftOperand"),

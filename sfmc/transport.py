@@ -426,7 +426,12 @@ class SfmcTransport:
         scope: str,
         params: Mapping[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every item of a paged REST listing (`$page`/`$pageSize`; stops at `count`)."""
+        """Every item of a paged REST listing (`$page`/`$pageSize`; stops at `count`).
+
+        The end is judged with the page size SFMC returned (a tenant may cap it below the one
+        asked), and an answer for another page than the one asked ends the listing instead of
+        repeating the same items.
+        """
         page = 1
         while True:
             _, body = self._rest(
@@ -437,7 +442,10 @@ class SfmcTransport:
                 scope=scope,
             )
             items = body.get("items") or []
+            if str(body.get("page") or page) != str(page):
+                return
             yield from items
-            if not items or page * page_size >= int(body.get("count") or 0):
+            size = int(body.get("pageSize") or len(items) or page_size)
+            if not items or len(items) < size or page * size >= int(body.get("count") or 0):
                 return
             page += 1

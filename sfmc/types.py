@@ -161,13 +161,13 @@ class AsyncStatus:
     """Status of an async Data Extension request (`GET /data/v1/async/{id}/status`)."""
 
     request_id: str
-    request_status: str  # Pending | Executing | Complete | Error
-    result_status: str | None = None  # "OK" when no row failed
+    request_status: str  # Pending | Executing | Complete | Error (some tenants: Has Errors)
+    result_status: str | None = None  # "OK" when no row failed ("Has Errors" when some did)
     has_errors: bool = False
 
     @property
     def done(self) -> bool:
-        return self.request_status in ("Complete", "Error")
+        return self.request_status in ("Complete", "Error", "Has Errors")
 
     @property
     def all_ok(self) -> bool:

@@ -11,10 +11,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sfmc import rows as de_rows
 from sfmc.errors import SfmcConfigError
+from sfmc.polling import CallBudget, Polling
 from sfmc.types import RowOutcome
 from sync.tally import CommitWriter, Tally, commit_batches
 from sync.types import Commit, PushOptions, PushTarget, Rejection
@@ -23,6 +25,10 @@ if TYPE_CHECKING:
     from sfmc.client import SfmcClient
 
 _DEADLOCK = "rerun the transaction"
+# Tries after the first for rows SFMC failed transiently (deadlocks, no answer).
+RETRY_ROUNDS = 2
+# Seconds between progress reports while every in-flight job is still with SFMC.
+PROGRESS_EVERY = 2.0
 
 
 class Pacer:
@@ -90,17 +96,28 @@ class Sender:
     def __init__(self, client: SfmcClient, target: PushTarget, options: PushOptions) -> None:
         self.client = client
         self.key = target.customer_key
+        self.key_names = target.primary_keys
         self.mode = "insert" if target.method == "append" else "upsert"
         self.timeout = options.status_timeout
         self.pacer = Pacer(options.max_requests_per_s)
-        # Expected processing time is unknown (tenant load): poll soon after submitting and
-        # back off gently; a batch's answer is what frees an in-flight slot.
-        self.polling = de_rows.Polling(
+        self.budget = CallBudget(options.poll_budget)
+        # The first poll waits for the job's expected duration (at first a guess from its rows,
+        # then half of what the previous job took: SFMC's queue is the tenant's); later polls
+        # back off, each at most a quarter of the time waited, so an answer is seen at most
+        # 25% late and a job queued for minutes costs a dozen polls, not thousands.
+        self.polling = Polling(
             first=options.poll_interval,
             factor=1.5,
             ceiling=options.max_poll_interval,
             wait_first=True,
+            share=0.25,
         )
+        self.took = 0.0
+        # What the oldest job in flight is doing ("SFMC is queueing this job (2 min)").
+        self.note = ""
+
+    def _on_wait(self, note: str) -> None:
+        self.note = note
 
     def _once(self, items: Sequence[Mapping[str, object]]) -> list[RowOutcome]:
         self.pacer.wait()
@@ -114,20 +131,43 @@ class Sender:
             # sent; the halves go one after the other, outcomes stay in row order.
             half = len(items) // 2
             return self._once(items[:half]) + self._once(items[half:])
-        return de_rows.wait_for_rows(
+        submitted = time.monotonic()
+        outcomes = de_rows.wait_for_rows(
             self.client,
             request_id,
             len(items),
             timeout=self.timeout,
-            polling=self.polling,
+            polling=replace(self.polling, at_least=self.took / 2),
             pace=self.pacer.wait,
+            budget=self.budget,
+            on_wait=self._on_wait,
+            rows=items,
+            key_names=self.key_names,
         )
+        self.took = time.monotonic() - submitted
+        self.note = ""
+        return outcomes
+
+    def _landed(self, items: list[dict[str, object]], at: list[int]) -> set[int]:
+        """Which rows at `at` are in the DE already (inserts only: a re-insert would fail)."""
+        if self.mode != "insert" or not at:
+            return set()
+        rows = [items[i] for i in at]
+        present = de_rows.present_keys(self.client, self.key, rows, self.key_names)
+        return {i for i in at if de_rows.row_key(items[i], self.key_names) in present}
 
     def send(self, batch: Batch) -> Batch:
         outcomes = self._once(batch.items)
-        retry_at = [i for i, o in enumerate(outcomes) if is_transient(o)]
-        if retry_at:
-            # SQL deadlocks ("Rerun the transaction.") are transient: one more try (SEG does too).
+        for round_ in range(RETRY_ROUNDS + 1):
+            retry_at = [i for i, o in enumerate(outcomes) if is_transient(o)]
+            # Deadlocked or unanswered rows may have landed all the same: an insert asks by
+            # key first, so a written row is never sent twice nor counted as failed.
+            for i in self._landed(batch.items, retry_at):
+                outcomes[i] = de_rows.ALL_OK
+            retry_at = [i for i in retry_at if not outcomes[i].ok]
+            if not retry_at or round_ == RETRY_ROUNDS:
+                break
+            # SQL deadlocks ("Rerun the transaction.") are transient: try again (SEG does too).
             again = self._once([batch.items[i] for i in retry_at])
             for i, outcome in zip(retry_at, again, strict=True):
                 outcomes[i] = outcome
@@ -177,7 +217,12 @@ class Pipeline:
     def collect(self, *, block: bool) -> None:
         """Take answered batches (waiting for one if `block`) and commit the ready prefix."""
         if self.futures:
-            done, _ = wait(self.futures, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+            timeout = PROGRESS_EVERY if block else 0
+            done, _ = wait(self.futures, timeout=timeout, return_when=FIRST_COMPLETED)
+            while block and not done:
+                # A long wait on SFMC still reports progress, saying what the job is doing.
+                self.tally.progress(self.sender.note or "sending", len(self.futures))
+                done, _ = wait(self.futures, timeout=timeout, return_when=FIRST_COMPLETED)
             for fut in done:
                 self.futures.discard(fut)
                 fut.result()  # re-raises a failed request

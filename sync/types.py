@@ -56,8 +56,11 @@ class PushOptions:
         max_bytes: byte cap of one request body.
         in_flight: async requests submitted and not yet answered, at most.
         max_requests_per_s: the engine's own request pacing (SFMC throttles with 429).
-        poll_interval: first status poll delay; it grows up to `max_poll_interval`.
-        status_timeout: give up on an async request SFMC has not finished after this long.
+        poll_interval: shortest status poll delay; delays grow up to `max_poll_interval`
+            (see `sync.sender.Sender`: the first poll waits the job's expected duration).
+        status_timeout: optional cap (seconds) on waiting for one async request; None waits
+            as long as `poll_budget` allows (a queued job is waiting, not failing).
+        poll_budget: status checks one run may spend; spent, the run stops retriable.
     """
 
     dry_run: bool = False
@@ -69,8 +72,9 @@ class PushOptions:
     in_flight: int = 5
     max_requests_per_s: float = 30.0
     poll_interval: float = 0.05
-    max_poll_interval: float = 0.3
-    status_timeout: float = 900.0
+    max_poll_interval: float = 30.0
+    status_timeout: float | None = None
+    poll_budget: int | None = 2_000
     delete_batch: int = 2_500
 
 

@@ -290,13 +290,13 @@ def test_wait_for_rows_reads_every_result_page_and_maps_errors(client):
             responses.GET,
             results,
             json=page1,
-            match=[matchers.query_param_matcher({"$page": "1", "$pageSize": "2500"})],
+            match=[matchers.query_param_matcher({"page": "1", "pageSize": "2500"})],
         )
         rsps.add(
             responses.GET,
             results,
             json=page2,
-            match=[matchers.query_param_matcher({"$page": "2", "$pageSize": "2500"})],
+            match=[matchers.query_param_matcher({"page": "2", "pageSize": "2500"})],
         )
         out = client.wait_for_rows("r1", 5)
     assert out[0].ok
