@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -91,8 +92,38 @@ def token_from_response(
     )
 
 
+@dataclass
+class TokenSlot:
+    """Where a token is cached: one per client, or one per connection shared in the process."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    token: Token | None = None
+
+
+_SHARED: dict[tuple[str, str, str, str], TokenSlot] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_slot(auth_uri: str, credentials: SfmcCredentials) -> TokenSlot:
+    """The process-wide token slot of one connection (Auth Base URI, package, MID, secret).
+
+    SFMC's guidance is about one token per 20 minutes, and its token endpoint answers 429
+    (errorcode 50200) when asked too often: runs of the same connection share one token,
+    renewed when it nears expiry. The secret is part of the key (as a hash) so that a changed
+    secret never reuses a token issued for the old one.
+    """
+    key = (
+        auth_uri,
+        credentials.client_id.strip(),
+        str(credentials.account_id or "").strip(),
+        hashlib.sha256(credentials.client_secret.encode()).hexdigest(),
+    )
+    with _SHARED_LOCK:
+        return _SHARED.setdefault(key, TokenSlot())
+
+
 class TokenProvider:
-    """Caches one token per client; thread-safe.
+    """Caches one token (in its own slot, or a shared one); thread-safe.
 
     The HTTP call is injected (`fetch(body) -> json`) so that it goes through the client's single
     choke point (timeouts, retries, error mapping, call counting).
@@ -106,14 +137,14 @@ class TokenProvider:
         clock: Callable[[], float] = time.time,
         margin: float = REFRESH_MARGIN_S,
         allow_local: bool = False,
+        slot: TokenSlot | None = None,
     ) -> None:
         self._credentials = credentials
         self._allow_local = allow_local
         self._fetch = fetch
         self._clock = clock
         self._margin = margin
-        self._lock = threading.Lock()
-        self._token: Token | None = None
+        self._slot = slot or TokenSlot()
 
     def request_body(self) -> dict[str, str]:
         """The JSON body of the token request."""
@@ -128,13 +159,14 @@ class TokenProvider:
 
     def get(self, *, force: bool = False) -> Token:
         """Return a valid token, fetching a new one when needed (or when `force`)."""
-        with self._lock:
-            if force or not is_token_valid(self._token, now=self._clock(), margin=self._margin):
+        slot = self._slot
+        with slot.lock:
+            if force or not is_token_valid(slot.token, now=self._clock(), margin=self._margin):
                 payload = self._fetch(self.request_body())
-                self._token = token_from_response(
+                slot.token = token_from_response(
                     payload, now=self._clock(), allow_local=self._allow_local
                 )
-            return self._token  # type: ignore[return-value]
+            return slot.token  # type: ignore[return-value]
 
     def invalidate(self, access_token: str) -> None:
         """Forget `access_token` if it is still the cached one (a 401 or Token Expired came back).
@@ -142,11 +174,12 @@ class TokenProvider:
         Comparing first means that when several threads see the same expired token, only one
         refresh happens.
         """
-        with self._lock:
-            if self._token is not None and self._token.access_token == access_token:
-                self._token = None
+        slot = self._slot
+        with slot.lock:
+            if slot.token is not None and slot.token.access_token == access_token:
+                slot.token = None
 
     @property
     def current(self) -> Token | None:
         """The cached token, if any (no network)."""
-        return self._token
+        return self._slot.token

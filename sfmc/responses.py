@@ -125,6 +125,10 @@ def token_rejected(resp: requests.Response, api: str) -> bool:
 
 
 # Words SFMC uses when an API user lacks a permission, in faults and in SOAP results.
+# Seconds to wait after 429 errorcode 50200 ("Your requests are temporarily blocked."), which
+# SFMC sends without Retry-After [C: DOC-RL]: longer than the plain backoff, so that a blocked
+# token endpoint gets a real pause.
+BLOCKED_WAIT_S = 10.0
 _PRIVILEGE_WORDS = ("privilege", "permission", "not authorized", "unauthorized")
 
 
@@ -181,8 +185,8 @@ def raise_for_response(
     elif status == 400 and data.get("errorcode") == 10006 and not data.get("additionalErrors"):
         # Segment sees this transient variant of "Unable to save rows" and retries it.
         cls, kind = SfmcRetriableError, "server_error"
-    if kind == "not_found" and status == 404 and api == "auth":
-        kind = "wrong_endpoint"
+    if api == "auth" and status in (404, 405) and kind in ("not_found", "bad_request"):
+        kind = "wrong_endpoint"  # a server that answers but is not SFMC's token endpoint
     message = _FIX.get(kind or "", "{detail}").format(scope=scope or "needed", detail=detail)
     if detail and detail not in message:
         message = f"{message} SFMC said: {detail}"
@@ -226,4 +230,6 @@ def _retry_after(resp: requests.Response, data: Mapping[str, Any]) -> float | No
                 return float(value)
         except (TypeError, ValueError):
             continue
+    if str(data.get("errorcode")) == "50200":
+        return BLOCKED_WAIT_S  # "temporarily blocked" comes without Retry-After
     return None

@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from sfmc import soap
-from sfmc.auth import Token, TokenProvider
+from sfmc.auth import Token, TokenProvider, shared_slot
 from sfmc.config import SfmcCredentials, normalize_auth_uri
 from sfmc.errors import (
     SfmcConfigError,
@@ -162,8 +162,9 @@ class SfmcTransport:
         max_retries: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        share_tokens: bool = False,
     ) -> None:
-        """Create a client; nothing is sent until the first call.
+        """Create a client; nothing is sent until the first call (`share_tokens`: see `shared_slot`).
 
         Raises:
             SfmcConfigError: the Auth Base URI, credentials or options are invalid.
@@ -186,8 +187,9 @@ class SfmcTransport:
         self._sleep = sleep
         self._counter_lock = threading.Lock()
         self.api_calls = 0
+        slot = shared_slot(self.auth_uri, credentials) if share_tokens else None
         self._tokens = TokenProvider(
-            credentials, fetch=self._fetch_token, clock=clock, allow_local=allow_local
+            credentials, fetch=self._fetch_token, clock=clock, allow_local=allow_local, slot=slot
         )
 
     # --- the choke point -------------------------------------------------------------------
@@ -199,10 +201,6 @@ class SfmcTransport:
         if session is None:
             session = self._local.session = requests.Session()
         return session
-
-    def _count(self) -> None:
-        with self._counter_lock:
-            self.api_calls += 1
 
     def _request(
         self,
@@ -259,7 +257,8 @@ class SfmcTransport:
             token, url, headers, body = self._prepare(
                 api, path, data, content_type, soap_action, soap_body
             )
-            self._count()
+            with self._counter_lock:
+                self.api_calls += 1
             try:
                 resp = self._session().request(
                     method,
@@ -426,11 +425,9 @@ class SfmcTransport:
         scope: str,
         params: Mapping[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every item of a paged REST listing (`$page`/`$pageSize`; stops at `count`).
+        """Every item of a paged REST listing (`$page`/`$pageSize`, up to `count`).
 
-        The end is judged with the page size SFMC returned (a tenant may cap it below the one
-        asked), and an answer for another page than the one asked ends the listing instead of
-        repeating the same items.
+        The end follows the page size SFMC returned; another page than asked ends it.
         """
         page = 1
         while True:

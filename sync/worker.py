@@ -45,7 +45,7 @@ def default_client_factory(connection: Connection) -> SfmcClient:
         account_id=connection.account_id,
     )
     allow_local = settings.demo_mode() and connection.auth_base_uri.startswith(_LOCAL_PREFIXES)
-    return SfmcClient(credentials=credentials, allow_local=allow_local)
+    return SfmcClient(credentials=credentials, allow_local=allow_local, share_tokens=True)
 
 
 class Worker:
