@@ -31,6 +31,9 @@ class Connection(SQLModel, table=True):
     client_secret_encrypted: str = Field(repr=False)
     account_id: str | None = None
     allow_modeled: bool = False
+    # Default name and external key of a new pathway's DE (None: Pathways' own, sync.mapping).
+    de_name_template: str | None = None
+    de_key_template: str | None = None
     last_test_ok: bool | None = None
     last_test_at: datetime | None = None
     last_test_report: dict[str, Any] = _json({})
@@ -51,7 +54,31 @@ class DataSet(SQLModel, table=True):
     row_count: int = 0
     # [{"line": int, "problem": str}] rows that could not be imported, with why.
     problems: list[dict[str, Any]] = _json([])
+    # A database source (`store.sql_source`): Fernet token of its SQLAlchemy URL and its query.
+    sql_url_encrypted: str | None = Field(default=None, repr=False)
+    sql_query: str | None = None
+    # Key column(s) rows were matched on at the last refresh: the next one's default.
+    refresh_keys: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class DataSetVersion(SQLModel, table=True):
+    """One version of a data set's rows: the first import or a refresh (`store.refresh`)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    dataset_id: int = Field(foreign_key="dataset.id", index=True)
+    version: int = 1
+    at: datetime = Field(default_factory=utcnow)
+    who: str = ""
+    source: str = ""  # the file's name, or "database query"
+    mode: str = "import"  # "import" | "replace" | "upsert"
+    rows_added: int = 0
+    rows_changed: int = 0
+    rows_removed: int = 0
+    row_count: int = 0
+    # Highest `_row` ever given in this data set: new rows get higher ones, so a row number the
+    # sync ledger remembers is never handed to another row.
+    high_row: int = 0
 
 
 class Audience(SQLModel, table=True):
@@ -154,6 +181,10 @@ class SyncRun(SQLModel, table=True):
     # and its facts ({"category_id": 12}, "error_class", "operation"...).
     error_kind: str | None = None
     error_detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # What the run changed in SFMC (`store.run_changes`): members new, changed, left.
+    rows_new: int | None = None
+    rows_changed: int | None = None
+    rows_left: int | None = None
 
 
 class RejectedRow(SQLModel, table=True):
