@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import update
@@ -33,13 +35,17 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from store import dataset_versions
+from store.crypto import decrypt_secret, encrypt_secret
 from store.datasets import ROW_COLUMN, STAGING_PREFIX, drop_dataset_table
 from store.errors import DataSetError
 from store.importer import ImportProgress, ImportReport, import_file
 from store.models import DataSet
 from store.refresh_checks import RefreshPlan, plan_refresh, resolve_keys
 from store.revisions import REV_COLUMN, ensure_row_revisions
+from store.sql_source import DEFAULT_TIMEOUT_S, check_query, parse_url, write_csv
 from store.typed_columns import fill_shadows
+
+SQL_SOURCE = "database query"  # the source a database-source version names in its history
 
 _DATASET = DataSet.__table__  # type: ignore[attr-defined]
 
@@ -129,7 +135,7 @@ def refresh_dataset(
         label = source_label if source_label is not None else filename
         report = _switch(engine, ds, new, plan, mode=mode, who=who, label=label)
     finally:
-        _drop_staging(engine, imported.dataset_id)
+        _drop_new(engine, imported.dataset_id)
     if plan.refill:
         fill_shadows(engine, _final(ds, plan), plan.held)
     return _finish(report, imported, started)
@@ -293,10 +299,88 @@ def _final(ds: DataSet, plan: RefreshPlan) -> DataSet:
     )
 
 
-def _drop_staging(engine: Engine, dataset_id: int) -> None:
+def _drop_new(engine: Engine, dataset_id: int) -> None:
     with Session(engine) as session:
         staged = session.get(DataSet, dataset_id)
         if staged is not None:
             drop_dataset_table(session, staged.table_name)
             session.delete(staged)
             session.commit()
+
+
+def refresh_source(
+    engine: Engine, dataset: int | str, *, who: str = "schedule", timeout_s: float | None = None
+) -> RefreshReport | None:
+    """Read a database-source data set again (on demand, and before every scheduled run).
+
+    A data set uploaded from a file has no source to read: None (nothing to do). Rows are
+    matched on the keys of the last refresh (or swapped when there are none).
+
+    Raises:
+        SqlSourceError: the database cannot be reached, the query fails or runs out of time;
+            the data set is unchanged (a scheduled run stops with this reason).
+        DataSetError: the query's rows cannot become the new version (see `refresh_dataset`).
+    """
+    ds = _load(engine, dataset)
+    if not ds.sql_url_encrypted or not ds.sql_query:
+        return None
+    url = decrypt_secret(ds.sql_url_encrypted)
+    with tempfile.TemporaryDirectory(prefix="pathways-sql-") as folder:
+        path = Path(folder) / "rows.csv"
+        with path.open("w", encoding="utf-8", newline="") as out:
+            write_csv(url, ds.sql_query, out, timeout_s=timeout_s or DEFAULT_TIMEOUT_S)
+        return refresh_dataset(
+            engine, ds.id or 0, path, filename="query.csv", who=who, source_label=SQL_SOURCE
+        )
+
+
+def create_sql_dataset(
+    engine: Engine,
+    name: str,
+    url: str,
+    query: str,
+    *,
+    who: str,
+    keys: Sequence[str] = (),
+    timeout_s: float | None = None,
+) -> ImportReport:
+    """A new data set whose rows are the query's; the URL is stored encrypted.
+
+    Raises:
+        SqlSourceError: the URL, the query or the database refuse (what to fix is said).
+        DataSetError: the rows cannot be imported (no rows, name taken...).
+    """
+    check_query(query, parse_url(url).get_backend_name())
+    with tempfile.TemporaryDirectory(prefix="pathways-sql-") as folder:
+        path = Path(folder) / "rows.csv"
+        with path.open("w", encoding="utf-8", newline="") as out:
+            write_csv(url, query, out, timeout_s=timeout_s or DEFAULT_TIMEOUT_S)
+        report = import_file(engine, path, name=name, filename="query.csv")
+    resolved = resolve_keys_of(engine, report.dataset_id, keys)
+    with engine.begin() as conn:
+        conn.execute(
+            update(_DATASET)
+            .where(_DATASET.c.id == report.dataset_id)
+            .values(
+                sql_url_encrypted=encrypt_secret(url.strip()),
+                sql_query=query.strip(),
+                source_filename=SQL_SOURCE,
+                refresh_keys=resolved or None,
+            )
+        )
+        counts = {"rows_added": report.rows_imported, "row_count": report.rows_imported}
+        counts["high_row"] = report.rows_imported
+        dataset_versions.record_version(
+            conn, report.dataset_id, who=who, source=SQL_SOURCE, mode="import", counts=counts
+        )
+    return report
+
+
+def resolve_keys_of(engine: Engine, dataset_id: int, keys: Sequence[str]) -> list[str]:
+    """`resolve_keys` for a data set by id; a bad key drops the new data set (nothing left)."""
+    ds = _load(engine, dataset_id)
+    try:
+        return resolve_keys(ds, list(keys), "replace")
+    except DataSetError:
+        _drop_new(engine, dataset_id)
+        raise
