@@ -197,7 +197,10 @@ def upsert_contact(
         )
     except SfmcRetriableError as exc:
         return unexpected(exc.message)
-    if status == 400:
+    # A partial failure can come back 200 with hasErrors (the good attribute sets were saved):
+    # the contact is reported refused with SFMC's messages, never counted as written.
+    failed = body.get("hasErrors") is True or str(body.get("operationStatus") or "OK") != "OK"
+    if status == 400 or failed:
         return _contact_refusal(body)
     return RowOutcome(ok=True)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sfmc.errors import SfmcConfigError, SfmcFatalError, SfmcRetriableError
 from sfmc.outcomes import unexpected
+from sfmc.polling import POLL_MAX
 from sfmc.transport import rest_path
 from sfmc.types import RowOutcome
 
@@ -22,6 +23,13 @@ if TYPE_CHECKING:
 EVENT_BATCH_MAX = 100
 EVENT_DEFINITIONS_PAGE = 50
 _ERRORED_PAGE = 50
+# Polling a batch's status until its members are processed (SFMC queues them first).
+STATUS_FIRST_S = 1.0
+STATUS_POLLS = 12
+_STILL_QUEUED = (
+    "SFMC accepted this member but has not processed it after about four minutes; check the "
+    "journey's entries (Journey Builder) before sending it again, which would enter it twice."
+)
 
 
 @dataclass(frozen=True)
@@ -209,7 +217,16 @@ def _fire_batch(
             by_instance[str(member["eventInstanceId"])] = i
     request_id = body.get("requestId")
     if request_id and by_instance:
-        # Members are queued first and checked against the event's DE while processed.
+        # Members are queued first and checked against the event's DE while processed: their
+        # errors exist only once SFMC has processed them.
+        if not _wait_processed(client, str(request_id)):
+            for i in by_instance.values():
+                outcomes[i] = RowOutcome(
+                    ok=False,
+                    error_type="StillQueued",
+                    error_details=_STILL_QUEUED,
+                )
+            return outcomes
         for item in _errored_members(client, str(request_id)):
             index = by_instance.get(str(item.get("eventInstanceId")))
             if index is not None:
@@ -219,6 +236,32 @@ def _fire_batch(
                     error_details=str(item.get("message") or "SFMC could not process the event."),
                 )
     return outcomes
+
+
+def _queued_count(client: SfmcClient, request_id: str) -> int:
+    _, body = client._rest(
+        "GET",
+        "/interaction/v1/async/events/status",
+        params={"requestId": request_id, "type": "queued", "$page": 1, "$pageSize": 1},
+        operation="read the status of journey entry events",
+        scope="journeys_read",
+    )
+    return int(body.get("count") or 0)
+
+
+def _wait_processed(client: SfmcClient, request_id: str) -> bool:
+    """Poll the batch until SFMC has processed every member (none "queued"); False if it never did.
+
+    Delays double from `STATUS_FIRST_S` up to `POLL_MAX`, for at most `STATUS_POLLS` polls
+    (about four minutes).
+    """
+    delay = STATUS_FIRST_S
+    for _ in range(STATUS_POLLS):
+        if _queued_count(client, request_id) == 0:
+            return True
+        client._sleep(delay)
+        delay = min(delay * 2, POLL_MAX)
+    return False
 
 
 def _errored_members(client: SfmcClient, request_id: str) -> list[dict[str, Any]]:
