@@ -1,9 +1,13 @@
-"""Encryption at rest of SFMC client secrets (Fernet, from `cryptography`).
+"""Encryption at rest of stored secrets (Fernet, from `cryptography`), and key rotation.
 
 The key comes, in this order, from `PATHWAYS_SECRET_KEY`, from `[pathways] secret_key` in
 `.streamlit/secrets.toml`, or (demo mode only) from `<data dir>/secret.key`, generated once with
 mode 0600. Without a usable key every call raises `SecretKeyError` saying what to set: there is
 no plaintext fallback. Neither secrets nor keys ever appear in messages.
+
+Rotation: old keys listed in `PATHWAYS_OLD_SECRET_KEYS` (comma-separated) or `[pathways]
+old_secret_keys` still decrypt (`MultiFernet`); new secrets are encrypted with the current key;
+`python -m store rotate-key` re-encrypts every column of `ENCRYPTED_COLUMNS` under it.
 """
 
 from __future__ import annotations
@@ -12,12 +16,21 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from store.db import data_dir
 from store.settings import KEY_ENV, demo_mode, pathways_secrets
 
 KEY_FILE_NAME = "secret.key"
+OLD_KEYS_ENV = "PATHWAYS_OLD_SECRET_KEYS"
+# Registration point: every (table, column) holding Fernet tokens, one line each. Rotation and
+# `python -m store check` find the stored secrets here (NULL and empty values are skipped).
+ENCRYPTED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("connection", "client_secret_encrypted"),
+    ("dataset", "sql_url_encrypted"),
+    ("alertrule", "smtp_password_encrypted"),
+    ("alertrule", "webhook_url_encrypted"),
+)
 _HOW_TO_MAKE = (
     'generate one with: python -c "from cryptography.fernet import Fernet; '
     'print(Fernet.generate_key().decode())"'
@@ -98,8 +111,54 @@ def load_key() -> SecretKey:
     return found
 
 
+def old_keys() -> list[SecretKey]:
+    """Keys that still decrypt during a rotation (`PATHWAYS_OLD_SECRET_KEYS` or secrets.toml).
+
+    Raises:
+        SecretKeyError: one of them is not a valid Fernet key (it is named by position).
+    """
+    raw = os.environ.get(OLD_KEYS_ENV, "").strip()
+    source = f"environment variable {OLD_KEYS_ENV}"
+    if not raw:
+        try:
+            configured = pathways_secrets().get("old_secret_keys", "")
+        except ValueError as exc:
+            raise SecretKeyError(str(exc)) from None
+        raw = ",".join(configured) if isinstance(configured, list) else str(configured)
+        source = "[pathways] old_secret_keys in .streamlit/secrets.toml"
+    keys = []
+    for n, text in enumerate((k.strip() for k in raw.split(",") if k.strip()), start=1):
+        try:
+            Fernet(text.encode())
+        except (ValueError, TypeError):
+            msg = (
+                f"Old key number {n} in {source} is not a valid Fernet key; copy it again from "
+                "where the previous key was kept, or remove it."
+            )
+            raise SecretKeyError(msg) from None
+        keys.append(SecretKey(source=f"old key {n} in {source}", key=text.encode()))
+    return keys
+
+
+def _fernet() -> tuple[MultiFernet, SecretKey, int]:
+    """The current key first, then the old ones; and how many keys there are."""
+    current = load_key()
+    keys = [current, *old_keys()]
+    return MultiFernet([Fernet(k.key) for k in keys]), current, len(keys)
+
+
+def _unreadable(current: SecretKey, n_keys: int, what: str) -> SecretKeyError:
+    olds = f" nor the {n_keys - 1} old key(s) of {OLD_KEYS_ENV}" if n_keys > 1 else ""
+    msg = (
+        f"A stored {what} cannot be decrypted with the key from {current.source}{olds}. "
+        f"Set {KEY_ENV} back to the key that was used when it was saved (or list that key in "
+        f"{OLD_KEYS_ENV} while rotating), or enter the secret again."
+    )
+    return SecretKeyError(msg)
+
+
 def encrypt_secret(plain: str) -> str:
-    """Encrypt a client secret for storage.
+    """Encrypt a secret for storage, with the current key.
 
     Args:
         plain: the secret as typed by the user.
@@ -114,19 +173,27 @@ def encrypt_secret(plain: str) -> str:
     return Fernet(key.key).encrypt(plain.encode("utf-8")).decode("ascii")
 
 
-def decrypt_secret(token: str) -> str:
-    """Decrypt a stored client secret.
+def decrypt_secret(token: str, *, what: str = "client secret") -> str:
+    """Decrypt a stored secret with the current key or an old one (during a rotation).
 
     Raises:
-        SecretKeyError: no usable key, or the key is not the one the secret was saved with.
+        SecretKeyError: no usable key, or none of the keys is the one the secret was saved with.
     """
-    key = load_key()
+    fernet, current, n_keys = _fernet()
     try:
-        return Fernet(key.key).decrypt(token.encode("ascii")).decode("utf-8")
+        return fernet.decrypt(token.encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeError):
-        msg = (
-            f"A stored client secret cannot be decrypted with the key from {key.source}. "
-            f"Set {KEY_ENV} back to the key that was used when the connection was saved, "
-            "or enter the client secret of the connection again."
-        )
-        raise SecretKeyError(msg) from None
+        raise _unreadable(current, n_keys, what) from None
+
+
+def rotate_token(token: str, *, what: str = "secret") -> str:
+    """`token` re-encrypted under the current key (the secret itself is never returned).
+
+    Raises:
+        SecretKeyError: no key (current or old) decrypts it.
+    """
+    fernet, current, n_keys = _fernet()
+    try:
+        return fernet.rotate(token.encode("ascii")).decode("ascii")
+    except (InvalidToken, UnicodeError):
+        raise _unreadable(current, n_keys, what) from None

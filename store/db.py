@@ -6,13 +6,14 @@ import os
 import stat
 from pathlib import Path
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from store import models  # noqa: F401  (registers the tables)
 from store.datasets import remove_unfinished
 from store.import_limits import ImportLimits
+from store.migrations.apply import UpgradeResult, upgrade_store
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PRIVATE_DIR = 0o700
@@ -98,36 +99,18 @@ def make_engine(url: str | None = None) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def create_db_and_tables(engine: Engine) -> None:
-    """Create every table that does not exist yet, and add columns/indexes added since.
+def create_db_and_tables(engine: Engine) -> UpgradeResult:
+    """Bring the store to the current schema, then tidy what killed imports left behind.
 
-    Stores created by an older version keep working: nullable columns and indexes the models
-    gained are added in place (no data is rewritten). What imports killed half-way left behind
-    is removed (`store.datasets.remove_unfinished`; one still running elsewhere is left alone).
+    The app, the worker and every command call this on start: a new store is created, an older
+    one upgraded by its migrations under a lock, all or nothing (`store.migrations.apply`).
+    What imports killed half-way left behind is removed (`store.datasets.remove_unfinished`; one
+    still running elsewhere is left alone).
+
+    Raises:
+        StoreUpgradeError: the store could not be upgraded; it was left as it was.
     """
-    SQLModel.metadata.create_all(engine)
-    _add_missing(engine)
+    result = upgrade_store(engine)
     with Session(engine) as session:
         remove_unfinished(session=session, older_than=ImportLimits.from_env().max_seconds + 60)
-
-
-def _add_missing(engine: Engine) -> None:
-    inspector = inspect(engine)
-    quote = engine.dialect.identifier_preparer.quote
-    for table in SQLModel.metadata.sorted_tables:
-        if not inspector.has_table(table.name):
-            continue
-        present = {c["name"] for c in inspector.get_columns(table.name)}
-        missing = [c for c in table.columns if c.name not in present and c.nullable]
-        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
-        if not missing and all(i.name in indexes for i in table.indexes):
-            continue
-        with engine.begin() as conn:
-            for column in missing:
-                kind = column.type.compile(dialect=engine.dialect)
-                conn.exec_driver_sql(
-                    f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {kind}"
-                )
-        for index in table.indexes:
-            if index.name not in indexes:
-                index.create(engine, checkfirst=True)
+    return result

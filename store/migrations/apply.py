@@ -1,0 +1,191 @@
+"""Bring a store to the current schema, under a lock, all or nothing.
+
+Three kinds of store (`upgrade_store`):
+
+- **fresh** (none of the models' tables): `create_all` and stamp the head revision, Alembic's
+  recipe for new databases, so the newest models never wait for a revision to be written;
+- **unversioned** (tables but no `alembic_version`, i.e. made by release 8613ea0 or a build
+  between it and the first versioned one): stamped with the baseline `r8613ea0` and upgraded,
+  or stamped head when it already has every table and column of the models;
+- **versioned**: upgraded from its revision to head.
+
+One process migrates at a time: PostgreSQL takes `pg_advisory_xact_lock`, SQLite `BEGIN
+IMMEDIATE`; whoever waited finds the store current and does nothing. The whole upgrade is one
+transaction (DDL is transactional on both), so a migration that fails leaves the store as it
+was. After upgrading, the store's schema is compared with the models; any difference (a
+forgotten regeneration of the upgrade revision) rolls everything back too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import SQLModel
+
+from store.migrations.schema import schema_differences
+
+BASELINE = "r8613ea0"
+# pg_advisory_xact_lock key of store migrations (any constant shared by every process).
+_PG_LOCK_KEY = 0x50415448  # "PATH"
+# Diffs that mean a table or column is missing or left over (types are reported separately).
+_SHAPE_DIFFS = ("add_table", "remove_table", "add_column", "remove_column")
+
+
+class StoreUpgradeError(Exception):
+    """The store could not be brought to the current schema; it was left as it was."""
+
+
+@dataclass(frozen=True)
+class UpgradeResult:
+    """What `upgrade_store` did: `kind` is fresh, unversioned, versioned or current."""
+
+    kind: str
+    before: str | None
+    after: str
+
+
+def _config() -> Config:
+    """A new Alembic config per use: `attributes` carries the connection of one migration."""
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).resolve().parent))
+    return config
+
+
+@cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())
+
+
+def head_revision() -> str:
+    """The revision of the current models (the last file in `versions/`)."""
+    head = _scripts().get_current_head()
+    assert head is not None
+    return head
+
+
+def store_revision(conn: Connection) -> str | None:
+    """The store's revision (None: fresh or unversioned)."""
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextlib.contextmanager
+def _locked(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction that only one process at a time can hold."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            # pysqlite opens transactions itself, too late for DDL: take over, then BEGIN
+            # IMMEDIATE (the write lock, waiting up to the busy timeout for another migrator).
+            dbapi = conn.connection.driver_connection
+            saved = dbapi.isolation_level  # type: ignore[union-attr]
+            dbapi.isolation_level = None  # type: ignore[union-attr]
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                yield conn
+            finally:
+                dbapi.isolation_level = saved  # type: ignore[union-attr]
+        else:
+            conn.begin()
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            yield conn
+
+
+def run_command(conn: Connection, action: str, revision: str) -> None:
+    """Alembic's `command.<action>(revision)` (stamp, upgrade) on `conn`, in its transaction."""
+    config = _config()
+    config.attributes["connection"] = conn
+    getattr(command, action)(config, revision)
+
+
+def _migrate(conn: Connection, head: str) -> UpgradeResult:
+    """The upgrade itself, inside the caller's locked transaction."""
+    before = store_revision(conn)
+    if before == head:
+        return UpgradeResult("current", before, head)
+    known = {s.revision for s in _scripts().walk_revisions()}
+    if before is not None and before not in known:
+        msg = (
+            f"The store is at schema revision {before!r}, which this version of Pathways does not "
+            "know: it was upgraded by a newer version. Run that version (or restore the backup "
+            "taken before the upgrade); nothing was changed."
+        )
+        raise StoreUpgradeError(msg)
+    tables = set(inspect(conn).get_table_names())
+    if before is None and not tables & set(SQLModel.metadata.tables):
+        SQLModel.metadata.create_all(conn)
+        run_command(conn, "stamp", head)
+        return UpgradeResult("fresh", None, head)
+    if before is None:
+        shape = [d for d in schema_differences(conn) if _kind(d) in ("add_table", "add_column")]
+        run_command(conn, "stamp", head if not shape else BASELINE)
+        kind = "unversioned"
+    else:
+        kind = "versioned"
+    run_command(conn, "upgrade", head)
+    left = [d for d in schema_differences(conn) if _kind(d) in _SHAPE_DIFFS]
+    if left:
+        msg = (
+            f"After upgrading, the store's schema still differs from this version's models "
+            f"({'; '.join(_describe(d) for d in left[:5])}). The upgrade was rolled back, nothing "
+            "changed. Regenerate the upgrade revision (python -m store.migrations.autogen) or, "
+            "for a store older than release 8613ea0, upgrade it with that release first."
+        )
+        raise StoreUpgradeError(msg)
+    return UpgradeResult(kind, before, head)
+
+
+def _kind(diff: object) -> str:
+    """A diff's kind: compare_metadata gives a tuple, or a list of tuples for column changes."""
+    item = diff[0] if isinstance(diff, list) else diff
+    return str(item[0])  # type: ignore[index]
+
+
+def _describe(diff: object) -> str:
+    item = diff[0] if isinstance(diff, list) else diff
+    if not isinstance(item, tuple):
+        return str(item)
+    kind = item[0]
+    if kind in ("add_table", "remove_table"):
+        return f"{kind.replace('_', ' ')} {item[1].name}"
+    if kind in ("add_column", "remove_column"):
+        return f"{kind.replace('_', ' ')} {item[2]}.{item[3].name}"
+    return str(kind)
+
+
+def upgrade_store(engine: Engine) -> UpgradeResult:
+    """Bring the store behind `engine` to the current schema (see the module docstring).
+
+    Raises:
+        StoreUpgradeError: the upgrade failed; the store is as it was, the message says why
+            and what to do.
+    """
+    head = head_revision()
+    with engine.connect() as conn:
+        if store_revision(conn) == head:  # the common case, without waiting for the lock
+            return UpgradeResult("current", head, head)
+    with _locked(engine) as conn:
+        try:
+            result = _migrate(conn, head)
+        except StoreUpgradeError:
+            conn.rollback()
+            raise
+        except Exception as exc:
+            conn.rollback()
+            msg = (
+                f"Upgrading the store to schema revision {head} failed ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:300]}). The upgrade was rolled back and the store "
+                "is as it was; fix the cause and run `python -m store upgrade` again."
+            )
+            raise StoreUpgradeError(msg) from exc
+        conn.commit()
+    return result
