@@ -51,6 +51,25 @@ ROUTE_MODULES = (
 )
 
 
+_MUST_ENCODE = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]")  # RFC 3986 path characters
+
+
+def _encoded(request: Request, ref: str | None) -> bool:
+    """Whether a DE key in the path came percent-encoded (`Realism.strict_key_paths`).
+
+    The server decodes `%2F` to "/", so a key's slashes were all encoded exactly when the raw
+    path has as many fewer slashes as the key holds; characters outside RFC 3986's path set
+    must be encoded too.
+    """
+    if not ref:
+        return True
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    raw_path = re.sub("/{2,}", "/", raw.split("?", 1)[0])  # as `_normalise_path` merges them
+    if _MUST_ENCODE.search(raw_path):
+        return False
+    return raw_path.count("/") <= request.path.count("/") - ref.count("/")
+
+
 class DroppedConnection(ConnectionResetError):
     """Raised after the socket was closed on purpose (werkzeug treats it as a client drop)."""
 
@@ -62,11 +81,13 @@ class Simulator:
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
-        self.state = Tenant(
-            clock=self.config.queue_time, date_offset_h=self.config.realism.date_offset_h
-        )
-        clock = self.config.clock
         self.log = EventLog(self.config.queue_time)  # what the realistic behaviours did
+        realism = self.config.realism
+        self.state = Tenant(
+            clock=self.config.queue_time, date_offset_h=realism.date_offset_h,
+            business_units=realism.business_units, log=self.log,
+        )  # fmt: skip
+        clock = self.config.clock
         self.dice = Dice(self.config.random_seed)
         self.tokens = TokenStore(
             self.config.clients, self.config.token_ttl, clock, realism=self.config.realism,
@@ -135,8 +156,12 @@ class Simulator:
         except HTTPException as exc:
             if exc.code == 405:
                 return rest_error(405, f"Method {request.method} is not allowed here.", 10000)
+            self.log.record("route_not_found", method=request.method, path=request.path)
             return rest_error(404, f"Resource {request.path} not found.", 10000)
         route = self.router.routes[name]
+        if self.config.realism.strict_key_paths and not _encoded(request, args.get("ref")):
+            self.log.record("unencoded_key", method=request.method, path=request.path)
+            return rest_error(404, f"Resource {request.path} not found.", 10000)
         call = Call(self, request, route, dict(args))
         self.stats.hit(route.endpoint, api=route.kind in ("rest", "soap", "auth"))
         if route.kind in ("rest", "soap"):

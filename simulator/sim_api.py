@@ -11,6 +11,11 @@
 - `GET|POST /_sim/faults` -> the knobs (POST a JSON object of knob: value; see `FaultConfig`;
   `{"expire_tokens": true}` expires every token issued so far)
 - `POST /_sim/reset` -> back to the seeded state; `GET /_sim/stats` -> request counters
+- `GET /_sim/log[?kind=deadlock]` -> what the realistic profile did: {"counts": {kind: n},
+  "count", "items": [{kind, at, ...}]}; kinds: pickup_wait, transient_error, deadlock,
+  token_throttled, results_page_capped, unencoded_key, route_not_found, business_unit_refused,
+  journey_processed
+- `GET /_sim/realism` -> the profile's knobs and `expected_pickup_s` (the bench floor's term)
 - chaos: `DELETE /_sim/dataextensions/<key>`, `DELETE /_sim/dataextensions/<key>/fields/<name>`,
   `DELETE /_sim/folders/<id>` (changes behind the tool's back)
 """
@@ -139,6 +144,14 @@ def faults(call: Call) -> Response:
     return json_response(snapshot)
 
 
+def log(call: Call) -> Response:
+    return json_response(call.sim.log.snapshot(call.request.args.get("kind")))
+
+
+def realism(call: Call) -> Response:
+    return json_response(call.sim.config.realism.describe())
+
+
 def reset(call: Call) -> Response:
     call.sim.reset()
     return json_response({"ok": True})
@@ -194,3 +207,5 @@ def register(router: Router) -> None:
     add("/_sim/faults", faults, methods=("GET", "POST"), kind="sim")
     add("/_sim/reset", reset, methods=("POST",), kind="sim")
     add("/_sim/stats", stats, kind="sim")
+    add("/_sim/log", log, kind="sim")
+    add("/_sim/realism", realism, kind="sim")

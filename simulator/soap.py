@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 
 import simulator.soap_objects as so
 import simulator.soap_ops as ops
+from simulator.business_units import de_mid, folder_mid, request_mid, visible_de
 from simulator.routing import Call
 from simulator.soapxml import (
     SoapFault,
@@ -81,9 +82,11 @@ def endpoint(call: Call) -> Response:
         if denied is not None:
             return denied
         call.sim.stats.hit(f"soap:{action}", api=False)
+        assert call.token is not None
+        mid = request_mid(request, call.token.mid)
         if action == "Retrieve":
-            return envelope("RetrieveResponse", retrieve(call.tenant, request))
-        return envelope(f"{action}Response", ops.handle(call.tenant, action, request))
+            return envelope("RetrieveResponse", retrieve(call.tenant, request, mid))
+        return envelope(f"{action}Response", ops.handle(call.tenant, action, request, mid))
     except SoapFault as exc:
         return fault(exc.code, exc.message, base)
 
@@ -106,7 +109,8 @@ def _response(status: str, request_id: str, results: str = "") -> str:
     )
 
 
-def retrieve(tenant: Tenant, msg: Element) -> str:
+def retrieve(tenant: Tenant, msg: Element, mid: int) -> str:
+    """Answer a RetrieveRequestMsg acting in business unit `mid` (see `simulator.business_units`)."""
     found = read(
         msg, ("RetrieveRequest",), where="RetrieveRequestMsg", required=("RetrieveRequest",)
     )
@@ -137,7 +141,7 @@ def retrieve(tenant: Tenant, msg: Element) -> str:
             return _response("Error: At least one Property must be requested.", request_id)
         try:
             predicate = _filter(req["Filter"][0]) if "Filter" in req else None
-            records = _records(tenant, object_type, props)
+            records = _records(tenant, object_type, props, mid)
         except _RetrieveError as exc:
             return _response(f"Error: {exc}", request_id)
 
@@ -173,25 +177,35 @@ def _check_props(props: list[str], allowed: tuple[str, ...], object_type: str) -
     return set(props)
 
 
-def _records(tenant: Tenant, object_type: str, props: list[str]):
-    """(getter, renderer) pairs; renderers are lazy so paging a huge DE stays cheap."""
+def _records(tenant: Tenant, object_type: str, props: list[str], mid: int):
+    """(getter, renderer) pairs; renderers are lazy so paging a huge DE stays cheap.
+
+    Folders and DEs carry their owner's MID in Client.ID; a shared DE's rows need `mid` to be
+    the parent's.
+    """
     if object_type == "DataFolder":
         wanted = _check_props(props, so.FOLDER_PROPS, object_type)
         recs = [
-            so.folder_record(f, tenant.folders.get(f.parent_id)) for f in tenant.folders.values()
+            so.folder_record(f, tenant.folders.get(f.parent_id), folder_mid(tenant, f.id))
+            for f in tenant.folders.values()
         ]
         return [(r.get, lambda r=r: so.render_folder(r, wanted)) for r in recs]
     if object_type == "DataExtension":
         wanted = _check_props(props, so.DE_PROPS, object_type)
-        recs = [so.de_record(d) for d in tenant.des.values()]
+        recs = [so.de_record(d, de_mid(tenant, d)) for d in tenant.des.values()]
         return [(r.get, lambda r=r: so.render_de(r, wanted)) for r in recs]
     if object_type == "DataExtensionField":
         wanted = _check_props(props, so.FIELD_PROPS, object_type)
-        recs = [so.field_record(d, i) for d in tenant.des.values() for i in range(len(d.fields))]
+        recs = [
+            so.field_record(d, i, de_mid(tenant, d))
+            for d in tenant.des.values()
+            for i in range(len(d.fields))
+        ]
         return [(r.get, lambda r=r: so.render_field(r, wanted)) for r in recs]
     match = re.fullmatch(r"DataExtensionObject\[(.+)\]", object_type)
     if match:
         de = tenant.get_de(match.group(1)) or tenant.get_de_by_name(match.group(1))
+        de = visible_de(tenant, de, mid)  # a shared DE is not found from the child unit
         if de is None:
             msg = f"Data extension {match.group(1)} does not exist."
             raise _RetrieveError(msg)

@@ -61,18 +61,18 @@ def bool_text(value: bool) -> str:
     return "true" if value else "false"
 
 
-def folder_record(f: SimFolder, parent: SimFolder | None) -> dict[str, str]:
+def folder_record(f: SimFolder, parent: SimFolder | None, mid: int = MID) -> dict[str, str]:
     return {
         "ID": str(f.id), "ObjectID": f.object_id, "CustomerKey": f.customer_key, "Name": f.name,
         "Description": f.description, "ContentType": f.content_type, "IsActive": "true",
         "IsEditable": bool_text(f.is_editable), "AllowChildren": bool_text(f.allow_children),
         "ParentFolder.ID": str(f.parent_id), "ParentFolder.Name": parent.name if parent else "",
         "ParentFolder.CustomerKey": parent.customer_key if parent else "",
-        "ParentFolder.ObjectID": parent.object_id if parent else "", "Client.ID": str(MID),
+        "ParentFolder.ObjectID": parent.object_id if parent else "", "Client.ID": str(mid),
     }  # fmt: skip
 
 
-def de_record(de: SimDE) -> dict[str, str]:
+def de_record(de: SimDE, mid: int = MID) -> dict[str, str]:
     stamp = de.created.isoformat(timespec="seconds")
     send, kept = de.sending, de.retention
     rec = {
@@ -80,7 +80,7 @@ def de_record(de: SimDE) -> dict[str, str]:
         "Description": de.description, "CategoryID": str(de.category_id),
         "IsSendable": bool_text(send is not None),
         "IsTestable": bool_text(bool(send and send.testable)), "CreatedDate": stamp,
-        "ModifiedDate": stamp, "Client.ID": str(MID), "Status": "Active",
+        "ModifiedDate": stamp, "Client.ID": str(mid), "Status": "Active",
         "RowBasedRetention": bool_text(bool(kept and kept.row_based)),
         "ResetRetentionPeriodOnImport": bool_text(bool(kept and kept.reset_on_import)),
         "DeleteAtEndOfRetentionPeriod": bool_text(bool(kept and kept.delete_de)),
@@ -94,13 +94,13 @@ def de_record(de: SimDE) -> dict[str, str]:
     return rec
 
 
-def field_record(de: SimDE, i: int) -> dict[str, str]:
+def field_record(de: SimDE, i: int, mid: int = MID) -> dict[str, str]:
     f = de.fields[i]
     rec = {
         "ObjectID": de.field_ids[i], "CustomerKey": f"[{de.customer_key}].[{f.name}]",
         "Name": f.name, "FieldType": f.field_type, "IsPrimaryKey": bool_text(f.is_primary_key),
         "IsRequired": bool_text(f.is_required), "Ordinal": str(i),
-        "DataExtension.CustomerKey": de.customer_key, "Client.ID": str(MID),
+        "DataExtension.CustomerKey": de.customer_key, "Client.ID": str(mid),
     }  # fmt: skip
     if f.field_type == "Decimal":
         precision, scale = decimal_shape(f)

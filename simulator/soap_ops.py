@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from xml.etree.ElementTree import Element
 
 import simulator.soap_objects as so
+from simulator.business_units import folder_usable, visible_de
 from simulator.fieldrules import Violation
 from simulator.fields import SimField
 from simulator.schema_rules import check_field_change, check_schema
@@ -63,10 +64,14 @@ def _save_action(options: dict[str, list[Element]]) -> str | None:
     return None
 
 
-def handle(tenant: Tenant, action: str, msg: Element) -> str:
-    """Run one Create/Update/Delete/Perform request; returns the response body element."""
+def handle(tenant: Tenant, action: str, msg: Element, mid: int) -> str:
+    """Run one Create/Update/Delete/Perform request acting in business unit `mid`.
+
+    Returns the response body element. Shared folders and DEs of the parent unit look absent
+    to a request acting in the child unit (`simulator.business_units`).
+    """
     if action == "Perform":
-        return _perform(tenant, msg)
+        return _perform(tenant, msg, mid)
     found = read(msg, ("Options", "Objects"), where=f"{action}Request", repeat=("Objects",),
                  required=("Options", "Objects"))  # fmt: skip
     options = read(found["Options"][0], OPTIONS_BY_ACTION[action], where=f"{action}Request/Options",
@@ -78,11 +83,11 @@ def handle(tenant: Tenant, action: str, msg: Element) -> str:
         for i, obj in enumerate(found["Objects"]):
             kind, where = xsi_type(obj), f"Objects[{i}]"
             if kind == "DataExtension":
-                outcomes.append(_de_op(tenant, action, obj, where))
+                outcomes.append(_de_op(tenant, action, obj, where, mid))
             elif kind == "DataFolder":
-                outcomes.append(_folder_op(tenant, action, obj, where))
+                outcomes.append(_folder_op(tenant, action, obj, where, mid))
             elif kind == "DataExtensionObject":
-                outcomes.append(_row_op(tenant, action, obj, where, save_action))
+                outcomes.append(_row_op(tenant, action, obj, where, save_action, mid))
             else:
                 msg_ = f"{where}: {action} of xsi:type {kind!r} is not supported by the simulator."
                 raise SoapFault(msg_)
@@ -124,21 +129,23 @@ def _de_object(de: SimDE) -> str:
             f"{tag('CustomerKey', de.customer_key)}{tag('Name', de.name)}</Object>")  # fmt: skip
 
 
-def _find_de(tenant: Tenant, p: so.ParsedDE) -> SimDE | None:
+def _find_de(tenant: Tenant, p: so.ParsedDE, mid: int) -> SimDE | None:
     if p.customer_key:
-        return tenant.get_de(p.customer_key)
-    if p.object_id:
-        return tenant.get_de_by_id(p.object_id)
-    return tenant.get_de_by_name(p.name) if p.name else None
+        de = tenant.get_de(p.customer_key)
+    elif p.object_id:
+        de = tenant.get_de_by_id(p.object_id)
+    else:
+        de = tenant.get_de_by_name(p.name) if p.name else None
+    return visible_de(tenant, de, mid)
 
 
-def _de_op(tenant: Tenant, action: str, obj: Element, where: str) -> Outcome:
+def _de_op(tenant: Tenant, action: str, obj: Element, where: str, mid: int) -> Outcome:
     p = so.parse_de(obj, where)
     if action == "Create":
-        return _create_de(tenant, p)
+        return _create_de(tenant, p, mid)
     if not (p.customer_key or p.object_id or p.name):
         return _err(310001, "No ObjectID, CustomerKey or Name was supplied for the data extension.")
-    de = _find_de(tenant, p)
+    de = _find_de(tenant, p, mid)
     if de is None:
         code = 310002 if action == "Delete" else 310004
         return _err(
@@ -147,10 +154,10 @@ def _de_op(tenant: Tenant, action: str, obj: Element, where: str) -> Outcome:
     if action == "Delete":
         tenant.remove_de(de.customer_key)
         return Outcome(True, "Data Extension deleted.", object_xml=_de_object(de))
-    return _update_de(tenant, de, p)
+    return _update_de(tenant, de, p, mid)
 
 
-def _create_de(tenant: Tenant, p: so.ParsedDE) -> Outcome:
+def _create_de(tenant: Tenant, p: so.ParsedDE, mid: int) -> Outcome:
     if p.object_id:
         return _err(310005, "Do not send an ObjectID when creating a data extension.")
     if not p.name:
@@ -167,6 +174,10 @@ def _create_de(tenant: Tenant, p: so.ParsedDE) -> Outcome:
     folder = tenant.folders.get(category)
     if folder is None or folder.content_type not in so.FOLDER_CONTENT_TYPES:
         return _err(310007, f"CategoryID {category} is not a Data Extension folder.")
+    if not folder_usable(tenant, category, mid):
+        return _err(
+            310007, f"CategoryID {category} is not a Data Extension folder of this account."
+        )
     fields = [f for f, _ in p.fields]
     problems = check_schema(fields)
     sending, send_problems = send_setup_of(
@@ -185,7 +196,7 @@ def _create_de(tenant: Tenant, p: so.ParsedDE) -> Outcome:
                    object_xml=_de_object(de))  # fmt: skip
 
 
-def _update_de(tenant: Tenant, de: SimDE, p: so.ParsedDE) -> Outcome:
+def _update_de(tenant: Tenant, de: SimDE, p: so.ParsedDE, mid: int) -> Outcome:
     changes: list[tuple[int | None, SimField]] = []
     for new, object_id in p.fields:
         if object_id:
@@ -227,7 +238,11 @@ def _update_de(tenant: Tenant, de: SimDE, p: so.ParsedDE) -> Outcome:
         return settings
     if p.category_id is not None:
         folder = tenant.folders.get(p.category_id)
-        if folder is None or folder.content_type not in so.FOLDER_CONTENT_TYPES:
+        if (
+            folder is None
+            or folder.content_type not in so.FOLDER_CONTENT_TYPES
+            or not folder_usable(tenant, p.category_id, mid)
+        ):
             return _err(310007, f"CategoryID {p.category_id} is not a Data Extension folder.")
         de.category_id = p.category_id
     if p.name and p.name != de.name:
@@ -283,7 +298,7 @@ def _settings_change(de: SimDE, p: so.ParsedDE, fields: list[SimField]) -> tuple
     return sending, retention
 
 
-def _folder_op(tenant: Tenant, action: str, obj: Element, where: str) -> Outcome:
+def _folder_op(tenant: Tenant, action: str, obj: Element, where: str, mid: int) -> Outcome:
     f = so.parse_folder(obj, where)
     if action == "Create":
         if f["id"]:
@@ -298,7 +313,7 @@ def _folder_op(tenant: Tenant, action: str, obj: Element, where: str) -> Outcome
                 f"ContentType {f['content_type']!r} is not valid for Data Extension folders.",
             )
         parent = tenant.folders.get(f["parent_id"]) if f["parent_id"] else None  # type: ignore[arg-type]
-        if parent is None or not parent.allow_children:
+        if parent is None or not parent.allow_children or not folder_usable(tenant, parent.id, mid):
             return _err(396007, f"ParentFolder ID {f['parent_id']} is not a valid parent folder.")
         if f["customer_key"] and any(x.customer_key.casefold() == str(f["customer_key"]).casefold()
                                      for x in tenant.folders.values()):  # fmt: skip
@@ -312,6 +327,8 @@ def _folder_op(tenant: Tenant, action: str, obj: Element, where: str) -> Outcome
             True, "Folder created successfully.", new_id=new.id, new_object_id=new.object_id
         )
     folder = tenant.folders.get(f["id"]) if f["id"] else None  # type: ignore[arg-type]
+    if folder is not None and not folder_usable(tenant, folder.id, mid):
+        folder = None
     if folder is None:
         return _err(
             396006 if action == "Update" else 396008, f"Folder ID {f['id']} does not exist."
@@ -339,11 +356,12 @@ def _folder_op(tenant: Tenant, action: str, obj: Element, where: str) -> Outcome
 
 
 def _row_op(
-    tenant: Tenant, action: str, obj: Element, where: str, save_action: str | None
+    tenant: Tenant, action: str, obj: Element, where: str, save_action: str | None, mid: int
 ) -> Outcome:
     key, name, props, keys = so.parse_deo(obj, where)
     rtype = f"DataExtension{action}Result"
     de = tenant.get_de(key) if key else (tenant.get_de_by_name(name) if name else None)
+    de = visible_de(tenant, de, mid)
     if de is None:
         out = _err(310002, f"Data extension {key or name} does not exist.")
         return replace(out, result_type=rtype, error_message=out.message)
@@ -378,7 +396,7 @@ def _row_error(problem: RowError, rtype: str, deo: str) -> Outcome:
                    error_message=problem.message)  # fmt: skip
 
 
-def _perform(tenant: Tenant, msg: Element) -> str:
+def _perform(tenant: Tenant, msg: Element, mid: int) -> str:
     found = read(msg, ("Options", "Action", "Definitions"), where="PerformRequestMsg",
                  required=("Action", "Definitions"))  # fmt: skip
     if "Options" in found:
@@ -397,7 +415,7 @@ def _perform(tenant: Tenant, msg: Element) -> str:
                 msg_ = f"Definitions/Definition[{i}]: ClearData needs xsi:type DataExtension."
                 raise SoapFault(msg_)
             p = so.parse_de(d, f"Definition[{i}]")
-            de = _find_de(tenant, p)
+            de = _find_de(tenant, p, mid)
             if de is None:
                 ok, text_, code = (
                     False,

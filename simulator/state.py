@@ -18,13 +18,14 @@ from typing import Any
 
 from simulator.fieldrules import canonical, check_value
 from simulator.fields import SimField
+from simulator.realism import CHILD_MID as MID  # the package's business unit (Client/ID in SOAP)
+from simulator.realism import EventLog
 from simulator.scalars import format_date
 from simulator.schema import NO_PK, UNSET, DeSchema, Prepared, RowError
 from simulator.send_rules import RetentionSetup, SendSetup
 
 __all__ = ["MID", "ROOT_FOLDER_ID", "RowError", "SimDE", "SimFolder", "Tenant", "now_utc"]
 
-MID = 100012345  # the simulated business unit's MID (Client/ID in SOAP)
 ROOT_FOLDER_ID = 1000
 
 
@@ -243,11 +244,18 @@ class Tenant:
     """Everything one simulated SFMC account holds. Take `lock` around every access."""
 
     def __init__(
-        self, *, clock: Callable[[], float] = time.monotonic, date_offset_h: int = 0
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        date_offset_h: int = 0,
+        business_units: bool = False,
+        log: EventLog | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.clock = clock  # the async queue's time (`SimulatorConfig.queue_time`)
         self.date_offset_h = date_offset_h  # where zone-aware dates are stored (0 = UTC)
+        self.business_units = business_units  # parent and child MIDs (`simulator.business_units`)
+        self.log = log or EventLog(clock)  # what the realistic behaviours did
         self.reset()
 
     def reset(self) -> None:

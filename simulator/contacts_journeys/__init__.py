@@ -51,8 +51,10 @@ def register(router: Router) -> None:
 
     def install(tenant: Tenant) -> None:
         tenant.extensions[EXTENSION_KEY] = ContactsJourneys(
-            de_store=TenantDeStore(tenant), seed=sim.config.seed
-        )
+            de_store=TenantDeStore(tenant), seed=sim.config.seed, clock=sim.config.queue_time,
+            processing_s=sim.config.realism.journey_processing_s,
+            contacts_partial=sim.config.realism.contacts_partial, log=sim.log,
+        )  # fmt: skip
 
     install(sim.state)
     router.on_reset(install)

@@ -90,7 +90,9 @@ class ContactsMixin(HandlerState):
         existing = self.contacts.get(key)
         if existing is None:
             messages.extend(self._new_contact_problems(updates))
-        if messages:
+        # Realistic: the good sets are saved and the refusals ride on a 200 with hasErrors [I].
+        partial = self.contacts_partial and bool(updates) and bool(messages)
+        if messages and not partial:
             return self._contact_fail(key, messages)
         now = _now()
         is_new = existing is None
@@ -107,8 +109,9 @@ class ContactsMixin(HandlerState):
             contactID=existing.contact_id,
             contactTypeID=0,
             isNewContactKey=is_new,
-            hasErrors=False,
+            hasErrors=partial,
         )
+        body["resultMessages"] = messages
         return SimResponse(200, body)
 
     def _contact_key(self, lowered: Mapping[str, Any]) -> str | SimResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -74,8 +75,19 @@ def is_inspection(endpoint: str) -> bool:
 class ContactsJourneys(ContactsMixin, EventsMixin, InspectionMixin):
     """The Contacts + Journey Builder part of one simulated tenant (thread-safe)."""
 
-    def __init__(self, *, de_store: EventDeStore | None = None, seed: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        de_store: EventDeStore | None = None,
+        seed: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        processing_s: float = 0.0,
+        contacts_partial: bool = False,
+        log: Any = None,
+    ) -> None:
         self.de_store: EventDeStore = de_store or LocalDeStore()
+        self.clock, self.processing_s, self.log = clock, processing_s, log
+        self.contacts_partial = contacts_partial
         self._lock = threading.RLock()
         self._seed = seed
         self.reset()
@@ -155,6 +167,7 @@ class ContactsJourneys(ContactsMixin, EventsMixin, InspectionMixin):
             except ValueError:
                 return _error(400, "The request body is not valid JSON.", 10004)
         with self._lock:
+            self.process_due()
             return handler(method=method, args=args, query=query, payload=payload)
 
     def handle_path(

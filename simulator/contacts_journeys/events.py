@@ -168,18 +168,17 @@ class EventsMixin(HandlerState):
                 dict(member_l.get("data") or {}) if isinstance(member_l.get("data"), dict) else {},
                 "async",
                 request_id=request_id,
+                status="queued",
                 modified=_now(),
+                payload=member_l.get("data"),
+                due=self.clock() + self.processing_s,
             )
-            # Queued now, processed at once: DE validation failures surface in the status, as in
-            # SFMC where the member is accepted first and errored during processing.
-            row, code, message = self._validate_event(
-                definition, str(contact_key), member_l.get("data")
-            )
-            if row is None:
-                fired.status, fired.errorcode, fired.message = "errored", str(code), message
-            else:
-                self.de_store.event_de_insert(definition.data_extension_key, row)
+            # Queued now, processed when due (at once unless `processing_s`): DE validation
+            # failures surface in the status, as in SFMC where the member is accepted first and
+            # errored during processing.
             self.events.append(fired)
+            if not self.processing_s:
+                self._process(fired)
             out.append(
                 {"contactKey": fired.contact_key, "eventInstanceId": fired.event_instance_id}
             )
@@ -190,6 +189,31 @@ class EventsMixin(HandlerState):
             "members": out,
         }
         return SimResponse(202, body)
+
+    def _process(self, fired: FiredEvent) -> None:
+        """Process one queued batch member: it is "processed" (its DE row written) or "errored"."""
+        definition = self.event_definitions.get(fired.event_definition_key.casefold())
+        if definition is None:
+            row, code, message = None, 30000, "The event definition was deleted."
+        else:
+            row, code, message = self._validate_event(definition, fired.contact_key, fired.payload)
+        if row is None:
+            fired.status, fired.errorcode, fired.message = "errored", str(code), message
+        else:
+            assert definition is not None
+            self.de_store.event_de_insert(definition.data_extension_key, row)
+            fired.status = "processed"
+        fired.modified, fired.payload = _now(), None
+        if self.log is not None and self.processing_s:
+            self.log.record("journey_processed", event_instance_id=fired.event_instance_id,
+                            status=fired.status)  # fmt: skip
+
+    def process_due(self) -> None:
+        """Process the queued batch members whose time has come (hold the lock)."""
+        now = self.clock()
+        for fired in self.events:
+            if fired.status == "queued" and fired.due <= now:
+                self._process(fired)
 
     def _h_async_status(self, *, query: Mapping[str, str], **_: Any) -> SimResponse:
         filters = {

@@ -169,6 +169,8 @@ class FiredEvent:
     errorcode: str | None = None
     message: str | None = None
     modified: str = ""
+    payload: Any = None  # a queued batch member's `data`, until it is processed
+    due: float = 0.0  # when a queued batch member is processed (ContactsJourneys.clock)
 
 
 @dataclass

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from simulator.contacts_journeys.model import (
     AttributeSet,
@@ -83,3 +83,7 @@ class HandlerState:
     events: list[FiredEvent]
     faults: Faults
     de_store: EventDeStore
+    clock: Callable[[], float]  # when queued batch members are due
+    processing_s: float  # how long batch members stay queued (0 = processed at once)
+    contacts_partial: bool  # save a contact's good attribute sets, report the rest (hasErrors)
+    log: Any  # `simulator.realism.EventLog` or None
