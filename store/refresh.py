@@ -121,7 +121,6 @@ def refresh_dataset(
     started = time.monotonic()
     ds = _load(engine, dataset)
     keys = resolve_keys(ds, list(keys) or list(ds.refresh_keys or []), mode)
-    ensure_row_revisions(engine, ds.table_name)
     staging_name = f"{STAGING_PREFIX}{ds.id} {secrets.token_hex(4)}"
     imported = import_file(
         engine, source, name=staging_name, filename=filename, on_progress=on_progress
@@ -133,6 +132,7 @@ def refresh_dataset(
             session.expunge(new)
         plan = plan_refresh(engine, ds, new, mode=mode, keys=keys, remove_missing=remove_missing)
         label = source_label if source_label is not None else filename
+        ensure_row_revisions(engine, ds.table_name)  # what the first sync would add
         report = _switch(engine, ds, new, plan, mode=mode, who=who, label=label)
     finally:
         _drop_new(engine, imported.dataset_id)
