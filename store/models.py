@@ -30,6 +30,8 @@ class Connection(SQLModel, table=True):
     # Fernet token; the plaintext secret is never stored. See store.crypto.
     client_secret_encrypted: str = Field(repr=False)
     account_id: str | None = None
+    # Zone of the tenant's dates (IANA name or UTC+HH:MM); None: SFMC's server time, CST.
+    time_zone: str | None = None
     allow_modeled: bool = False
     # Default name and external key of a new pathway's DE (None: Pathways' own, sync.mapping).
     de_name_template: str | None = None

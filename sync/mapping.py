@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import tzinfo
 from typing import Any
 
 from sfmc import fieldrules
@@ -18,7 +19,7 @@ from sfmc.schema import MAX_KEY_LENGTH
 from sfmc.types import DeField
 from store.fieldtypes import TYPES, rules_for
 from store.fieldvalues import is_blank
-from sync.values import key_part
+from sync.values import date_sender, key_part
 
 DE_NAME_TEMPLATE = "AVID - {audience}"
 DE_KEY_TEMPLATE = "avid_{clientId}_segment_{audienceId}"
@@ -166,11 +167,17 @@ class RowConverter:
     looked up once per mapping and the per-row work is one dict comprehension over them.
     """
 
-    def __init__(self, mapping: Sequence[FieldMap]) -> None:
+    def __init__(self, mapping: Sequence[FieldMap], zone: tzinfo | None = None) -> None:
         self.mapping = tuple(mapping)
         self.field_names = tuple(m.destination_field for m in self.mapping)
+        # Dates with a zone are sent as the tenant's wall time (`sync.values.date_sender`).
+        dates = date_sender(zone) if zone is not None else rules_for("Date").convert
         self._steps = tuple(
-            (m.destination_field, rules_for(m.field_type).convert, m.source_column)
+            (
+                m.destination_field,
+                dates if m.field_type == "Date" else rules_for(m.field_type).convert,
+                m.source_column,
+            )
             for m in self.mapping
         )
 

@@ -46,6 +46,7 @@ from sync.types import (
     SetupError,
     original_values,
 )
+from sync.values import tenant_zone
 
 if TYPE_CHECKING:
     from sfmc.client import SfmcClient
@@ -90,7 +91,7 @@ def push_rows(
         msg = f"Unknown method of sync {method!r}; use one of {', '.join(METHODS)}."
         raise SetupError(msg, kind="unknown_method", detail={"method": method})
     changed_only = io.changed is not None and options.incremental and method != "mirror"
-    converter = RowConverter(mapping)
+    converter = RowConverter(mapping, tenant_zone(target.time_zone))
     preflight = Preflight(target.fields, target.primary_keys)
     tally = Tally(client, io)
     remote: RemoteKeys = {}

@@ -216,6 +216,7 @@ class _Run:
             fields=ensured.fields,
             primary_keys=tuple(f.name for f in ensured.fields if f.is_primary_key),
             method=pathway.method,
+            time_zone=ctx.connection.time_zone,
         )
         if ensured.created or ensured.added:
             early = None

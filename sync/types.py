@@ -34,12 +34,14 @@ class PushTarget:
         fields: the DE fields the mapping writes, as SFMC describes them.
         primary_keys: the DE's primary key field names.
         method: "upsert" | "mirror" | "append" | "update_only".
+        time_zone: the connection's time zone for dates (None: SFMC's CST, `sync.values`).
     """
 
     customer_key: str
     fields: tuple[DeField, ...]
     primary_keys: tuple[str, ...]
     method: str = "upsert"
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,17 @@ value must fit its field).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sfmc import fieldrules
 from sfmc.types import DeField
 from store import fieldtypes
 from store.fieldchecks import FieldShape, Violation
+from store.fieldvalues import parse_date
 
 
 @lru_cache(maxsize=4096)
@@ -88,3 +92,81 @@ def schema_problems(fields: Sequence[DeField]) -> list[str]:
         A list of problems, each saying what to fix; empty when SFMC would accept the fields.
     """
     return fieldrules.check_schema(fields, value_problem=default_value_problem)
+
+
+# SFMC reads a date without a zone as its server time: Central Standard Time all year (UTC-6,
+# no daylight saving) [C: issue 15]. A tenant whose dates mean another zone sets its own on the
+# connection (`store.models.Connection.time_zone`).
+SFMC_ZONE = "UTC-06:00"
+_FIXED_ZONE = re.compile(r"^UTC([+-])(\d{1,2}):?(\d{2})?$", re.IGNORECASE)
+_HAS_ZONE = re.compile(r"(?:[zZ]|[+-]\d{2}:?\d{2})$")
+
+
+def tenant_zone(name: str | None) -> tzinfo:
+    """The zone a connection's dates are sent in: an IANA name or `UTC+HH:MM` (None: SFMC's CST).
+
+    Raises:
+        ValueError: the name is neither (`zone_problem` says what to type).
+    """
+    text = (name or SFMC_ZONE).strip()
+    fixed = _FIXED_ZONE.match(text)
+    if fixed:
+        sign = -1 if fixed[1] == "-" else 1
+        hours, minutes = int(fixed[2]), int(fixed[3] or 0)
+        if hours > 14 or minutes > 59:
+            raise ValueError(text)
+        return timezone(sign * timedelta(hours=hours, minutes=minutes))
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(text) from exc
+
+
+def zone_problem(name: str) -> str | None:
+    """Why `name` is not a time zone the connection can use, or None."""
+    if not name.strip():
+        return None
+    try:
+        tenant_zone(name)
+    except ValueError:
+        return (
+            f"Time zone {name!r} is unknown: type an IANA name such as America/Chicago, or a "
+            f"fixed offset such as {SFMC_ZONE} (SFMC's own server time), or leave it empty."
+        )
+    return None
+
+
+@lru_cache(maxsize=32_768)
+def _date_in_zone(text: str, zone: tzinfo) -> str | None:
+    if not _HAS_ZONE.search(text):
+        return None
+    if parse_date(text) is None:  # not a date SFMC takes: the preflight reports the original
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("z", "Z"))
+        local = parsed.astimezone(zone).replace(tzinfo=None, microsecond=0)
+    except (ValueError, OverflowError):
+        return None
+    return local.isoformat()
+
+
+def date_sender(zone: tzinfo) -> Callable[[object], object]:
+    """A Date field's converter sending zone-aware values as wall time in the tenant's zone.
+
+    SFMC stores a zone-less date as its server time: `2024-05-01T12:00:00Z` sent as UTC wall
+    time would land six hours off in a CST tenant, so an offset or `Z` is converted into the
+    tenant's zone first. Zone-less values already mean the tenant's time and are sent as they
+    are (`store.fieldtypes`' Date converter).
+    """
+    convert = fieldtypes.rules_for("Date").convert
+
+    def send(value: object) -> object:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(zone).replace(tzinfo=None, microsecond=0).isoformat()
+        if value.__class__ is str:
+            local = _date_in_zone(value, zone)  # type: ignore[arg-type]
+            if local is not None:
+                return local
+        return convert(value)
+
+    return send
