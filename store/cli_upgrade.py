@@ -26,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     said = {
         "fresh": f"Created a new store at schema revision {result.after}.",
         "current": f"The store is already at the current schema revision {result.after}.",
-        "unversioned": f"Upgraded a store made before versioned schemas to revision {result.after}.",
+        "baseline": f"Upgraded a store of release 8613ea0 to schema revision {result.after}.",
+        "unversioned": f"Completed a store without a known revision to revision {result.after}.",
         "versioned": f"Upgraded the store from revision {result.before} to {result.after}.",
     }
     sys.stdout.write(said[result.kind] + "\n")

@@ -13,10 +13,14 @@ old_secret_keys` still decrypt (`MultiFernet`); new secrets are encrypted with t
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import column as sa_column
+from sqlalchemy import inspect, select, table, update
+from sqlalchemy.engine import Connection as DbConnection
 
 from store.db import data_dir
 from store.settings import KEY_ENV, demo_mode, pathways_secrets
@@ -197,3 +201,49 @@ def rotate_token(token: str, *, what: str = "secret") -> str:
         return fernet.rotate(token.encode("ascii")).decode("ascii")
     except (InvalidToken, UnicodeError):
         raise _unreadable(current, n_keys, what) from None
+
+
+@dataclass(frozen=True)
+class StoredSecret:
+    """One stored Fernet token: where it is (for messages) and the token itself."""
+
+    table: str
+    column: str
+    row_id: int
+    token: str = field(repr=False)
+
+    @property
+    def where(self) -> str:
+        return f"{self.table}.{self.column} of row {self.row_id}"
+
+
+def stored_secrets(conn: DbConnection) -> Iterator[StoredSecret]:
+    """Every non-empty token of the `ENCRYPTED_COLUMNS` the store has (a missing table is skipped)."""
+    inspector = inspect(conn)
+    for table_name, column in ENCRYPTED_COLUMNS:
+        if not inspector.has_table(table_name):
+            continue
+        if column not in {c["name"] for c in inspector.get_columns(table_name)}:
+            continue
+        t = table(table_name, sa_column("id"), sa_column(column))
+        query = select(t.c.id, t.c[column]).where(t.c[column].is_not(None), t.c[column] != "")
+        for row_id, token in conn.execute(query.order_by(t.c.id)):
+            yield StoredSecret(table_name, column, int(row_id), str(token))
+
+
+def rotate_stored_secrets(conn: DbConnection) -> int:
+    """Re-encrypt every stored secret under the current key, in the caller's transaction.
+
+    Returns:
+        How many secrets were re-encrypted.
+
+    Raises:
+        SecretKeyError: a secret that no key decrypts (named by table, column and row); the
+            caller rolls back, so nothing changes.
+    """
+    found = list(stored_secrets(conn))
+    for secret in found:
+        rotated = rotate_token(secret.token, what=f"secret ({secret.where})")
+        t = table(secret.table, sa_column("id"), sa_column(secret.column))
+        conn.execute(update(t).where(t.c.id == secret.row_id).values({secret.column: rotated}))
+    return len(found)

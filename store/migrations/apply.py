@@ -1,13 +1,16 @@
 """Bring a store to the current schema, under a lock, all or nothing.
 
-Three kinds of store (`upgrade_store`):
+The kinds of store (`upgrade_store`, `UpgradeResult.kind`):
 
 - **fresh** (none of the models' tables): `create_all` and stamp the head revision, Alembic's
   recipe for new databases, so the newest models never wait for a revision to be written;
-- **unversioned** (tables but no `alembic_version`, i.e. made by release 8613ea0 or a build
-  between it and the first versioned one): stamped with the baseline `r8613ea0` and upgraded,
-  or stamped head when it already has every table and column of the models;
-- **versioned**: upgraded from its revision to head.
+- **baseline** (no `alembic_version`, exactly release 8613ea0's tables and columns): stamped
+  with the baseline `r8613ea0` and upgraded through the revisions;
+- **versioned**: upgraded from its revision to head (**current** when it is there already);
+- **unversioned** (no or a draft `u...` revision, made by a build between two revisions):
+  missing tables, nullable or defaulted columns and indexes are added, then stamped head. The
+  same completion follows an upgrade while the models changed after the upgrade revision was
+  generated (work in progress; `python -m store.migrations.autogen` ends it).
 
 One process migrates at a time: PostgreSQL takes `pg_advisory_xact_lock`, SQLite `BEGIN
 IMMEDIATE`; whoever waited finds the store current and does nothing. The whole upgrade is one
@@ -27,12 +30,13 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
-from store.migrations.schema import schema_differences
+from store.migrations.schema import schema_differences, schema_digest
 
 BASELINE = "r8613ea0"
 # pg_advisory_xact_lock key of store migrations (any constant shared by every process).
@@ -54,7 +58,7 @@ class UpgradeResult:
     after: str
 
 
-def _config() -> Config:
+def alembic_config() -> Config:
     """A new Alembic config per use: `attributes` carries the connection of one migration."""
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).resolve().parent))
@@ -63,7 +67,7 @@ def _config() -> Config:
 
 @cache
 def _scripts() -> ScriptDirectory:
-    return ScriptDirectory.from_config(_config())
+    return ScriptDirectory.from_config(alembic_config())
 
 
 def head_revision() -> str:
@@ -102,7 +106,7 @@ def _locked(engine: Engine) -> Iterator[Connection]:
 
 def run_command(conn: Connection, action: str, revision: str) -> None:
     """Alembic's `command.<action>(revision)` (stamp, upgrade) on `conn`, in its transaction."""
-    config = _config()
+    config = alembic_config()
     config.attributes["connection"] = conn
     getattr(command, action)(config, revision)
 
@@ -110,28 +114,31 @@ def run_command(conn: Connection, action: str, revision: str) -> None:
 def _migrate(conn: Connection, head: str) -> UpgradeResult:
     """The upgrade itself, inside the caller's locked transaction."""
     before = store_revision(conn)
-    if before == head:
-        return UpgradeResult("current", before, head)
+    tables = set(inspect(conn).get_table_names())
+    if before is None and not tables & set(SQLModel.metadata.tables):
+        SQLModel.metadata.create_all(conn)
+        run_command(conn, "stamp", head)
+        return UpgradeResult("fresh", None, head)
     known = {s.revision for s in _scripts().walk_revisions()}
-    if before is not None and before not in known:
+    if before is None and _columns(conn) == _baseline_columns():
+        run_command(conn, "stamp", BASELINE)
+        run_command(conn, "upgrade", head)
+        kind = "baseline"
+    elif before in known:
+        run_command(conn, "upgrade", head)
+        kind = "current" if before == head else "versioned"
+    elif before is None or before.startswith("u"):
+        kind = "unversioned"  # a build between releases, or stamped by a draft of the revision
+    else:
         msg = (
             f"The store is at schema revision {before!r}, which this version of Pathways does not "
             "know: it was upgraded by a newer version. Run that version (or restore the backup "
             "taken before the upgrade); nothing was changed."
         )
         raise StoreUpgradeError(msg)
-    tables = set(inspect(conn).get_table_names())
-    if before is None and not tables & set(SQLModel.metadata.tables):
-        SQLModel.metadata.create_all(conn)
+    if kind == "unversioned" or _models_changed(head):
+        _add_missing(conn)
         run_command(conn, "stamp", head)
-        return UpgradeResult("fresh", None, head)
-    if before is None:
-        shape = [d for d in schema_differences(conn) if _kind(d) in ("add_table", "add_column")]
-        run_command(conn, "stamp", head if not shape else BASELINE)
-        kind = "unversioned"
-    else:
-        kind = "versioned"
-    run_command(conn, "upgrade", head)
     left = [d for d in schema_differences(conn) if _kind(d) in _SHAPE_DIFFS]
     if left:
         msg = (
@@ -142,6 +149,49 @@ def _migrate(conn: Connection, head: str) -> UpgradeResult:
         )
         raise StoreUpgradeError(msg)
     return UpgradeResult(kind, before, head)
+
+
+def _columns(conn: Connection) -> dict[str, set[str]]:
+    """The store's columns of the models' tables (by table name)."""
+    inspector = inspect(conn)
+    names = set(inspector.get_table_names()) & set(SQLModel.metadata.tables)
+    return {t: {c["name"] for c in inspector.get_columns(t)} for t in names}
+
+
+@cache
+def _baseline_columns() -> dict[str, set[str]]:
+    """The columns of release 8613ea0's tables (the baseline revision run on a scratch SQLite)."""
+    engine = create_engine("sqlite://")
+    with engine.begin() as conn:
+        run_command(conn, "upgrade", BASELINE)
+        found = _columns(conn)
+    engine.dispose()
+    return found
+
+
+def _models_changed(head: str) -> bool:
+    """Whether the models changed after the upgrade revision was generated (work in progress)."""
+    return head.startswith("u") and head != f"u{schema_digest()}"
+
+
+def _add_missing(conn: Connection) -> None:
+    """Create missing tables and add missing nullable or defaulted columns and indexes.
+
+    Only additions, which is all a store made between two revisions can lack (new columns must
+    be nullable or have a server default); anything else is left to the check that follows.
+    """
+    SQLModel.metadata.create_all(conn)
+    inspector = inspect(conn)
+    operations = Operations(MigrationContext.configure(conn))
+    for t in SQLModel.metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(t.name)}
+        for column in t.columns:
+            if column.name not in present and (column.nullable or column.server_default):
+                operations.add_column(t.name, column._copy())
+        indexes = {i["name"] for i in inspector.get_indexes(t.name)}
+        for index in t.indexes:
+            if index.name not in indexes:
+                index.create(conn, checkfirst=True)
 
 
 def _kind(diff: object) -> str:
@@ -171,7 +221,7 @@ def upgrade_store(engine: Engine) -> UpgradeResult:
     """
     head = head_revision()
     with engine.connect() as conn:
-        if store_revision(conn) == head:  # the common case, without waiting for the lock
+        if store_revision(conn) == head and not _models_changed(head):  # the common case
             return UpgradeResult("current", head, head)
     with _locked(engine) as conn:
         try:

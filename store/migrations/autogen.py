@@ -9,7 +9,6 @@ silently taken as current. `tests/store/test_migrations.py` fails until this was
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import tempfile
@@ -17,25 +16,12 @@ from pathlib import Path
 
 from alembic import command
 from sqlalchemy import create_engine
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.schema import CreateIndex, CreateTable
-from sqlmodel import SQLModel
 
-from store import models  # noqa: F401  (registers the tables)
-from store.migrations.apply import BASELINE, _config, run_command
+from store.migrations.apply import BASELINE, alembic_config, run_command
+from store.migrations.schema import schema_digest
 
 VERSIONS = Path(__file__).resolve().parent / "versions"
 SUFFIX = "_upgrade.py"
-
-
-def schema_digest() -> str:
-    """A short digest of the models' DDL (tables and indexes, in a stable order)."""
-    dialect = sqlite.dialect()
-    parts = []
-    for table in sorted(SQLModel.metadata.tables.values(), key=lambda t: t.name):
-        parts.append(str(CreateTable(table).compile(dialect=dialect)))
-        parts += sorted(str(CreateIndex(i).compile(dialect=dialect)) for i in table.indexes)
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
 
 def regenerate() -> Path:
@@ -47,7 +33,7 @@ def regenerate() -> Path:
         engine = create_engine(f"sqlite:///{Path(tmp) / 'baseline.db'}")
         with engine.begin() as conn:
             run_command(conn, "upgrade", BASELINE)
-            config = _config()
+            config = alembic_config()
             config.attributes["connection"] = conn
             command.revision(
                 config,

@@ -6,11 +6,14 @@ at import and not part of the models: migrations and comparisons leave those tab
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import SQLModel
 
 from store import models  # noqa: F401  (registers the tables)
@@ -33,3 +36,13 @@ def schema_differences(conn: Connection) -> list[Any]:
         conn, opts={"include_object": include_object, "compare_type": True}
     )
     return compare_metadata(context, SQLModel.metadata)
+
+
+def schema_digest() -> str:
+    """A short digest of the models' DDL (tables and indexes, in a stable order)."""
+    dialect = sqlite.dialect()
+    parts = []
+    for table in sorted(SQLModel.metadata.tables.values(), key=lambda t: t.name):
+        parts.append(str(CreateTable(table).compile(dialect=dialect)))
+        parts += sorted(str(CreateIndex(i).compile(dialect=dialect)) for i in table.indexes)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
