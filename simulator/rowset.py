@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from simulator.rest_async import resolve_de
 from simulator.routing import Call, json_response, rest_error
-from simulator.state import SimDE
+from simulator.state import SimDE, now_utc
 
 if TYPE_CHECKING:
     from simulator.routing import Router
@@ -104,6 +105,14 @@ def _page_args(call: Call) -> tuple[int, int] | Response:
     return page, min(max(1, size), MAX_PAGE_SIZE)
 
 
+def _token_expiry() -> str:
+    """When a rowset request token stops working, as SFMC shows it (zone-less UTC) [C: MCDEV].
+
+    The 20-minute life is [I]; the simulator keeps request tokens until a reset.
+    """
+    return (now_utc() + timedelta(minutes=20)).isoformat(timespec="seconds")
+
+
 def _rowset_page(call: Call, de: SimDE, token: str) -> Response:
     paging = _page_args(call)
     if isinstance(paging, Response):
@@ -140,7 +149,7 @@ def _rowset_page(call: Call, de: SimDE, token: str) -> Response:
     if page * size < count:
         links["next"] = f"/v1/customobjectdata/token/{token}/rowset?$page={page + 1}"
     body: dict[str, Any] = {
-        "links": links, "requestToken": token, "tokenExpireDateUtc": None,
+        "links": links, "requestToken": token, "tokenExpireDateUtc": _token_expiry(),
         "customObjectId": de.object_id, "customObjectKey": de.customer_key,
         "pageSize": size, "page": page, "count": count, "top": 0,
     }  # fmt: skip
