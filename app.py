@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import sys
+from pathlib import Path
 
 import streamlit as st
 
@@ -37,7 +38,7 @@ import streamlit_authenticator as stauth  # noqa: E402 - only once the store is 
 from streamlit_authenticator.utilities import LoginError  # noqa: E402
 
 from ui import state  # noqa: E402
-from ui.auth import NO_USERS_HELP  # noqa: E402
+from ui.auth import NO_USERS_HELP, sign_in  # noqa: E402
 from ui.text import md  # noqa: E402
 
 state.init_session_state()
@@ -51,7 +52,7 @@ authenticator = stauth.Authenticate(
     copy.deepcopy(auth.credentials),
     cookie_name=auth.cookie_name,
     cookie_key=auth.cookie_key,
-    cookie_expiry_days=7,
+    cookie_expiry_days=auth.idle_minutes / (24 * 60),  # the cookie ends with the idle limit
     auto_hash=False,
 )
 
@@ -67,16 +68,24 @@ def login_page() -> None:
         if note:
             st.info(note, icon=":material/logout:")
         try:
-            authenticator.login(
-                location="main", fields={"Form name": "Sign in", "Login": "Sign in"}
-            )
+            authenticator.login(location="unrendered")  # signs in from a valid cookie
         except LoginError:  # a sign-in cookie of a user who no longer exists
             st.session_state[state.AUTH_LOGOUT] = True  # ignore that cookie from now on
             st.rerun()
         if st.session_state.get(state.AUTH_STATUS):
-            st.rerun()  # build the menu of the user who just signed in
-        if st.session_state.get(state.AUTH_STATUS) is False:
-            st.error("Username or password is incorrect. Check them and try again.")
+            st.rerun()  # build the menu of the user the cookie signed in
+        with st.form("sign_in"):  # our form: tries are throttled and audited (ui.auth.sign_in)
+            st.subheader("Sign in")
+            username = st.text_input("Username", autocomplete="username")
+            password = st.text_input("Password", type="password", autocomplete="current-password")
+            submitted = st.form_submit_button("Sign in")
+        if submitted:
+            with state.session() as s:
+                result = sign_in(username, password, auth.credentials, session=s)
+            if result.user is not None:
+                state.start_session(result.user)
+                st.rerun()  # the user's menu, on the page the URL asked for
+            st.error(result.message, icon=":material/lock:")
         if not auth.has_users:
             st.warning(NO_USERS_HELP, icon=":material/person_off:")
     if auth.demo_users:  # only the demo's own users, only in demo mode (never configured ones)
@@ -105,16 +114,49 @@ PAGES = {
 
 user = state.signed_in_user(auth, authenticator)  # re-checked against the users every run
 if user is None:
-    pg = st.navigation([st.Page(login_page, title="Sign in", icon=":material/login:")])
+    # Every page's URL leads to the sign-in form (hidden in the menu), so a bookmarked or
+    # reloaded page URL stays in the address bar and opens that page once signed in.
+    pg = st.navigation(
+        [st.Page(login_page, title="Sign in", icon=":material/login:", default=True)]
+        + [
+            st.Page(login_page, title="Sign in", url_path=Path(path).stem, visibility="hidden")
+            for path, _icon, _roles in PAGES.values()
+        ]
+    )
     pg.run()
     st.stop()
 
-allowed = {title: spec for title, spec in PAGES.items() if user.can(*spec[2])}
+
 # A flat menu across the top (3-5 pages, in the order of the work); the sidebar keeps the user.
-pg = st.navigation(
-    [st.Page(path, title=title, icon=icon) for title, (path, icon, _roles) in allowed.items()],
+# Pages of other roles stay reachable by URL but hidden: they say which role they need.
+def no_access(roles: tuple[str, ...]):
+    """A page of another role, opened by its URL: says which role it needs (`require_role`)."""
+
+    def page() -> None:
+        state.require_role(*roles)
+
+    return page
+
+
+pg = st.navigation(  # the user's pages first: the first one is the home page
+    [
+        st.Page(path, title=title, icon=icon)
+        for title, (path, icon, roles) in PAGES.items()
+        if user.can(*roles)
+    ]
+    + [
+        st.Page(
+            no_access(roles),
+            title=f"{title} (no access)",
+            url_path=Path(path).stem,
+            visibility="hidden",
+        )
+        for title, (path, _icon, roles) in PAGES.items()
+        if not user.can(*roles)
+    ],
     position="top",
 )
+state.keep_sign_in_cookie(auth, authenticator, user.username)
 
 state.get_engine()
 state.get_worker()

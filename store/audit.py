@@ -5,14 +5,18 @@ Convention: ORM with a keyword-only `session` (see `store/__init__.py`).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session, col, select
 
-from store.models import AuditEvent
+from store.models import AuditEvent, utcnow
 
 
-def record_audit(who: str, action: str, detail: str = "", *, session: Session) -> AuditEvent:
-    """Record that `who` did `action` (`detail` must not contain secrets)."""
-    event = AuditEvent(who=who or "system", action=action, detail=detail)
+def record_audit(
+    who: str, action: str, detail: str = "", *, session: Session, at: datetime | None = None
+) -> AuditEvent:
+    """Record that `who` did `action` (`detail` must not contain secrets), now or `at`."""
+    event = AuditEvent(who=who or "system", action=action, detail=detail, at=at or utcnow())
     session.add(event)
     session.commit()
     session.refresh(event)

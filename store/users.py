@@ -8,12 +8,13 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import bcrypt
 from sqlmodel import Session, col, select
 
-from store.models import AppUser
+from store.models import AppUser, AuditEvent
 from store.settings import demo_mode, is_demo_store
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ def authenticator_credentials(*, session: Session, demo: bool | None = None) -> 
         return {"usernames": {}}
     usernames: dict[str, Any] = {}
     for user in list_users(session=session):
+        if user.disabled:
+            continue
         if live and _has_demo_password(user.password_hash):
             log.warning(
                 "user %r still has the public demo password: refused outside demo mode",
@@ -104,3 +107,70 @@ def authenticator_credentials(*, session: Session, demo: bool | None = None) -> 
             "roles": list(user.roles),
         }
     return {"usernames": usernames}
+
+
+# --- Sign-in attempts: the audit log is their memory, so every process sees the same count. ---
+SIGN_IN = "sign in"
+SIGN_IN_FAILED = "sign-in failed"
+SIGN_IN_WAIT = "sign-in refused: wait"
+FREE_FAILURES = 5  # failed sign-ins per user name within FAILURE_WINDOW before tries must wait
+FAILURE_WINDOW = timedelta(minutes=15)
+FIRST_WAIT = timedelta(seconds=30)  # doubled by each further failure...
+MAX_WAIT = timedelta(minutes=15)  # ...up to this
+
+
+def sign_in_wait_until(username: str, *, session: Session, now: datetime) -> datetime | None:
+    """When the next sign-in for `username` may be tried, or None when it may be tried now.
+
+    Failures count in a streak since the last successful sign-in: a streak ends when
+    `FAILURE_WINDOW` passes without a failure. The first `FREE_FAILURES` cost nothing; each one
+    after that doubles the wait (from `FIRST_WAIT`, at most `MAX_WAIT`, never longer than the
+    window, so waiting it out keeps the streak), counted from the last failure. Names nobody
+    has are treated the same, so the answer does not tell who exists.
+
+    Returns:
+        The moment (UTC) from which a try is accepted again, or None.
+    """
+    now = now.astimezone(UTC)
+    last_ok = session.exec(
+        select(AuditEvent.at)
+        .where(AuditEvent.who == username, AuditEvent.action == SIGN_IN, AuditEvent.at <= now)
+        .order_by(col(AuditEvent.at).desc())
+    ).first()
+    recent = session.exec(
+        select(AuditEvent.at)
+        .where(
+            AuditEvent.who == username,
+            AuditEvent.action == SIGN_IN_FAILED,
+            AuditEvent.at > (last_ok or datetime.min.replace(tzinfo=UTC)),
+            AuditEvent.at <= now,
+        )
+        .order_by(col(AuditEvent.at).desc())
+    )
+    streak, newer, last = 0, now, now
+    for at in recent:
+        if newer - at > FAILURE_WINDOW:
+            break
+        streak, newer, last = streak + 1, at, at if streak == 0 else last
+    extra = streak - FREE_FAILURES
+    if extra < 0:
+        return None
+    until = last + min(FIRST_WAIT * (2 ** min(extra, 30)), MAX_WAIT)
+    return until if until > now else None
+
+
+def set_disabled(username: str, disabled: bool, *, session: Session) -> AppUser:
+    """Disable (or enable again) a login; a disabled one cannot sign in and is signed out.
+
+    Raises:
+        LookupError: no login has this username.
+    """
+    user = get_user(username, session=session)
+    if user is None:
+        msg = f"No user named {username!r}: see  python -m store users list."
+        raise LookupError(msg)
+    user.disabled = disabled
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user

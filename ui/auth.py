@@ -12,10 +12,19 @@ import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import bcrypt
+import jwt
+
+from store import users
+from store.audit import record_audit
 from store.settings import DEMO_HOWTO
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 ROLES = ("admin", "staff", "analyst")
 # The placeholder shipped in .streamlit/secrets.toml.example: anyone can read it, so a cookie
@@ -42,6 +51,7 @@ class AuthConfig:
     cookie_key: str
     demo_users: tuple[tuple[str, str, str], ...] = ()  # (username, name, role) shown in demo
     demo_password: str | None = None
+    idle_minutes: float = 30.0  # a session without activity this long ends
 
     @property
     def has_users(self) -> bool:
@@ -170,6 +180,7 @@ def build_auth_config(
         raise RuntimeError(msg)
     if not demo:
         check_cookie_key(str(cookie_key))
+    idle = idle_minutes(conf)
     known = credentials.get("usernames") or {}
     listed = tuple(u for u in demo_users if u[0] in known) if demo else ()
     return AuthConfig(
@@ -178,4 +189,119 @@ def build_auth_config(
         cookie_key=cookie_key or demo_cookie_key(data_dir),
         demo_users=listed,
         demo_password=demo_password if demo and listed else None,
+        idle_minutes=idle,
     )
+
+
+IDLE_ENV = "PATHWAYS_IDLE_MINUTES"
+DEFAULT_IDLE_MINUTES = 30.0
+MAX_USERNAME = 100  # longer names are nobody's: refused before they reach the audit log
+# A bcrypt hash checked when the name is unknown, so a wrong name takes as long as a wrong password.
+_NOBODY = bcrypt.hashpw(b"nobody", bcrypt.gensalt(rounds=10))
+
+
+def idle_minutes(conf: Mapping[str, Any]) -> float:
+    """Minutes without activity after which a session ends.
+
+    From `[auth] idle_minutes`, else the `PATHWAYS_IDLE_MINUTES` environment variable, else 30.
+
+    Raises:
+        RuntimeError: the value is not a number between 1 and 1440 (a day); says where to fix it.
+    """
+    raw = conf.get("idle_minutes", os.environ.get(IDLE_ENV, "")) or DEFAULT_IDLE_MINUTES
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = -1.0
+    if not 1 <= value <= 1440:
+        msg = (
+            f"Sign-in is not configured: idle_minutes is {raw!r}; set [auth] idle_minutes in "
+            f".streamlit/secrets.toml (or {IDLE_ENV}) to a number of minutes from 1 to 1440."
+        )
+        raise RuntimeError(msg)
+    return value
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The answer to one sign-in try: the user, or what to tell the person and when to retry."""
+
+    user: User | None
+    message: str = ""
+    retry_at: datetime | None = None
+
+
+def _wait_message(until: datetime, now: datetime) -> str:
+    seconds = max(1, int((until - now).total_seconds() + 0.999))
+    return (
+        "Too many failed sign-ins for this username: wait before trying again. You may try "
+        f"again in {seconds} s, at {until:%H:%M:%S} UTC. Ask an admin to reset the password "
+        "if you have forgotten it."
+    )
+
+
+def sign_in(
+    username: str,
+    password: str,
+    credentials: Mapping[str, Any],
+    *,
+    session: Session,
+    now: datetime | None = None,
+) -> SignIn:
+    """Check one sign-in try, slowing down guessing, and write it to the audit log.
+
+    After `store.users.FREE_FAILURES` failures for one user name within the window, tries are
+    refused unchecked until the growing wait is over (`store.users.sign_in_wait_until`); the
+    refusal says when to try again. Unknown names are treated exactly like known ones.
+
+    Args:
+        username: as typed (surrounding spaces ignored).
+        password: as typed.
+        credentials: the users, in the authenticator's shape (`{"usernames": {...}}`).
+        session: the store, for the audit log.
+        now: the current time (tests pass their own).
+    """
+    now = now or datetime.now(UTC)
+    name = username.strip()
+    if not name or not password:
+        return SignIn(None, "Enter your username and your password, then press Sign in.")
+    if len(name) > MAX_USERNAME:
+        return SignIn(None, f"Usernames have at most {MAX_USERNAME} characters: check yours.")
+    until = users.sign_in_wait_until(name, session=session, now=now)
+    if until is not None:
+        record_audit(
+            name, users.SIGN_IN_WAIT, f"until {until:%H:%M:%S} UTC", session=session, at=now
+        )
+        return SignIn(None, _wait_message(until, now), until)
+    info = (credentials.get("usernames") or {}).get(name)
+    stored = str(info.get("password", "")) if isinstance(info, Mapping) else ""
+    try:
+        ok = bcrypt.checkpw(password.encode("utf-8"), stored.encode("utf-8") or _NOBODY)
+    except ValueError:  # not a bcrypt hash: nobody can sign in with it
+        ok = False
+    user = active_user(User(name, name, ()), credentials) if ok else None
+    if user is None:
+        record_audit(
+            name, users.SIGN_IN_FAILED, "wrong username or password", session=session, at=now
+        )
+        until = users.sign_in_wait_until(name, session=session, now=now)
+        if until is not None:
+            return SignIn(None, _wait_message(until, now), until)
+        return SignIn(None, "Username or password is incorrect. Check them and try again.")
+    record_audit(name, users.SIGN_IN, "with password", session=session, at=now)
+    return SignIn(user)
+
+
+def sign_in_token(username: str, cookie_key: str, expires_at: datetime) -> str:
+    """The sign-in cookie's value, as streamlit-authenticator reads it back (`get_cookie`).
+
+    A JWT (HS256, signed with the cookie key) holding the username and the expiry as a Unix
+    time; the authenticator refuses it once expired or when the signature does not match.
+    """
+    payload = {"username": username, "exp_date": expires_at.timestamp()}
+    return jwt.encode(payload, cookie_key, algorithm="HS256")
+
+
+def cookie_expiry(now: datetime, idle: float) -> datetime:
+    """When a cookie written now expires: after the idle limit, so a reload cannot outlive it."""
+    return now + timedelta(minutes=idle)

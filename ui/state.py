@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from store.db import create_db_and_tables, data_dir, database_url, make_engine
-from ui.auth import AuthConfig, User, active_user, build_auth_config
+from ui.auth import AuthConfig, User, active_user, build_auth_config, cookie_expiry, sign_in_token
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -31,6 +33,8 @@ AUTH_LOGOUT = "logout"  # True after a sign-out: the authenticator then ignores 
 # Set by the Log out button's callback; the router then ends the session (`end_session`).
 SIGN_OUT = "sign_out"
 SIGNED_OUT_NOTE = "signed_out_note"  # why the last session ended, for the sign-in page
+LAST_ACTIVE = "last_active"  # time.time() of the user's last run (the idle limit)
+SIGN_IN_COOKIE = "sign_in_cookie"  # the cookie being written: {"key", "token", "at", "done"}
 
 # Push Audiences wizard.
 PUSH_STEP = "push_step"
@@ -331,7 +335,12 @@ def end_session(authenticator: Any, note: str | None = None) -> None:
         note: why the session ended, shown on the sign-in page until someone signs in.
     """
     if st.session_state.get(AUTH_STATUS):
-        authenticator.logout(location="unrendered")  # deletes the cookie too
+        _cookie_component(authenticator)(
+            method="delete",
+            cookie=authenticator.cookie_controller.cookie_model.cookie_name,
+            key="pathways_cookie_delete",
+            default=False,
+        )
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     for key in (AUTH_STATUS, AUTH_USERNAME, AUTH_NAME, AUTH_ROLES, AUTH_EMAIL):
@@ -358,6 +367,15 @@ def signed_in_user(auth: AuthConfig, authenticator: Any) -> User | None:
     if active is None:
         end_session(authenticator, "Your account can no longer sign in: ask an admin.")
         return None
+    now, last = time.time(), st.session_state.get(LAST_ACTIVE)
+    if last is not None and now - last > auth.idle_minutes * 60:
+        end_session(
+            authenticator,
+            f"You were signed out after {auth.idle_minutes:g} minutes without activity: "
+            "sign in again.",
+        )
+        return None
+    st.session_state[LAST_ACTIVE] = now
     st.session_state[AUTH_NAME] = active.name
     st.session_state[AUTH_ROLES] = list(active.roles)
     st.session_state.pop(SIGNED_OUT_NOTE, None)
@@ -380,3 +398,48 @@ def require_role(*roles: str) -> User:
         )
         st.stop()
     return user
+
+
+def start_session(user: User) -> None:
+    """Sign in `user` (whom `ui.auth.sign_in` accepted): the keys the authenticator's login sets."""
+    st.session_state[AUTH_STATUS] = True
+    st.session_state[AUTH_USERNAME] = user.username
+    st.session_state[AUTH_NAME] = user.name
+    st.session_state[AUTH_ROLES] = list(user.roles)
+    st.session_state[AUTH_LOGOUT] = False
+    st.session_state[LAST_ACTIVE] = time.time()
+
+
+def _cookie_component(authenticator: Any) -> Any:
+    """The cookie component (extra_streamlit_components) the authenticator already declared."""
+    return authenticator.cookie_controller.cookie_model.cookie_manager.cookie_manager
+
+
+def keep_sign_in_cookie(auth: AuthConfig, authenticator: Any, username: str) -> None:
+    """Write the sign-in cookie from a run that reaches the browser; renew it as the user works.
+
+    The component writes only once rendered in the browser (a rerun right after a write drops
+    it: why reloads signed people out), so signed-in pages render it, key and value fixed,
+    until it answers True. Renewed after half the idle limit: it expires with the idle limit.
+    """
+    now = time.time()
+    written = st.session_state.get(SIGN_IN_COOKIE)
+    if written is None or now - written["at"] > auth.idle_minutes * 30:
+        expires = cookie_expiry(datetime.now(UTC), auth.idle_minutes)
+        token = sign_in_token(username, auth.cookie_key, expires)
+        written = {"key": f"pathways_cookie_{int(now * 1000)}", "token": token, "at": now}
+        written.update(expires=expires.isoformat(), done=False)
+        st.session_state[SIGN_IN_COOKIE] = written
+    if written["done"]:
+        return
+    options = {"path": "/", "expires": written["expires"], "sameSite": "strict"}
+    written["done"] = bool(
+        _cookie_component(authenticator)(
+            method="set",
+            cookie=auth.cookie_name,
+            value=written["token"],
+            options=options,
+            key=written["key"],
+            default=False,
+        )
+    )
