@@ -95,6 +95,13 @@ class SfmcClient(SfmcTransport):
         """Data Extension folders as a tree with paths; falls back to folders of existing DEs."""
         return folders.list_folders(self)
 
+    def act_for_folder(self, folder_id: int | None) -> None:
+        """Send the owner's `Client/ID` on SOAP when `folder_id` is a shared (parent's) folder.
+
+        Looked up at the first SOAP request (a run refused before any call makes none).
+        """
+        self.resolve_owner = lambda: folders.act_for_folder(self, folder_id)
+
     def list_data_extensions(self) -> list[DataExtension]:
         """Every Data Extension in the business unit, without fields."""
         return data_extensions.list_data_extensions(self)

@@ -6,6 +6,7 @@ elements that arrive out of order); the fidelity test validates every body built
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
@@ -98,7 +99,8 @@ CLEAR_DATA = (
     '<Definition xsi:type="DataExtension"><CustomerKey>{customer_key}</CustomerKey></Definition>'
 )
 
-FOLDER_PROPERTIES = ("ID", "Name", "ParentFolder.ID", "ContentType", "CustomerKey")
+FOLDER_PROPERTIES = ("ID", "Name", "ParentFolder.ID", "ContentType", "CustomerKey", "Client.ID")
+_TOP_OBJECT = re.compile(r'<(?:Objects|Definition) xsi:type="[A-Za-z]+">')
 DE_PROPERTIES = (
     "ObjectID",
     "CustomerKey",
@@ -135,8 +137,21 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def envelope(token: str, body: str) -> str:
-    """Wrap a request body in the SOAP envelope with the `fueloauth` header."""
+def envelope(token: str, body: str, client_mid: int | None = None) -> str:
+    """Wrap a request body in the SOAP envelope with the `fueloauth` header.
+
+    With `client_mid`, the request acts in that business unit: shared Data Extension folders
+    and their DEs belong to the parent (Enterprise) unit, which a child unit's package reaches
+    only with the parent's `Client/ID` [C: soap_tech_articles_de]. It goes where the WSDL puts
+    it: `RetrieveRequest/ClientIDs` first, and `Client` first in each top-level object (the
+    first element of `APIObject`).
+    """
+    if client_mid is not None:
+        mid = int(client_mid)
+        body = body.replace(
+            "<RetrieveRequest>", f"<RetrieveRequest><ClientIDs><ID>{mid}</ID></ClientIDs>"
+        )
+        body = _TOP_OBJECT.sub(rf"\g<0><Client><ID>{mid}</ID></Client>", body)
     return ENVELOPE.format(token=esc(token), body=body)
 
 

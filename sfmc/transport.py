@@ -77,12 +77,7 @@ def network_error(
     if isinstance(exc, requests.exceptions.Timeout):
         msg = f"{host} did not answer within {timeout:g} s."
         return SfmcRetriableError(msg, operation=operation, kind="timeout")
-    dns_markers = (
-        "NameResolution",
-        "Name or service not known",
-        "getaddrinfo",
-        "nodename nor servname",
-    )
+    dns_markers = ("NameResolution", "Name or service not known", "getaddrinfo", "nodename nor")
     if any(marker in text for marker in dns_markers):
         msg = (
             f"The host {host} does not exist (DNS lookup failed): check the subdomain in the "
@@ -187,6 +182,8 @@ class SfmcTransport:
         self._sleep = sleep
         self._counter_lock = threading.Lock()
         self.api_calls = 0
+        self.client_mid: int | None = None  # SOAP acts in this business unit (`soap.envelope`)
+        self.resolve_owner: Callable[[], object] | None = None  # sets client_mid before SOAP
         slot = shared_slot(self.auth_uri, credentials) if share_tokens else None
         self._tokens = TokenProvider(
             credentials, fetch=self._fetch_token, clock=clock, allow_local=allow_local, slot=slot
@@ -309,7 +306,7 @@ class SfmcTransport:
         token = self._tokens.get()
         if api == "soap":
             headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": soap_action or ""}
-            body = soap.envelope(token.access_token, soap_body or "").encode("utf-8")
+            body = soap.envelope(token.access_token, soap_body or "", self.client_mid).encode()
             return token, token.soap_url + "Service.asmx", headers, body
         headers = {"Accept": "application/json", "Authorization": f"Bearer {token.access_token}"}
         if data is not None:
@@ -340,6 +337,9 @@ class SfmcTransport:
     def _soap(
         self, action: str, body: str, *, operation: str, scope: str = READ
     ) -> soap.SoapResponse:
+        if self.resolve_owner is not None:  # pending business-unit lookup (`act_for_folder`)
+            resolve, self.resolve_owner = self.resolve_owner, None
+            resolve()
         resp = self._send(
             "POST", api="soap", soap_action=action, soap_body=body, operation=operation, scope=scope
         )

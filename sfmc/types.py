@@ -96,6 +96,9 @@ class Folder:
     name: str
     parent_id: int | None
     path: str
+    # The business unit owning it (`Client/ID`) and whether it is a shared folder (the parent's).
+    owner_mid: int | None = None
+    shared: bool = False
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,7 @@ class _Run:
         ctx = load_run_context(self.engine, self.run_id)
         client = client_factory(ctx.connection)
         pathway = ctx.pathway
+        client.act_for_folder(pathway.category_id)  # a shared folder: SOAP acts as its owner
         options = replace(
             base,
             dry_run=ctx.run.dry_run,
