@@ -142,7 +142,11 @@ def _find_de(tenant: Tenant, p: so.ParsedDE, mid: int) -> SimDE | None:
 def _de_op(tenant: Tenant, action: str, obj: Element, where: str, mid: int) -> Outcome:
     p = so.parse_de(obj, where)
     if action == "Create":
-        return _create_de(tenant, p, mid)
+        made = _create_de(tenant, p, mid)
+        echo = f'<Object xsi:type="DataExtension">{tag("CustomerKey", p.customer_key)}{tag("Name", p.name)}</Object>'  # fmt: skip
+        return (
+            made if made.ok else replace(made, object_xml=echo)
+        )  # SFMC echoes the object [C: SDK]
     if not (p.customer_key or p.object_id or p.name):
         return _err(310001, "No ObjectID, CustomerKey or Name was supplied for the data extension.")
     de = _find_de(tenant, p, mid)
