@@ -17,7 +17,7 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from store import audience_rows, ledger, queue
+from store import audience_rows, ledger, queue, run_changes
 from store.revisions import ensure_row_revisions
 from sync.destinations import (
     DATA_EXTENSION,
@@ -148,6 +148,7 @@ class _Run:
             plan=result.plan or None,
             counters={**result.counters.as_dict(), "eta_s": 0.0},
         )
+        run_changes.record_changes(self.engine, self.run_id, pathway.id, result.plan)
         return result
 
     def fail(self, exc: Exception) -> PushResult:
@@ -260,6 +261,7 @@ class _Run:
             rows_total=self.rows_total,
             message=(self.notes + " " if self.notes else "") + resuming,
         )
+        run_changes.start_counting(self.engine, self.run_id, ctx.pathway.id)
 
     def de_io(
         self, ctx: RunContext, ensured: EnsureResult, target: PushTarget, early: Prefetch | None
