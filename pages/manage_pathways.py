@@ -11,8 +11,8 @@ from store.audiences import list_audiences
 from store.connections import list_connections
 from store.pathways import list_pathways
 from store.queue import active_run, list_runs
-from store.status import pathway_status
-from ui import rejects, state
+from store.status import pathway_status, run_outcome
+from ui import changes, rejects, state
 from ui import sending as usend
 from ui.text import code, md
 
@@ -44,11 +44,12 @@ def history(p: object) -> None:
             {
                 "Run": r.id,
                 "Started": widgets.fmt_when(r.started_at or r.created_at),
-                "State": r.state,
+                "Outcome": run_outcome(r).word,
+                "What changed": changes.change_words(r),
                 "Dry run": "yes" if r.dry_run else "",
-                "Succeeded": r.rows_succeeded,
-                "Failed": r.rows_failed,
-                "Skipped": r.rows_skipped,
+                "Written": r.rows_succeeded,
+                "Rejected": r.rows_failed,
+                "Unchanged or skipped": r.rows_skipped,
                 "Deleted": r.rows_deleted,
                 "API calls": r.api_calls,
             }
@@ -61,7 +62,7 @@ def history(p: object) -> None:
             Run=[f"#{r} · {s[:12]}" for r, s in zip(real["Run"], real["Started"], strict=True)]
         )
         st.bar_chart(
-            chart.set_index("Run")[["Succeeded", "Failed", "Skipped"]],
+            chart.set_index("Run")[["Written", "Rejected", "Unchanged or skipped"]],
             color=["#0b6e4f", "#c0392b", "#9e9e9e"],
             horizontal=True,
             height=160 + 40 * len(chart),  # room for the axis and legend even with one run
@@ -94,10 +95,10 @@ for conn_id, items in by_conn.items():
                     f"**{md(label)}**  \n{code(p.de_customer_key)} · {md(p.category_path or '')}"
                     + usend.card_suffix(p)
                 )
-                m = st.columns(5)
-                m[0].metric("Sync Status", "Paused" if p.paused else status.status)
-                m[1].metric("Last Sync Successes", f"{status.last_successes or 0:,}")
-                m[2].metric("Last Sync Failures", f"{status.last_failures or 0:,}")
+                m = st.columns([2, 1, 1, 1, 1])
+                m[0].markdown(f"**Sync status**  \n{widgets.outcome_text(status.outcome)}")
+                m[1].metric("Written (last sync)", f"{status.last_successes or 0:,}")
+                m[2].metric("Rejected (last sync)", f"{status.last_failures or 0:,}")
                 m[3].metric(
                     "Last synced",
                     widgets.fmt_ago(status.last_synced),
@@ -110,8 +111,11 @@ for conn_id, items in by_conn.items():
                 if can_act:
                     _actions.actions(p, label, status, user)
                 running = active_run(engine, p.id)
+                last = widgets.load_run(status.last_run_id) if status.last_run_id else None
                 if running is not None:
                     widgets.live_run(running.id, key=f"pw{p.id}")
+                elif last is not None and last.state == "needs_confirm":
+                    widgets.mirror_stop(last, key=f"pw{p.id}")
                 elif status.message:
                     st.caption(md(status.message))
                 with st.expander("Run history and rejected rows"):
