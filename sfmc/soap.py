@@ -140,11 +140,9 @@ def _bool(value: bool) -> str:
 def envelope(token: str, body: str, client_mid: int | None = None) -> str:
     """Wrap a request body in the SOAP envelope with the `fueloauth` header.
 
-    With `client_mid`, the request acts in that business unit: shared Data Extension folders
-    and their DEs belong to the parent (Enterprise) unit, which a child unit's package reaches
-    only with the parent's `Client/ID` [C: soap_tech_articles_de]. It goes where the WSDL puts
-    it: `RetrieveRequest/ClientIDs` first, and `Client` first in each top-level object (the
-    first element of `APIObject`).
+    With `client_mid`, the request acts in that business unit: a child unit's package reaches
+    the parent's shared folders and DEs only with the parent's `Client/ID` [C: reference §10],
+    put where the WSDL puts it: first in RetrieveRequest (ClientIDs) and in each top object.
     """
     if client_mid is not None:
         mid = int(client_mid)

@@ -265,7 +265,8 @@ class _SendLoop:
         self.pipeline.add(batch)
         seq = batch.seq + 1
         self.batch = Batch(seq)
-        self.limit = self.ramp[seq] if seq < len(self.ramp) else self.cap
+        cap = self.pipeline.sender.slots.batch_rows(self.cap)  # bigger if fewer jobs at once
+        self.limit = self.ramp[seq] if seq < len(self.ramp) else cap
 
     def count_unread(self, changed: ChangedRows, *, final: bool) -> None:
         """Count the audience rows the incremental read left out (unchanged) as skipped.

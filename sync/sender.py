@@ -18,6 +18,7 @@ from sfmc import rows as de_rows
 from sfmc.errors import SfmcConfigError
 from sfmc.polling import CallBudget, Polling
 from sfmc.types import RowOutcome
+from sync.jobslots import JobSlots
 from sync.tally import CommitWriter, Tally, commit_batches
 from sync.types import Commit, PushOptions, PushTarget, Rejection
 
@@ -113,6 +114,7 @@ class Sender:
             share=0.25,
         )
         self.took = 0.0
+        self.slots = JobSlots(options.in_flight)
         # What the oldest job in flight is doing ("SFMC is queueing this job (2 min)").
         self.note = ""
 
@@ -120,9 +122,8 @@ class Sender:
         self.note = note
 
     def _once(self, items: Sequence[Mapping[str, object]]) -> list[RowOutcome]:
-        self.pacer.wait()
         try:
-            request_id = self.client.submit_rows(self.key, items, mode=self.mode)
+            return self._job(items)
         except SfmcConfigError as exc:
             if exc.kind != de_rows.TOO_LARGE or len(items) < 2:
                 raise
@@ -131,21 +132,29 @@ class Sender:
             # sent; the halves go one after the other, outcomes stay in row order.
             half = len(items) // 2
             return self._once(items[:half]) + self._once(items[half:])
-        submitted = time.monotonic()
-        outcomes = de_rows.wait_for_rows(
-            self.client,
-            request_id,
-            len(items),
-            timeout=self.timeout,
-            polling=replace(self.polling, at_least=self.took / 2),
-            pace=self.pacer.wait,
-            budget=self.budget,
-            on_wait=self._on_wait,
-            rows=items,
-            key_names=self.key_names,
-        )
+
+    def _job(self, items: Sequence[Mapping[str, object]]) -> list[RowOutcome]:
+        """One async job: a slot, the submit, the wait (`SfmcConfigError` before any send)."""
+        with self.slots.hold() as others:
+            self.pacer.wait()
+            request_id = self.client.submit_rows(self.key, items, mode=self.mode)
+            submitted = time.monotonic()
+            outcomes = de_rows.wait_for_rows(
+                self.client,
+                request_id,
+                len(items),
+                timeout=self.timeout,
+                polling=replace(self.polling, at_least=self.took / 2),
+                pace=self.pacer.wait,
+                budget=self.budget,
+                on_wait=self._on_wait,
+                rows=items,
+                key_names=self.key_names,
+            )
         self.took = time.monotonic() - submitted
         self.note = ""
+        if any(_DEADLOCK in (o.error_details or "").lower() for o in outcomes if not o.ok):
+            self.slots.deadlocked(others)
         return outcomes
 
     def _landed(self, items: list[dict[str, object]], at: list[int]) -> set[int]:
