@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from pages import _widgets as widgets
+from pages._schedule import schedule_control
 from store.queue import active_run
 from ui import errors, state
 from ui import pathways as upath
@@ -63,16 +64,8 @@ def actions(p: Any, label: str, status: Any, user: Any) -> None:
         _change(upath.set_paused, p.id, not p.paused, label=label, who=user.username)
     if c4.button("Delete", key=f"pw_del_{p.id}", icon=":material/delete:"):
         confirm_delete(p.id, label, user.username)
-    keys = list(upath.SCHEDULES)
-    schedule = c5.selectbox(
-        "Schedule",
-        keys,
-        index=keys.index(p.schedule) if p.schedule in keys else 0,
-        format_func=upath.SCHEDULES.get,
-        key=f"pw_sched_{p.id}",
-    )
-    if schedule != p.schedule:
-        _change(upath.set_schedule, p.id, schedule, label=label, who=user.username)
+    with c5:
+        schedule_control(p, label, user)
     if active_run(engine, p.id) is not None and st.button(
         "Cancel this sync", key=f"pw_cancel_{p.id}", icon=":material/stop_circle:"
     ):

@@ -111,8 +111,11 @@ class Pathway(SQLModel, table=True):
     # "upsert" | "mirror" | "append" | "update_only"
     method: str = "upsert"
     primary_keys: list[str] = _json([])
-    # "manual" | "hourly" | "daily"
+    # "manual", or a schedule as `store.schedules.parse_schedule` reads it ("every 2 hours",
+    # "daily 08:30 Europe/Paris", "weekly mon,thu 08:30 UTC", "cron 0 6 * * 1-5 UTC").
     schedule: str = "manual"
+    # The schedule's slot last taken: each slot is queued once, by one worker (store.schedules).
+    schedule_slot: datetime | None = None
     paused: bool = False
     delete_guard_share: float = 0.5
     # Destination-specific settings (flag field name, event definition key, key options...).

@@ -90,62 +90,89 @@ def enqueue_run(
         LookupError: no pathway with that id.
     """
     with engine.begin() as conn:
-        if _is_postgres(engine):
-            # Serialise enqueues of one pathway (the pathway row lock) so two clicks make one run.
-            found = conn.execute(
-                select(_PATHWAY.c.id, _PATHWAY.c.method)
-                .where(_PATHWAY.c.id == pathway_id)
-                .with_for_update()
-            ).first()
-        else:
-            found = conn.execute(
-                select(_PATHWAY.c.id, _PATHWAY.c.method).where(_PATHWAY.c.id == pathway_id)
-            ).first()
-        if found is None:
-            msg = f"Pathway {pathway_id} does not exist; pick an existing pathway."
-            raise LookupError(msg)
-        busy = conn.execute(
-            select(_RUN.c.id, _RUN.c.state).where(
-                _RUN.c.pathway_id == pathway_id, _RUN.c.state.in_(ACTIVE_STATES)
-            )
-        ).first()
-        if busy is not None:
-            msg = (
-                f"Pathway {pathway_id} already has a {busy.state} sync (run {busy.id}); wait for "
-                "it to finish or cancel it before starting another."
-            )
-            raise RunConflictError(msg)
-        now = utcnow()
-        run_id = conn.execute(
-            insert(_RUN)
-            .values(
-                pathway_id=pathway_id,
-                trigger=trigger,
-                state="queued",
-                method=found.method,
-                dry_run=dry_run,
-                full_resend=full_resend,
-                confirm_deletes=confirm_deletes,
-                cancel_requested=False,
-                checkpoint={},
-                plan={},
-                created_by=created_by,
-                created_at=now,
-                rows_total=0,
-                rows_read=0,
-                rows_sent=0,
-                rows_succeeded=0,
-                rows_failed=0,
-                rows_skipped=0,
-                rows_deleted=0,
-                rows_per_s=0.0,
-                api_calls=0,
-            )
-            .returning(_RUN.c.id)
-        ).scalar_one()
+        run_id = enqueue_in(
+            conn,
+            pathway_id,
+            trigger,
+            dry_run=dry_run,
+            full_resend=full_resend,
+            confirm_deletes=confirm_deletes,
+            created_by=created_by,
+        )
     run = get_run(engine, run_id)
     assert run is not None
     return run
+
+
+def enqueue_in(
+    conn: DbConnection,
+    pathway_id: int,
+    trigger: str = "manual",
+    *,
+    dry_run: bool = False,
+    full_resend: bool = False,
+    confirm_deletes: bool = False,
+    created_by: str | None = None,
+) -> int:
+    """`enqueue_run` inside the caller's transaction (the scheduler claims a slot in the same one).
+
+    Returns:
+        The new run's id.
+    """
+    if conn.dialect.name == "postgresql":
+        # Serialise enqueues of one pathway (the pathway row lock) so two clicks make one run.
+        found = conn.execute(
+            select(_PATHWAY.c.id, _PATHWAY.c.method)
+            .where(_PATHWAY.c.id == pathway_id)
+            .with_for_update()
+        ).first()
+    else:
+        found = conn.execute(
+            select(_PATHWAY.c.id, _PATHWAY.c.method).where(_PATHWAY.c.id == pathway_id)
+        ).first()
+    if found is None:
+        msg = f"Pathway {pathway_id} does not exist; pick an existing pathway."
+        raise LookupError(msg)
+    busy = conn.execute(
+        select(_RUN.c.id, _RUN.c.state).where(
+            _RUN.c.pathway_id == pathway_id, _RUN.c.state.in_(ACTIVE_STATES)
+        )
+    ).first()
+    if busy is not None:
+        msg = (
+            f"Pathway {pathway_id} already has a {busy.state} sync (run {busy.id}); wait for "
+            "it to finish or cancel it before starting another."
+        )
+        raise RunConflictError(msg)
+    now = utcnow()
+    run_id = conn.execute(
+        insert(_RUN)
+        .values(
+            pathway_id=pathway_id,
+            trigger=trigger,
+            state="queued",
+            method=found.method,
+            dry_run=dry_run,
+            full_resend=full_resend,
+            confirm_deletes=confirm_deletes,
+            cancel_requested=False,
+            checkpoint={},
+            plan={},
+            created_by=created_by,
+            created_at=now,
+            rows_total=0,
+            rows_read=0,
+            rows_sent=0,
+            rows_succeeded=0,
+            rows_failed=0,
+            rows_skipped=0,
+            rows_deleted=0,
+            rows_per_s=0.0,
+            api_calls=0,
+        )
+        .returning(_RUN.c.id)
+    ).scalar_one()
+    return int(run_id)
 
 
 def _claim_stale(conn: DbConnection, worker_id: str, cutoff: datetime, pg: bool) -> int | None:

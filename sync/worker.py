@@ -19,11 +19,19 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from sqlmodel import Session
+
 from sfmc.client import SfmcClient
 from sfmc.config import SfmcCredentials
 from store import queue, schedules, settings
 from store.connections import connection_secret
+from store.crypto import SecretKeyError
 from store.db import create_db_and_tables, make_engine
+from store.errors import DataSetError
+from store.migrations.apply import StoreUpgradeError
+from store.models import Audience, DataSet, Pathway
+from store.refresh import refresh_source
+from store.sql_source import SqlSourceError
 from sync.runner import run_pathway
 from sync.types import PushOptions
 
@@ -34,6 +42,35 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost")
+# `SyncRun.error_kind` of a scheduled run stopped because its database source could not be read.
+SOURCE_UNAVAILABLE = "source_unavailable"
+
+
+def refresh_source_before_scheduled_run(engine: Engine, run: Any) -> str | None:
+    """Read the run's database source again before a scheduled run (issue 14: fresh data).
+
+    Only a scheduled run that has not started sending (no checkpoint) refreshes: a run resumed
+    from its checkpoint must read the version it began with. A data set uploaded from a file
+    has nothing to read. Returns the reason when the source could not be read (the run then
+    stops before anything is sent; the next slot tries again), else None.
+    """
+    if run.trigger != "schedule" or run.checkpoint:
+        return None
+    with Session(engine) as session:
+        pathway = session.get(Pathway, run.pathway_id)
+        audience = session.get(Audience, pathway.audience_id) if pathway else None
+        dataset = session.get(DataSet, audience.dataset_id) if audience else None
+    if dataset is None or dataset.id is None:
+        return None  # the runner reports the incomplete pathway
+    try:
+        refresh_source(engine, dataset.id, who="schedule")
+    except (SqlSourceError, DataSetError, SecretKeyError) as exc:
+        return (
+            f"The database source of data set {dataset.name!r} could not be read, so this "
+            f"scheduled run sent nothing and Marketing Cloud was not touched: {exc} The next "
+            "scheduled run tries again; fix the source (or run the pathway by hand) before then."
+        )
+    return None
 
 
 def default_client_factory(connection: Connection) -> SfmcClient:
@@ -95,6 +132,12 @@ class Worker:
         if run is None or run.id is None:
             return None
         log.info("worker %s runs sync run %s (pathway %s)", self.worker_id, run.id, run.pathway_id)
+        problem = refresh_source_before_scheduled_run(self.engine, run)
+        if problem is not None:
+            queue.finish_run(self.engine, run.id, "failed", error=problem,
+                             error_kind=SOURCE_UNAVAILABLE, error_detail={"pathway_id": run.pathway_id})  # fmt: skip
+            self.runs_done.append(run.id)
+            return run.id
         run_pathway(
             self.engine,
             run.id,
@@ -162,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     engine = make_engine(args.database_url)
-    create_db_and_tables(engine)
+    try:
+        create_db_and_tables(engine)  # upgrades the store first, under the migration lock
+    except StoreUpgradeError as exc:
+        log.error("worker not started: %s", exc)  # noqa: TRY400 (the message says it all)
+        return 1
     worker = Worker(
         engine,
         worker_id=args.worker_id,

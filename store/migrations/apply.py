@@ -45,7 +45,7 @@ _PG_LOCK_KEY = 0x50415448  # "PATH"
 _SHAPE_DIFFS = ("add_table", "remove_table", "add_column", "remove_column")
 
 
-class StoreUpgradeError(Exception):
+class StoreUpgradeError(RuntimeError):
     """The store could not be brought to the current schema; it was left as it was."""
 
 
