@@ -72,13 +72,6 @@ def actions(p: Any, label: str, status: Any, user: Any) -> None:
         uruns.cancel_sync(engine, p.id)
         st.rerun()
     last = widgets.load_run(status.last_run_id) if status.last_run_id else None
-    if last is not None and last.state == "needs_confirm":
-        st.warning(
-            md(last.message or "This Mirror sync would delete many rows."),
-            icon=":material/warning:",
-        )
-        if st.button("Confirm the deletes and sync", key=f"pw_confirm_{p.id}", type="primary"):
-            _queue(p, label, user, confirm_deletes=True)
     if status.status == "Error" and errors.is_folder_problem(last) and not p.de_object_id:
         repick_folder(p, label, user)
 

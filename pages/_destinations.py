@@ -18,6 +18,7 @@ from sfmc.contacts import list_attribute_set_definitions
 from sfmc.journeys import list_event_definitions
 from sync import destinations as dest
 from ui import destinations as udest
+from ui import pathways as upath
 from ui import sending as usend
 from ui import state
 from ui.text import md
@@ -50,11 +51,17 @@ def _shared_de(conn: dict, client: Any, saved: dict) -> udest.Target:
     keys = [d.customer_key for d in des]
     names = {d.customer_key: d.name for d in des}
     current = saved.get("de_key")
+    owners = upath.de_owners(state.get_engine(), conn["id"])
+
+    def label(k: str) -> str:
+        owner = owners.get(k.casefold())
+        return f"{names[k]} ({k})" + (f" — owned by pathway {owner}" if owner else "")
+
     key = st.selectbox(
         "Shared Data Extension (must exist, keyed by a contact key)",
         keys,
         index=keys.index(current) if current in keys else None,
-        format_func=lambda k: f"{names[k]} ({k})",
+        format_func=label,
         placeholder="Choose the Data Extension that holds your supporters",
     )
     if key is None:
@@ -68,6 +75,24 @@ def _shared_de(conn: dict, client: Any, saved: dict) -> udest.Target:
         st.stop()
     _warn_not_sendable(de)
     return udest.target_for(dest.MEMBERSHIP_FLAG, de=de)
+
+
+def _share_choice(conn: dict, target: udest.Target) -> bool:
+    """A membership flag on a DE another pathway owns: only when the user says to share it."""
+    owners = upath.de_owners(state.get_engine(), conn["id"])
+    owner = owners.get(target.de.customer_key.casefold())
+    if owner is None:
+        return False
+    shared = st.checkbox(
+        f"Share it: add this audience's flag field to the Data Extension of the pathway '{owner}'",
+        key=f"push_share_{conn['id']}_{target.de.customer_key}",
+        help="That pathway keeps writing its own fields; this one only sets its flag field.",
+    )
+    if not shared:
+        st.markdown(
+            f":red[:material/error: {md(upath.ownership_problem(owners, target.kind, target.de.customer_key))}]"
+        )
+    return shared
 
 
 def _journey(conn: dict, client: Any, saved: dict) -> udest.Target:
@@ -195,13 +220,16 @@ def review_other(kind: str, aud: dict, conn: dict, client: Any, go: Callable[[in
     saved = session.get(state.PUSH_SETTINGS) or {}
     saved = saved if saved.get("kind") == kind else {}
     target = _target(kind, conn, client, saved)
+    shared = _share_choice(conn, target) if kind == dest.MEMBERSHIP_FLAG else False
     frame = _mapping_frame(target, aud, conn)
     choice, edited = _choice_form(target, aud, frame, saved)
-    if st.button("Back", key="review_other_back"):
-        go(2)
-        st.rerun()
     if choice is None:
         return
     settings, problems = udest.validate(target, choice)
+    if shared:
+        settings["options"]["shared_de"] = True
+    owners = upath.de_owners(state.get_engine(), conn["id"])
+    taken = upath.ownership_problem(owners, kind, settings["de_key"], shared=shared)
+    problems = [taken, *problems] if taken else problems
     session[state.PUSH_DEST_FRAME] = (session[state.PUSH_DEST_FRAME][0], edited)
     widgets.finish_review(settings, problems, go)

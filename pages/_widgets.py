@@ -17,8 +17,10 @@ from streamlit.errors import StreamlitAPIException
 from sfmc.errors import SfmcError
 from store import audience_rows, audiences, queue, reports
 from store.filters import OP_LABELS
+from store.status import run_outcome
 from ui import audiences as uaud
 from ui import errors, rejects, state
+from ui import runs as uruns
 from ui.text import md, sheet_safe
 
 
@@ -63,6 +65,17 @@ def table(rows: Sequence[dict[str, Any]] | pd.DataFrame, **kwargs: Any) -> None:
     st.dataframe(sheet_safe(frame), hide_index=True, **kwargs)
 
 
+def static_table(rows: Sequence[dict[str, Any]]) -> None:
+    """A plain table that does not look clickable; its long cells wrap instead of being cut.
+
+    `st.table` renders Markdown in cells, so every text cell is escaped (`md`).
+    """
+    frame = pd.DataFrame(
+        [{k: md(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows]
+    )
+    st.table(frame, hide_index=True, border="horizontal")
+
+
 def paginated(
     rows: Sequence[dict[str, Any]] | pd.DataFrame, *, key: str, page_size: int = 25, **kwargs: Any
 ) -> None:
@@ -80,17 +93,6 @@ def paginated(
         st.caption(f"Rows {start + 1:,}–{min(start + page_size, len(frame)):,} of {len(frame):,}")
 
 
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-
-
 def fmt_when(value: Any) -> str:
     if value is None:
         return "Never"
@@ -104,12 +106,17 @@ def fmt_ago(value: Any) -> str:
     when = value if value.tzinfo else value.replace(tzinfo=UTC)
     secs = (datetime.now(UTC) - when).total_seconds()
     if secs < 0:
-        return "in " + fmt_duration(-secs)
+        return "in " + uruns.fmt_duration(-secs)
     if secs < 60:
         return "just now"
     if secs < 86400:
-        return fmt_duration(secs).split(" ")[0] + " ago"
+        return uruns.fmt_duration(secs).split(" ")[0] + " ago"
     return value.strftime("%d %b %Y")
+
+
+def outcome_text(outcome: Any) -> str:
+    """An outcome (`store.status.run_outcome`) as coloured Markdown: word, then counts."""
+    return f":{outcome.tone}[**{outcome.word}**] · {outcome.counts}"
 
 
 def run_progress(run: Any) -> None:
@@ -117,64 +124,100 @@ def run_progress(run: Any) -> None:
     total = max(run.rows_total or 0, 1)
     done = (run.rows_succeeded or 0) + (run.rows_failed or 0) + (run.rows_skipped or 0)
     done = max(done, run.rows_sent or 0)
-    frac = min(done / total, 1.0)
     what = "Dry run" if run.dry_run else "Sync"
     if run.state == "queued":
         st.progress(0.0, text=f"{what} queued: waiting for the worker to pick it up…")
         return
     if run.state == "running":
-        text = (
-            f"Processing: {done:,} / {run.rows_total:,} rows · {run.rows_per_s:,.0f} rows/s · "
-            f"ETA {fmt_duration(run.eta_s)}"
-        )
-        st.progress(frac, text=text)
+        st.progress(min(done / total, 1.0), text=uruns.progress_text(run))
         if run.message:
             st.caption(md(run.message))
         return
+    outcome = run_outcome(run)
     if run.dry_run:
         if run.state == "failed":
             st.error(f"The dry run failed: {md(run.error or run.message)}", icon=":material/error:")
         else:
             st.markdown(":green[:material/preview:] **Dry run finished — nothing was written.**")
         return
-    label = {
-        "succeeded": ":green[:material/check_circle: **Finished**]",
-        "failed": ":red[:material/error: **Failed**]",
-        "needs_confirm": ":orange[:material/warning: **Waiting for confirmation**]",
-        "cancelled": ":gray[**Cancelled**]",
-    }.get(run.state, run.state)
-    st.markdown(
-        f"{label}: {run.rows_succeeded:,} succeeded, {run.rows_failed:,} failed, "
-        f"{run.rows_skipped:,} skipped, {run.rows_deleted:,} deleted "
-        f"({run.api_calls:,} API calls)."
-    )
+    st.markdown(f"{outcome_text(outcome)} ({run.api_calls:,} API calls)")
+    if run.state == "needs_confirm":
+        mirror_stop(run, key="live")
     if run.state == "failed" and run.error:
         st.error(errors.run_error_help(run), icon=":material/error:")
-    if run.state == "needs_confirm" and run.message:
-        st.warning(md(run.message))
     if run.rows_failed:
         st.info(rejects.REJECTED_FIX, icon=":material/download:")
         rejected_download(run, key_prefix="live")
 
 
+def mirror_stop(run: Any, *, key: str) -> None:
+    """A run stopped at Mirror's safety stop: why, once, and (for staff) the confirm control.
+
+    The control sits beside the message that asks for it, wherever the run is shown; the
+    deletes go ahead only after the box saying so is ticked.
+    """
+    st.warning(
+        md(run.message or "This Mirror sync would delete many rows."), icon=":material/warning:"
+    )
+    user = state.current_user()
+    if user is None or not user.can("staff"):
+        st.caption("Staff can confirm the deletes on Manage Pathways.")
+        return
+    sure = st.checkbox(
+        f"I checked the audience: delete the rows it no longer has ({run.plan.get('delete', 0):,})",
+        key=f"{key}_sure_{run.id}",
+    )
+    if st.button(
+        "Confirm the deletes and sync",
+        key=f"{key}_confirm_{run.id}",
+        type="primary",
+        disabled=not sure,
+        icon=":material/delete_sweep:",
+    ):
+        ok, _ = guard(uruns.confirm_deletes, state.get_engine(), run, user.username)
+        if ok:
+            state.get_worker()
+            st.toast("Sync queued with the deletes confirmed.", icon=":material/schedule:")
+            st.rerun()
+
+
 def rejected_download(run: Any, *, key_prefix: str) -> bytes:
-    """Download buttons for a run's rejected rows (and Update Only's unmatched rows)."""
-    data = reports.rejected_rows_csv(state.get_engine(), run.id)
-    c1, c2 = st.columns(2)
+    """Download buttons of a run's rejected rows; returns the spreadsheet-safe CSV.
+
+    Two files, each saying what it is for: one for spreadsheets (formula-like cells escaped)
+    and one with the raw values; Update Only adds its unmatched rows.
+    """
+    engine = state.get_engine()
+    data = reports.rejected_rows_csv(engine, run.id)
+    name = f"pathway{run.pathway_id}_run{run.id}"
+    c1, c2, c3 = st.columns(3)
     c1.download_button(
-        f"Run {run.id}: {run.rows_failed:,} rejected rows (CSV)",
+        f"Run {run.id}: {run.rows_failed:,} rejected rows, for Excel (CSV)",
         data=data,
-        file_name=f"pathway{run.pathway_id}_run{run.id}_rejected.csv",
+        file_name=f"{name}_rejected.csv",
         mime="text/csv",
         key=f"{key_prefix}_dl_{run.id}",
         on_click="ignore",
         icon=":material/download:",
+        help="Cells starting with + - = or @ get a leading ' so a spreadsheet shows them as "
+        "text instead of running them as formulas ('+15280502514).",
+    )
+    c2.download_button(
+        f"Run {run.id}: rejected rows, raw values (CSV)",
+        data=lambda: reports.rejected_rows_csv(engine, run.id, safe=False),
+        file_name=f"{name}_rejected_raw.csv",
+        mime="text/csv",
+        key=f"{key_prefix}_dl_raw_{run.id}",
+        on_click="ignore",
+        icon=":material/data_object:",
+        help="Every value exactly as it was, for scripts and re-imports. Do not open it in a "
+        "spreadsheet: a value such as =1+1 would run as a formula.",
     )
     if run.method == "update_only":
-        c2.download_button(
+        c3.download_button(
             f"Run {run.id}: unmatched rows (CSV)",
             data=rejects.csv_rows_of_type(data, "NotFound"),
-            file_name=f"pathway{run.pathway_id}_run{run.id}_unmatched.csv",
+            file_name=f"{name}_unmatched.csv",
             mime="text/csv",
             key=f"{key_prefix}_dl_nf_{run.id}",
             on_click="ignore",
@@ -201,7 +244,7 @@ def live_run(run_id: int, *, key: str) -> Any:
             return
         run_progress(fresh)
         if fresh.dry_run and fresh.plan and fresh.state not in queue.ACTIVE_STATES:
-            show_plan(fresh.plan)
+            show_plan(fresh.plan, uruns.dry_run_note(state.get_engine(), fresh))
         if active and fresh.state not in queue.ACTIVE_STATES:
             st.rerun()  # the whole page refreshes once, with the final figures
 
@@ -210,19 +253,27 @@ def live_run(run_id: int, *, key: str) -> Any:
     return run
 
 
-def show_plan(plan: dict[str, Any]) -> None:
-    """The dry-run plan: rows to create / update / delete / skip / reject, first rejects."""
+def show_plan(plan: dict[str, Any], note: str | None = None) -> None:
+    """The dry-run plan: rows to create / update / delete / skip / reject, a sample of rejects.
+
+    `note` says what the real sync will do differently (Mirror's safety stop).
+    """
     cols = st.columns(5)
     for col, name in zip(cols, ("create", "update", "delete", "skip", "reject"), strict=True):
         col.metric(f"To {name}", f"{int(plan.get(name, 0) or 0):,}")
+    if note:
+        st.warning(md(note), icon=":material/front_hand:")
     first = plan.get("first_rejects") or plan.get("rejects") or []
     if first:
-        st.markdown("**Why rows would be rejected** (from the first rejects):")
-        for line in rejects.rejected_help(rejects.plan_type_counts(first)):
+        st.markdown(rejects.sample_heading(len(first), int(plan.get("reject") or len(first))))
+        total = int(plan.get("reject") or len(first))
+        counts = rejects.plan_type_counts(first)
+        sample = len(first) if len(first) < total else None
+        for line in rejects.rejected_help(counts, sample=sample):
             st.markdown(f"- {line}")
-        table(first)
-    for note in plan.get("notes") or []:
-        st.caption(md(note))
+        table(rejects.plan_reject_rows(first))
+    for note_line in plan.get("notes") or []:
+        st.caption(md(note_line))
 
 
 def columns_table(cols: Sequence[dict[str, Any]]) -> None:

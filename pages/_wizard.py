@@ -10,11 +10,13 @@ import streamlit as st
 from pages import _destinations as other
 from pages import _sending as sending
 from pages import _widgets as widgets
-from sfmc.schema import MAX_KEY_LENGTH
+from sfmc.schema import MAX_KEY_LENGTH, key_problem
 from sfmc.types import FIELD_TYPES
 from sync import destinations as dest
 from sync import mapping as smap
+from ui import connections as uconn
 from ui import errors, state
+from ui import keys as ukeys
 from ui import mapping as umap
 from ui import pathways as upath
 from ui import sending as usend
@@ -34,21 +36,34 @@ def chosen_audience_and_connection(aud_by_id: dict, conn_by_id: dict, go: Go) ->
 
 
 def _verify_connection(conn: dict) -> None:
-    """Test the connection once per wizard; stop the page with the fix when it fails."""
+    """Test the connection once per wizard; stop the page with the fix when it is not usable.
+
+    Usable means signed in with every scope a push needs: a package that cannot write Data
+    Extensions is not "verified". The failure is never kept: each visit checks again.
+    """
     if st.session_state.get(state.PUSH_CHECKED) != conn["id"]:
         with st.spinner("Checking the connection with Marketing Cloud…"):
             ok, client = widgets.guard(state.client_for_connection_id, conn["id"])
             report = client.test_connection() if ok else None
-        if report is None or not report.ok:
+        if report is not None:
+            uconn.record_test(state.get_engine(), conn["id"], report)  # Connections shows it too
+            judged = uconn.verdict(report)
+        if report is None or not judged.ready:
             if report is not None:
                 st.error(
-                    f"The connection **{md(conn['name'])}** cannot be used: {md(report.reason)}",
+                    f"The connection **{md(conn['name'])}** cannot be used yet: "
+                    f"{md(judged.reason)}",
                     icon=":material/error:",
                 )
-                st.markdown(md(report.fix) if report.fix else errors.AUTH_FIX)
+                st.markdown(f"**How to fix it:** {md(judged.fix)}")
+                st.caption("An admin fixes connections on the Connections page.")
+            st.button("Check again", key="review_recheck", icon=":material/refresh:")
             st.stop()
         st.session_state[state.PUSH_CHECKED] = conn["id"]
-    st.success(f"Connection **{md(conn['name'])}** verified.", icon=":material/verified:")
+    st.success(
+        f"Connection **{md(conn['name'])}** verified: signed in, with every scope a push needs.",
+        icon=":material/verified:",
+    )
 
 
 def _pick_kind() -> str:
@@ -66,9 +81,15 @@ def _pick_kind() -> str:
 
 
 def review_step(aud_by_id: dict, conn_by_id: dict, go: Go) -> None:
-    """Step 3: validate the connection, then Pathway Summary with Advanced Settings."""
+    """Step 3: validate the connection, then the Pathway Summary and its settings.
+
+    Back comes first, before anything that can stop the page, so the step never traps.
+    """
     aud, conn = chosen_audience_and_connection(aud_by_id, conn_by_id, go)
     st.subheader("3. Review Pathway")
+    if st.button("Back", key="review_back", icon=":material/arrow_back:"):
+        go(2)
+        st.rerun()
     _verify_connection(conn)
     kind = _pick_kind()
     existing = upath.existing_pathway(state.get_engine(), aud["id"], conn["id"], kind)
@@ -124,7 +145,7 @@ def _key_toggles() -> tuple[bool, bool]:
     return title, generated
 
 
-def _information_tab(aud: dict, conn: dict, saved: dict, generated: bool) -> dict[str, Any]:
+def _method_tab(saved: dict, generated: bool) -> dict[str, Any]:
     keys = ["append"] if generated else list(upath.METHODS)
     method = saved.get("method", "upsert")
     values: dict[str, Any] = {}
@@ -137,14 +158,6 @@ def _information_tab(aud: dict, conn: dict, saved: dict, generated: bool) -> dic
     )
     if generated:
         st.caption("A generated key makes every row new: the method is Append.")
-    values["de_name"] = st.text_input(
-        "Data Extension name", value=saved.get("de_name") or smap.de_name_for(aud["name"])
-    )
-    values["de_key"] = st.text_input(
-        "Data Extension external key",
-        value=saved.get("de_key") or smap.de_key_for(conn["client_id"], aud["id"]),
-        max_chars=MAX_KEY_LENGTH,
-    )
     values["guard_pct"] = st.slider(
         "Mirror safety stop: pause for confirmation if a sync would delete more than",
         5,
@@ -157,20 +170,46 @@ def _information_tab(aud: dict, conn: dict, saved: dict, generated: bool) -> dic
     return values
 
 
-def _mapping_tab(aud: dict, saved: dict, generated: bool, listing: Any) -> dict[str, Any]:
+def _inline_problem(text: str | None) -> None:
+    """A problem shown under the choice it is about, as soon as it is there (before Next)."""
+    if text:
+        st.markdown(f":red[:material/error: {md(text)}]")
+
+
+def _primary_keys(aud: dict, saved: dict, generated: bool, tag: str) -> list[str]:
     columns = [c["name"] for c in aud["columns"]]
-    suggested_pk = [c["name"] for c in aud["columns"] if c.get("type") == "email"][:1]
-    folders = {f.id: f for f in listing.folders}
-    values: dict[str, Any] = {}
-    values["primary_keys"] = st.multiselect(
-        "Primary key column(s) — several make a combined key",
+    suggested = [c["name"] for c in aud["columns"] if c.get("type") == "email"][:1]
+    keys = st.multiselect(
+        "Primary key column(s) — required",
         columns,
-        default=[k for k in saved.get("primary_keys", suggested_pk) if k in columns],
+        default=[k for k in saved.get("primary_keys", suggested) if k in columns],
         disabled=generated,
+        key=f"push_pk_{tag}",
+        placeholder="Choose the column(s) that identify each supporter",
         help=f"Off while the generated '{umap.GENERATED_KEY_FIELD}' key is on."
         if generated
-        else None,
+        else "Several columns make a combined key. Usually the email or the supporter id.",
     )
+    if generated:
+        return keys
+    if not keys:
+        _inline_problem("Choose the column(s) that identify each supporter (e.g. email or id).")
+        return keys
+    ok, spaced = widgets.guard(ukeys.spaced_keys, state.get_engine(), aud["id"], keys)
+    note = ukeys.warning(spaced) if ok else None
+    if note:
+        st.warning(md(note), icon=":material/space_bar:")
+        if st.button("Trim the spaces in the data set", key=f"push_trim_{tag}"):
+            who = getattr(state.current_user(), "username", "")
+            ok, n = widgets.guard(ukeys.trim_keys, state.get_engine(), aud["id"], keys, who=who)
+            if ok:
+                st.toast(f"Trimmed the key values of {n:,} rows.", icon=":material/check:")
+                st.rerun()
+    return keys
+
+
+def _folder(listing: Any, saved: dict, tag: str) -> dict[str, Any]:
+    folders = {f.id: f for f in listing.folders}
     fids = list(folders)
     category = st.selectbox(
         "Category (Data Extension folder) — required",
@@ -178,14 +217,54 @@ def _mapping_tab(aud: dict, saved: dict, generated: bool, listing: Any) -> dict[
         index=fids.index(saved["category_id"]) if saved.get("category_id") in fids else None,
         format_func=lambda fid: folders[fid].path,
         placeholder="Choose a folder",
+        key=f"push_folder_{tag}",
     )
-    values["category_id"] = category
-    values["category_path"] = folders[category].path if category in folders else None
     if listing.fallback or not fids:
         notice = md(listing.notice) if listing.notice else errors.EMPTY_CATEGORY_FIX
         st.warning(notice, icon=":material/folder_off:")
-    st.caption("Add Column Mapping: add or remove rows; Text defaults to 255 characters.")
-    values["mapping"] = st.data_editor(
+    elif category is None:
+        _inline_problem("Choose the folder the Data Extension goes in.")
+    return {
+        "category_id": category,
+        "category_path": folders[category].path if category in folders else None,
+    }
+
+
+def _required(aud: dict, conn: dict, saved: dict, generated: bool, listing: Any) -> dict:
+    """Primary key, folder, name and key of the DE: on the step itself, each with its problem.
+
+    Outside the form, so that a missing choice or a taken key shows as soon as it is there.
+    """
+    tag = f"{aud['id']}_{conn['id']}"
+    left, right = st.columns(2)
+    with left:
+        values: dict[str, Any] = {"primary_keys": _primary_keys(aud, saved, generated, tag)}
+        values["de_name"] = st.text_input(
+            "Data Extension name",
+            value=saved.get("de_name") or smap.de_name_for(aud["name"], conn["de_name_template"]),
+            key=f"push_de_name_{tag}",
+        )
+    with right:
+        values |= _folder(listing, saved, tag)
+        default_key = smap.de_key_for(conn["client_id"], aud["id"], conn["de_key_template"])
+        values["de_key"] = st.text_input(
+            "Data Extension external key",
+            value=saved.get("de_key") or default_key,
+            max_chars=MAX_KEY_LENGTH,
+            key=f"push_de_key_{tag}",
+        )
+        owners = upath.de_owners(state.get_engine(), conn["id"])
+        _inline_problem(
+            upath.ownership_problem(owners, dest.DATA_EXTENSION, values["de_key"])
+            or key_problem(values["de_key"].strip())
+        )
+    return values
+
+
+def _mapping_tab(aud: dict) -> dict[str, Any]:
+    columns = [c["name"] for c in aud["columns"]]
+    st.caption("Add or remove rows; Text defaults to 255 characters.")
+    mapping = st.data_editor(
         st.session_state[state.PUSH_MAPPING],
         num_rows="dynamic",
         placeholder="—",
@@ -197,7 +276,7 @@ def _mapping_tab(aud: dict, saved: dict, generated: bool, listing: Any) -> dict[
             "Length": st.column_config.NumberColumn(min_value=1, max_value=4000),
         },
     )
-    return values
+    return {"mapping": mapping}
 
 
 def _sending_tab(aud: dict, saved: dict) -> dict[str, Any]:
@@ -209,38 +288,40 @@ def _sending_tab(aud: dict, saved: dict) -> dict[str, Any]:
 
 
 def _review_data_extension(aud: dict, conn: dict, client: Any, go: Go) -> None:
-    """Advanced Settings of a Data Extension pathway; on submit, validate and go to the summary."""
+    """The required choices, then Advanced Settings; on submit, validate and go to the summary."""
     session = st.session_state
     ok, listing = widgets.guard(_folders, conn["id"], client)
     if not ok:
         st.stop()
     saved = session.get(state.PUSH_SETTINGS) or {}
     saved = saved if saved.get("kind", dest.DATA_EXTENSION) == dest.DATA_EXTENSION else {}
-    title, generated = _key_toggles()
-    if session.get(state.PUSH_MAPPING) is None:
-        suggested = smap.suggest_mapping(aud["columns"], title_case_names=title)
-        session[state.PUSH_MAPPING] = umap.mapping_frame(suggested)
     st.markdown("#### Pathway Summary")
     st.markdown(
         f"**{md(aud['name'])}** ({aud['count']:,} records) → **{md(conn['name'])}** · "
         "Data Extension"
     )
+    title, generated = _key_toggles()
+    if session.get(state.PUSH_MAPPING) is None:
+        suggested = smap.suggest_mapping(aud["columns"], title_case_names=title)
+        session[state.PUSH_MAPPING] = umap.mapping_frame(suggested)
+    required = _required(aud, conn, saved, generated, listing)
     with st.form("push_review"):
-        with st.expander("Advanced Settings", expanded=True):
-            info, colmap, send = st.tabs(["Information", "Column Mapping", "Sending"])
-            with info:
-                values = _information_tab(aud, conn, saved, generated)
+        with st.expander("Advanced Settings: method, column mapping, sending"):
+            method, colmap, send = st.tabs(["Method of Sync", "Column Mapping", "Sending"])
+            with method:
+                values = _method_tab(saved, generated)
             with colmap:
-                values |= _mapping_tab(aud, saved, generated, listing)
+                values |= _mapping_tab(aud)
             with send:
                 values |= _sending_tab(aud, saved)
         submitted = st.form_submit_button("Next: summary", type="primary")
-    if st.button("Back", key="review_back"):
-        go(2)
-        st.rerun()
     if not submitted:
         return
-    choice = upath.DataExtensionChoice(**values, generated_key=generated, title_case=title)
+    choice = upath.DataExtensionChoice(
+        **values, **required, generated_key=generated, title_case=title
+    )
     settings, problems = upath.data_extension_settings(choice)
+    owners = upath.de_owners(state.get_engine(), conn["id"])
+    taken = upath.ownership_problem(owners, dest.DATA_EXTENSION, settings["de_key"])
     session[state.PUSH_MAPPING] = values["mapping"]
-    widgets.finish_review(settings, problems, go)
+    widgets.finish_review(settings, [taken, *problems] if taken else problems, go)

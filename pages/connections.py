@@ -44,30 +44,30 @@ if not connections:
 for conn in connections:
     with st.container(border=True):
         left, right = st.columns([3, 2])
-        status = {True: ":green[tested OK]", False: ":red[last test failed]"}.get(
-            conn.last_test_ok, ":gray[not tested yet]"
-        )
-        left.markdown(f"**{md(conn.name)}** · {status}")
+        tone, words = uconn.health(conn)
+        left.markdown(f"**{md(conn.name)}** · :{tone}[{words}]")
         left.caption(
-            f"{md(conn.auth_base_uri)} · Client ID {md(conn.client_id)} · "
-            f"MID {md(conn.account_id or '—')} · "
-            f"modeled audiences {'allowed' if conn.allow_modeled else 'refused'}"
+            f"{md(conn.auth_base_uri)} · Client ID {md(conn.client_id)}"
+            + (f" · Account ID (MID) {md(conn.account_id)}" if conn.account_id else "")
+            + (" · modeled audiences allowed" if conn.allow_modeled else "")
         )
         b1, b2, b3 = right.columns(3)
         if b1.button("Test", key=f"conn_test_{conn.id}", icon=":material/network_check:"):
             ok, client = widgets.guard(state.client_for_connection_id, conn.id)
             if ok:
-                report = client.test_connection()
-                uconn.record_test(engine, conn.id, report)
-                st.session_state[state.CONN_REPORT] = (conn.id, report)
-                st.rerun()  # show the new "tested" badge
+                uconn.record_test(engine, conn.id, client.test_connection())
+                st.session_state[state.CONN_REPORT] = conn.id  # open its report
+                st.rerun()  # show the new badge
         if b2.button("Edit", key=f"conn_edit_{conn.id}", icon=":material/edit:"):
             st.session_state[state.CONN_EDIT_ID] = conn.id
         if b3.button("Delete", key=f"conn_del_{conn.id}", icon=":material/delete:"):
             confirm_delete(conn.id, conn.name)
-        shown = st.session_state.get(state.CONN_REPORT)
-        if shown and shown[0] == conn.id:
-            conn_ui.show_report(shown[1])
+        if conn.last_test_report:  # every connection's last test stays visible, not only one
+            with st.expander(
+                f"Last test: {widgets.fmt_when(conn.last_test_at)}",
+                expanded=st.session_state.get(state.CONN_REPORT) == conn.id or tone == "red",
+            ):
+                conn_ui.show_report(conn.last_test_report)
         if st.session_state.get(state.CONN_EDIT_ID) == conn.id:
             st.markdown(f"**Edit {md(conn.name)}**")
             conn_ui.connection_form(conn, user)

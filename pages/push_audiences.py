@@ -56,7 +56,7 @@ if step == 1:
         format_func=label,
         placeholder="Choose an audience",
     )
-    widgets.table(
+    widgets.static_table(
         [
             {
                 "Audience": a["name"],

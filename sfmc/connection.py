@@ -68,7 +68,7 @@ def _reason(exc: SfmcError) -> str:
         "tls": "The secure (TLS) connection failed.",
         "ip_not_allowed": "This machine's IP address is not allow-listed.",
         "throttled": "SFMC is throttling this package.",
-        "wrong_endpoint": "The Auth Base URI is not an SFMC token endpoint.",
+        "wrong_endpoint": "Something answers at this address, but it is not Marketing Cloud's token endpoint.",
     }
     return reasons.get(exc.kind or "", exc.message)
 
@@ -93,6 +93,9 @@ def _fix_for(exc: SfmcError) -> str:
         "ip_not_allowed": "Add this machine's public IP address to the Marketing Cloud Login IP allowlist for API access.",
         "throttled": "Wait a few minutes before testing again; tokens are cached, so do not request many.",
         "bad_account": "Fix the Account ID (MID) or leave it empty to use the package's own business unit.",
-        "wrong_endpoint": "Copy the Auth Base URI exactly from the package's API Integration section.",
+        "wrong_endpoint": (
+            "Copy the Auth Base URI exactly from the Installed Package's API Integration section: "
+            "it looks like https://<subdomain>.auth.marketingcloudapis.com/."
+        ),
     }
     return fixes.get(exc.kind or "", exc.message)

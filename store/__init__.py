@@ -16,6 +16,7 @@ expressions), `csv_source` and `xlsx_source` (reading uploads), `import_limits` 
 import may cost), `table_writer` (a new data set's table), `inference` (column types),
 `fieldtypes` with `fieldchecks`, `fieldconvert` and `fieldvalues` (SFMC's value rules, one entry
 per field type),
-`revisions` (row revisions), `crypto` (secrets), `settings`, `errors`, `demo` (the demo
+`revisions` (row revisions), `key_spaces` (key values with spaces around them),
+`crypto` (secrets), `settings`, `errors`, `demo` (the demo
 workspace). The store imports nothing from the engine (`sync/`), the SFMC client or the UI.
 """

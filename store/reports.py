@@ -33,13 +33,20 @@ def spreadsheet_cell(value: object) -> str:
     return text_value
 
 
-def rejected_rows_csv(engine: Engine, run_id: int) -> bytes:
+def raw_cell(value: object) -> str:
+    """`value` as CSV cell text exactly as it was (the raw download, for tools, not spreadsheets)."""
+    return "" if value is None else value if isinstance(value, str) else str(value)
+
+
+def rejected_rows_csv(engine: Engine, run_id: int, *, safe: bool = True) -> bytes:
     """The rejected rows of a run as CSV (UTF-8 with BOM, for Excel).
 
     Columns: the original row values, then `validationErrorType`, `validationErrorDetails`,
-    `field` and `retryable`. Cells that a spreadsheet would run as a formula are escaped with
-    a leading apostrophe.
+    `field` and `retryable`. With `safe` (the default), cells that a spreadsheet would run as a
+    formula are escaped with a leading apostrophe (`'+15280502514`); without it every value is
+    written exactly as it was, for scripts and re-imports.
     """
+    cell = spreadsheet_cell if safe else raw_cell
     with engine.connect() as conn:
         rows = (
             conn.execute(select(_REJ).where(_REJ.c.run_id == run_id).order_by(_REJ.c.id))
@@ -53,15 +60,15 @@ def rejected_rows_csv(engine: Engine, run_id: int) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     tail = ["validationErrorType", "validationErrorDetails", "field", "retryable"]
-    writer.writerow([spreadsheet_cell(c) for c in [*columns, *tail]])
+    writer.writerow([cell(c) for c in [*columns, *tail]])
     for row in rows:
         values = row["row_values"] or {}
         writer.writerow(
-            [spreadsheet_cell(values.get(c)) for c in columns]
+            [cell(values.get(c)) for c in columns]
             + [
-                spreadsheet_cell(row["error_type"]),
-                spreadsheet_cell(row["error_details"]),
-                spreadsheet_cell(row["field"]),
+                cell(row["error_type"]),
+                cell(row["error_details"]),
+                cell(row["field"]),
                 "true" if row["retryable"] else "false",
             ]
         )

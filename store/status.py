@@ -1,12 +1,18 @@
 """The status of a pathway as the Manage Pathways table shows it, derived from its runs.
 
+`run_outcome` is the one place that puts a run into words (Failed, Partly failed, Up to date,
+Waiting for confirmation...) with its counts: the wizard, Manage Pathways and the run history
+all show what it says, so a run with 0 written and 13 rejected never reads as a success.
+
 Convention: Core with an engine (see `store/__init__.py`), like the queue whose runs it reads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -14,6 +20,64 @@ from sqlalchemy.engine import Engine
 from store.models import Pathway, SyncRun, utcnow
 from store.queue import ACTIVE_STATES, FINAL_STATES
 from store.schedules import naive_utc, next_run_at
+
+# tone -> how the pages colour an outcome (Streamlit's colour names).
+TONES = ("green", "orange", "red", "gray", "blue")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A run (or pathway) in words: `word` says what happened, `counts` by how much."""
+
+    word: str
+    tone: str  # one of TONES
+    counts: str
+
+
+def _get(run: Any, name: str) -> Any:
+    return run.get(name) if isinstance(run, Mapping) else getattr(run, name, None)
+
+
+def run_counts(run: Any) -> str:
+    """The counts of a run in words: "12 written, 3 rejected, 40 unchanged, 2 deleted"."""
+    parts = [
+        (_get(run, "rows_succeeded") or 0, "written"),
+        (_get(run, "rows_failed") or 0, "rejected"),
+        (_get(run, "rows_skipped") or 0, "unchanged or skipped"),
+        (_get(run, "rows_deleted") or 0, "deleted"),
+    ]
+    shown = [f"{n:,} {what}" for n, what in parts if n] or ["nothing to send"]
+    return ", ".join(shown)
+
+
+def run_outcome(run: Any) -> Outcome:
+    """What a run (a `SyncRun` or its row mapping) did, as the pages say it.
+
+    A finished run whose every row was refused is Failed; some refused is Partly failed;
+    nothing to write or delete is Up to date; Mirror's safety stop is Waiting for confirmation.
+    """
+    state = _get(run, "state")
+    counts = run_counts(run)
+    written = (_get(run, "rows_succeeded") or 0) + (_get(run, "rows_deleted") or 0)
+    rejected = _get(run, "rows_failed") or 0
+    if state == "queued":
+        return Outcome("Queued", "blue", "waiting for the worker")
+    if state == "running":
+        return Outcome("Syncing", "blue", counts)
+    if state == "needs_confirm":
+        return Outcome("Waiting for confirmation", "orange", "Mirror safety stop: nothing changed")
+    if state == "cancelled":
+        return Outcome("Cancelled", "gray", counts)
+    if state == "failed" or (rejected and not written):
+        return Outcome("Failed", "red", counts)
+    if _get(run, "dry_run"):
+        return Outcome("Dry run done", "green", "nothing was written")
+    if rejected:
+        return Outcome("Partly failed", "orange", counts)
+    if not written:
+        return Outcome("Up to date", "green", counts)
+    return Outcome("Synced", "green", counts)
+
 
 _RUN = SyncRun.__table__  # type: ignore[attr-defined]
 _PATHWAY = Pathway.__table__  # type: ignore[attr-defined]
@@ -30,6 +94,7 @@ class PathwayStatus:
     next_run: datetime | None
     last_run_id: int | None
     message: str | None
+    outcome: Outcome  # the status in words (`run_outcome` of the run shown; Paused, Never synced)
 
 
 def pathway_status(
@@ -75,6 +140,14 @@ def pathway_status(
     else:
         status, shown, message = "Active", finished, finished["message"]
     ref = finished or shown
+    if active is not None:
+        outcome = run_outcome(active)
+    elif pathway["paused"]:
+        outcome = Outcome("Paused", "gray", "no syncs until resumed")
+    elif finished is None:
+        outcome = Outcome("Never synced", "gray", "no sync has run yet")
+    else:
+        outcome = run_outcome(finished)
     return PathwayStatus(
         status=status,
         last_successes=ref["rows_succeeded"] if ref else None,
@@ -83,4 +156,5 @@ def pathway_status(
         next_run=next_run,
         last_run_id=shown["id"] if shown else (runs[0]["id"] if runs else None),
         message=message,
+        outcome=outcome,
     )

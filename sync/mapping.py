@@ -21,8 +21,8 @@ from store.fieldtypes import TYPES, rules_for
 from store.fieldvalues import is_blank
 from sync.values import date_sender, key_part
 
-DE_NAME_TEMPLATE = "AVID - {audience}"
-DE_KEY_TEMPLATE = "avid_{clientId}_segment_{audienceId}"
+DE_NAME_TEMPLATE = "Pathways - {audience}"
+DE_KEY_TEMPLATE = "pathways_{clientId}_segment_{audienceId}"
 TEXT_DEFAULT_LENGTH = 255
 _TEXT_STEPS = (255, 500, 1000, 2000, 4000)
 _KEY_SEP = "\x1f"
@@ -136,15 +136,23 @@ def suggest_mapping(
 
 
 def de_name_for(audience_name: str, template: str = DE_NAME_TEMPLATE) -> str:
-    """Default DE name for an audience: `AVID - <audience name>`."""
+    """Default DE name for an audience: `Pathways - <audience name>` (or the connection's)."""
     return template.format(audience=audience_name).strip()[:128]
 
 
 def de_key_for(client_id: str, audience_id: int, template: str = DE_KEY_TEMPLATE) -> str:
-    """Default DE external key, cut to SFMC's 36-character limit."""
-    key = template.format(clientId=client_id, audienceId=audience_id)
-    key = re.sub(r"[^A-Za-z0-9_\-]", "_", key)
-    return key[:MAX_KEY_LENGTH]
+    """Default DE external key, within SFMC's 36 characters.
+
+    A long client id is shortened rather than the end of the key, so the audience id stays in
+    it and two audiences never get the same default key.
+    """
+    cid = client_id
+    while True:
+        key = template.format(clientId=cid, audienceId=audience_id)
+        key = re.sub(r"[^A-Za-z0-9_\-]", "_", key)
+        if len(key) <= MAX_KEY_LENGTH or not cid:
+            return key[:MAX_KEY_LENGTH]
+        cid = cid[: max(len(cid) - (len(key) - MAX_KEY_LENGTH), 0)]
 
 
 # ---------------------------------------------------------------------------------------------

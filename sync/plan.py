@@ -145,7 +145,8 @@ def delete_guard(
     message = (
         f"Mirror would delete {len(to_delete):,} of the {de_rows:,} rows in the Data "
         f"Extension ({share:.0%}, above the {options.delete_guard_share:.0%} guard). "
-        "Nothing was changed. Check the audience, then run again with 'confirm deletes'."
+        "Nothing was changed. Check the audience; if these deletes are right, confirm them "
+        "with 'Confirm the deletes and sync'."
     )
     return plan, message
 

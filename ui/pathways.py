@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from sfmc.schema import key_problem
 from store import audit, connections, pathways
@@ -70,7 +70,7 @@ def data_extension_settings(choice: DataExtensionChoice) -> tuple[dict[str, Any]
         problems.insert(0, key_issue)
     if choice.category_id is None:
         problems.insert(
-            0, "Choose a Category (the Data Extension folder) on the Column Mapping tab."
+            0, "Choose a Category (the Data Extension folder) at the top of this step."
         )
     options = (
         {"generated_key": True, "title_case": choice.title_case} if choice.generated_key else {}
@@ -99,6 +99,50 @@ def existing_pathway(engine: Engine, audience_id: int, connection_id: int, kind:
     with Session(engine) as session:
         found = pathways.find_pathway(audience_id, connection_id, kind, session=session)
         return found.id if found is not None else None
+
+
+def de_owners(engine: Engine, connection_id: int) -> dict[str, str]:
+    """External key -> the pathway that owns that Data Extension on this connection, in words.
+
+    A Data Extension pathway owns its DE: its Mirror deletes what its audience lacks, so a
+    second pathway writing the same DE would lose rows. Membership flags share a DE on purpose
+    and own nothing.
+    """
+    with Session(engine) as session:
+        names = {a.id: a.name for a in session.exec(select(Audience)).all()}
+        return {
+            p.de_customer_key.casefold(): f"{names.get(p.audience_id, '?')} → {p.de_name}"
+            for p in pathways.list_pathways(session=session)
+            if p.connection_id == connection_id
+            and (p.destination_kind or dest.DATA_EXTENSION) == dest.DATA_EXTENSION
+            and p.de_customer_key
+        }
+
+
+def ownership_problem(
+    owners: Mapping[str, str], kind: str, de_key: str, *, shared: bool = False
+) -> str | None:
+    """Why this pathway may not write `de_key`: another pathway owns it (None when free).
+
+    A Data Extension pathway needs a DE of its own; a membership flag may share another
+    pathway's DE only when the user said so (`shared`).
+    """
+    owner = owners.get((de_key or "").strip().casefold())
+    if owner is None:
+        return None
+    if kind == dest.DATA_EXTENSION:
+        return (
+            f"The Data Extension '{de_key.strip()}' already belongs to the pathway '{owner}'. "
+            "One Data Extension has one owning pathway: choose another external key (or push "
+            "this audience as a membership flag on it)."
+        )
+    if kind == dest.MEMBERSHIP_FLAG and not shared:
+        return (
+            f"The Data Extension '{de_key.strip()}' belongs to the pathway '{owner}'. Tick "
+            "'Share it' to add this audience's flag field to it; that pathway's syncs keep "
+            "writing its own fields."
+        )
+    return None
 
 
 def pushed_pairs(engine: Engine) -> set[tuple[int, int]]:
@@ -147,7 +191,8 @@ def create_pathway(
         who: the user, for the audit log.
 
     Raises:
-        ValueError: the mapping cannot be stored (see `store.pathways.set_mapping`); nothing is written.
+        ValueError: the mapping cannot be stored (see `store.pathways.set_mapping`), or another
+            pathway owns the Data Extension (`ownership_problem`); nothing is written.
         SetupError: kind "modeled_refused" (`sync.run_store.check_modeled`); nothing is written.
         LookupError: the audience or connection no longer exists.
     """
@@ -155,6 +200,12 @@ def create_pathway(
     found = existing_pathway(engine, audience["id"], connection["id"], kind)
     if found:
         return found
+    shared = bool((settings.get("options") or {}).get("shared_de"))
+    taken = ownership_problem(
+        de_owners(engine, connection["id"]), kind, settings.get("de_key") or "", shared=shared
+    )
+    if taken:
+        raise ValueError(taken)
     with transaction(engine) as session:
         check_modeled_ids(session, audience["id"], connection["id"])
         pathway = pathways.create_pathway(

@@ -35,15 +35,43 @@ TYPE_WORDS = {
 UNKNOWN = "Unknown"
 
 
-def rejected_help(error_types: Mapping[str, int]) -> list[str]:
+def rejected_help(error_types: Mapping[str, int], *, sample: int | None = None) -> list[str]:
     """One sentence per validationErrorType seen in a run, saying what to fix (Markdown).
 
-    The types come from SFMC's replies, so they are escaped.
+    With `sample` (the number of rejects the counts come from), each count says it is out of
+    that sample, so it is not read as a total. The types come from SFMC's replies: escaped.
     """
+    out = " in the sample" if sample is not None else ""
     return [
-        f"**{count:,} × {md(etype)}**: the value {TYPE_WORDS.get(etype, 'was refused by Marketing Cloud')}."
+        f"**{count:,}{out} × {md(etype)}**: the value "
+        f"{TYPE_WORDS.get(etype, 'was refused by Marketing Cloud')}."
         for etype, count in sorted(error_types.items(), key=lambda kv: -kv[1])
     ]
+
+
+# A dry run's sampled reject (`sync.types.plan_reject`) as its table shows it: plain headings.
+PLAN_REJECT_COLUMNS = {
+    "row": "Row",
+    "key": "Key",
+    "field": "Field",
+    "error_type": "Problem",
+    "error_details": "Details",
+}
+
+
+def plan_reject_rows(rejects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The sampled rejects of a dry run with readable column headings."""
+    return [{PLAN_REJECT_COLUMNS.get(k, k): v for k, v in r.items()} for r in rejects]
+
+
+def sample_heading(sampled: int, total: int) -> str:
+    """Says that the reasons come from a sample, and of how many rejected rows."""
+    if sampled >= total:
+        return f"**Why rows would be rejected** (all {total:,}):"
+    return (
+        f"**Why rows would be rejected**: in a sample of the first {sampled:,} of the "
+        f"{total:,} rejected rows (the run's download lists every one):"
+    )
 
 
 def csv_rows_of_type(data: bytes, error_type: str) -> bytes:

@@ -96,3 +96,76 @@ def waiting_confirmation(engine: Engine, run_id: int | None) -> SyncRun | None:
     """The run if it stopped at the Mirror safety stop and waits for the user's confirmation."""
     run = queue.get_run(engine, run_id) if run_id else None
     return run if run is not None and run.state == "needs_confirm" else None
+
+
+def progress_text(run: SyncRun) -> str:
+    """The progress bar's line of a running sync; no "0 / 0 rows" before the first figures."""
+    done = max(
+        (run.rows_succeeded or 0) + (run.rows_failed or 0) + (run.rows_skipped or 0),
+        run.rows_sent or 0,
+    )
+    what = "Dry run" if run.dry_run else "Sync"
+    if not run.rows_total:
+        return f"{what} started: reading the audience and the Data Extension…"
+    if not done:
+        return f"{what} started: {run.rows_total:,} rows to check, sending the first batch…"
+    eta = f" · about {fmt_duration(run.eta_s)} left" if run.eta_s else ""
+    rate = f" · {run.rows_per_s:,.0f} rows/s" if run.rows_per_s else ""
+    return f"Processing: {done:,} of {run.rows_total:,} rows{rate}{eta}"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """A duration in a few characters: "42s", "3m 05s", "2h 10m" ("—" when unknown)."""
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+def mirror_stop_note(plan: Mapping[str, Any], method: str, guard_share: float) -> str | None:
+    """A dry run's warning that the real Mirror sync will stop at the safety stop, and why.
+
+    The dry run itself never stops (`sync.plan.delete_guard` skips it), so without this note its
+    "To delete" figure reads as what the sync will do.
+    """
+    to_delete = int(plan.get("delete") or 0)
+    de_rows = int(plan.get("de_rows") or 0)
+    if method != "mirror" or not to_delete or not de_rows:
+        return None
+    share = to_delete / de_rows
+    if share <= guard_share:
+        return None
+    return (
+        f"The sync will stop before deleting: Mirror would delete {to_delete:,} of the "
+        f"{de_rows:,} rows in the Data Extension ({share:.0%}), above this pathway's "
+        f"{guard_share:.0%} safety stop. Nothing is changed until someone confirms the deletes "
+        "(the sync then shows a confirm button). If the number looks wrong, check the "
+        "audience's filters first."
+    )
+
+
+def dry_run_note(engine: Engine, run: SyncRun) -> str | None:
+    """What the real sync of a dry run will do differently (`mirror_stop_note`), or None."""
+    with Session(engine) as session:
+        pathway = pathways.get_pathway(run.pathway_id, session=session)
+    if pathway is None:
+        return None
+    return mirror_stop_note(run.plan or {}, pathway.method, pathway.delete_guard_share)
+
+
+def confirm_deletes(engine: Engine, run: SyncRun, who: str) -> SyncRun:
+    """Queue the sync again with the deletes of a run stopped at Mirror's safety stop confirmed.
+
+    Raises:
+        ValueError: the run is not waiting for confirmation (already confirmed or superseded).
+        RunConflictError: the pathway already has a queued or running sync.
+    """
+    fresh = waiting_confirmation(engine, run.id)
+    if fresh is None:
+        msg = "This sync is no longer waiting for confirmation: reload the page to see its state."
+        raise ValueError(msg)
+    return queue_sync(engine, fresh.pathway_id, who, confirm_deletes=True)

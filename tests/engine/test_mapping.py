@@ -52,11 +52,14 @@ def test_suggest_mapping_types_lengths_and_email_primary_key():
 
 def test_names_and_keys_templates():
     assert title_case("first_name") == "First Name"
-    assert de_name_for("Lapsed donors") == "AVID - Lapsed donors"
+    assert de_name_for("Lapsed donors") == "Pathways - Lapsed donors"
     key = de_key_for("a" * 30, 12345)
     assert len(key) == 36
-    assert key.startswith("avid_aaaa")
-    assert de_key_for("abc", 7) == "avid_abc_segment_7"
+    assert key.startswith("pathways_aaaa")
+    assert key.endswith("_segment_12345")  # the audience id survives a long client id
+    assert de_key_for("a" * 30, 12345) != de_key_for("a" * 30, 12346)
+    assert de_key_for("abc", 7) == "pathways_abc_segment_7"
+    assert de_name_for("X", "Team - {audience}") == "Team - X"
 
 
 def test_convert_values_to_sfmc_forms():

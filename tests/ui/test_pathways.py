@@ -161,7 +161,9 @@ def test_data_extension_settings_say_what_to_fix():
         mapping=_frame(("email", "Email", "EmailAddress")),
     )
     settings, problems = upath.data_extension_settings(choice)
-    assert problems == ["Choose a Category (the Data Extension folder) on the Column Mapping tab."]
+    assert problems == [
+        "Choose a Category (the Data Extension folder) at the top of this step."
+    ]
     assert settings["de_name"] == "AVID - X"
     assert settings["mapping"][0]["is_primary_key"]
 
