@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sfmc.types import DataExtension, DeField
 from sync.destination_rules import membership_problems, raise_first
+from sync.keyset import KeySet
 from sync.mapping import FieldMap, RowConverter
 from sync.plan import read_remote_keys
 from sync.preflight import Preflight
@@ -132,8 +133,13 @@ def _leavers(
     key_conv = RowConverter(
         [replace(key_map, destination_field=key_field.name, field_type=key_field.field_type)]
     )
-    current = {preflight.key_of(key_conv(row)) for chunk in audience for row in chunk}
-    return [k for k in ledger_keys if k and k not in current]
+    current = KeySet()  # on disk beyond a few thousand keys
+    try:
+        for chunk in audience:
+            current.add_many((preflight.key_of(key_conv(row)), None) for row in chunk)
+        return [k for k in ledger_keys if k and k not in current]
+    finally:
+        current.close()
 
 
 def _flag_leavers(
@@ -148,8 +154,10 @@ def _flag_leavers(
     """Upsert the leavers still in the DE with the flag False; forget the others."""
     key_field, flag_field = shared.key_field, shared.flag_field
     remote = read_remote_keys(client, shared.de.customer_key, [key_field])
-    leavers = [remote[k] for k in gone if k in remote]
-    vanished = [k for k in gone if k not in remote]
+    found = remote.lookup(gone)
+    remote.close()
+    leavers = [found[k][0] for k in gone if k in found]
+    vanished = [k for k in gone if k not in found]
     on_commit = io.on_commit
     if vanished:
         # Someone deleted these rows in SFMC: nothing to flag, and never re-create them.
@@ -159,8 +167,8 @@ def _flag_leavers(
         FieldMap(_FLAG_SOURCE, flag_field.name, "Boolean"),
     ]
     rows = [
-        {key_field.name: v[key_field.name], _FLAG_SOURCE: False, "_row": i + 1}
-        for i, v in enumerate(leavers)
+        {key_field.name: value, _FLAG_SOURCE: False, "_row": i + 1}
+        for i, value in enumerate(leavers)
     ]
 
     def leaver_commit(commit: Commit) -> None:

@@ -8,11 +8,15 @@ while sending; `dry_run` counts it without writing anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence, Sized
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sfmc import keys as de_keys
+from sfmc import rows as de_rows
 from sfmc.types import DeField, RowOutcome
+from sync.keyset import KeySet
 from sync.mapping import FieldMap, RowConverter, RowHasher, key_display, key_string
 from sync.preflight import Preflight
 from sync.tally import Tally
@@ -29,23 +33,53 @@ from sync.types import (
 if TYPE_CHECKING:
     from sfmc.client import SfmcClient
 
-# The DE's primary keys: exact key string (`key_string`) -> {pk field: stored value}. Keyed by
-# the string itself, never by its hash(): two keys whose hashes collide are still two rows.
-RemoteKeys = dict[str, dict[str, str]]
+# The DE's primary keys: exact key string (`key_string`) -> the stored value of each key field,
+# in key-field order. Keyed by the string itself, never by its hash(): two keys whose hashes
+# collide are still two rows. On disk beyond a few thousand keys (`sync.keyset`).
+RemoteKeys = KeySet
+# Rowset pages read at once: with SFMC's ~0.1-0.2 s per request, 4 readers stay under the
+# engine's own request pacing (`PushOptions.max_requests_per_s`) without idling.
+KEY_READERS = 4
+
+
+def _no_pace() -> None:
+    return None
 
 
 def read_remote_keys(
-    client: SfmcClient, customer_key: str, key_fields: Sequence[DeField]
+    client: SfmcClient,
+    customer_key: str,
+    key_fields: Sequence[DeField],
+    *,
+    pace: Callable[[], None] = _no_pace,
 ) -> RemoteKeys:
-    """Every primary key in the DE, by its key string (a paged SOAP read)."""
+    """Every primary key in the DE, by its key string, with its stored values.
+
+    A REST rowset read: page 1 gives the count and a token, then `KEY_READERS` threads read
+    the other pages at once (each page is independent), each adding its keys as it lands.
+    `pace` is called before each request (the engine's request pacing).
+    """
     names = [f.name for f in key_fields]
-    folded = {n.casefold(): n for n in names}
-    remote: RemoteKeys = {}
-    for item in client.iter_rows(customer_key, names):
-        values = {folded.get(k.casefold(), k): v for k, v in item.items()}
-        key = key_string(values, key_fields)
-        if key:
-            remote[key] = {n: values.get(n, "") for n in names}
+    remote = KeySet()
+
+    def add(rows: Sequence[Mapping[str, str]]) -> None:
+        remote.add_many(
+            (key, [values.get(n, "") for n in names])
+            for values in rows
+            if (key := key_string(values, key_fields))
+        )
+
+    pace()
+    first = de_keys.rowset_first_page(client, customer_key, names)
+    add(first.rows)
+
+    def read(page: int) -> None:
+        pace()
+        add(de_keys.rowset_page(client, first, page, names))
+
+    if first.pages > 1:
+        with ThreadPoolExecutor(KEY_READERS, thread_name_prefix="keys") as pool:
+            list(pool.map(read, range(2, first.pages + 1)))
     return remote
 
 
@@ -73,11 +107,13 @@ class RowJudge:
         values: Mapping[str, object],
         key: str,
         holders: Mapping[str, int],
+        in_de: Collection[str],
     ) -> tuple[RowOutcome | None, bool]:
         """(refusal or None, whether the row is refused for its own values).
 
         `holders`: keys held by earlier audience rows an incremental read left out; a row
-        using one of them is a duplicate. Own-value refusals can be remembered with the row's
+        using one of them is a duplicate. `in_de`: the keys of the row's chunk that the DE
+        has (`self.remote.lookup`). Own-value refusals can be remembered with the row's
         revision; duplicates and Update Only's "not found" depend on other rows.
         """
         if holders and holders.get(key, row["_row"]) < row["_row"]:
@@ -86,14 +122,14 @@ class RowJudge:
         outcome = self.preflight.check(values, key)
         if outcome is not None:
             return outcome, outcome.error_type != "DuplicateKey"
-        if self.method == "update_only" and key not in self.remote:
+        if self.method == "update_only" and key not in in_de:
             return not_found(self.key_names), False
         return None, False
 
 
 def audience_keys(
     io: RunIO, mapping: Sequence[FieldMap], preflight: Preflight, *, method: str
-) -> set[str] | None:
+) -> KeySet | None:
     """Pre-pass over the audience's keys, when needed (else None).
 
     Mirror's guard needs every key before anything is written; a resumed run needs the keys
@@ -102,30 +138,33 @@ def audience_keys(
     resume_row = io.resume_row
     if method != "mirror" and resume_row <= 0:
         return None
-    keys: set[str] = set()
+    keys = KeySet()
     key_conv = RowConverter([m for m in mapping if m.is_primary_key])
+    key_of = preflight.key_of
     for chunk in io.read_keys(0):
-        for row in chunk:
-            key = preflight.key_of(key_conv(row))
-            if not key:
-                continue
-            keys.add(key)
-            if row["_row"] <= resume_row:
+        found = [(row["_row"], key_of(key_conv(row))) for row in chunk]
+        keys.add_many((key, None) for _, key in found if key)
+        for row_no, key in found:
+            if key and row_no <= resume_row:
                 preflight.remember(key)
         if method != "mirror" and chunk and chunk[-1]["_row"] >= resume_row:
             break
     return keys
 
 
-def stale_keys(remote: RemoteKeys, audience: set[str] | None) -> list[dict[str, str]]:
-    """Mirror: the DE's keys the audience no longer has (to delete)."""
+def stale_keys(remote: RemoteKeys, audience: KeySet | None) -> KeySet:
+    """Mirror: the DE's keys the audience no longer has (to delete), with their stored values."""
+    stale = KeySet()
     if audience is None:
-        return []
-    return [vals for key, vals in remote.items() if key not in audience]
+        return stale
+    for page in remote.iter_items():
+        kept = audience.lookup([key for key, _ in page])
+        stale.add_many((key, values) for key, values in page if key not in kept)
+    return stale
 
 
 def delete_guard(
-    to_delete: Sequence[object], de_rows: int, options: PushOptions
+    to_delete: Sized, de_rows: int, options: PushOptions
 ) -> tuple[dict[str, Any], str] | None:
     """Mirror's refusal (plan, message) to delete too large a share of the DE unconfirmed."""
     share = len(to_delete) / de_rows if de_rows else 0.0
@@ -167,32 +206,41 @@ def not_found(key_names: Sequence[str]) -> RowOutcome:
 def delete_stale(
     client: SfmcClient,
     target: PushTarget,
-    to_delete: list[dict[str, str]],
+    to_delete: KeySet,
     *,
     options: PushOptions,
-    preflight: Preflight,
+    key_fields: Sequence[DeField],
     on_commit: Callable[[Commit], None],
     tally: Tally,
-) -> None:
-    """Mirror's deletes, in batches, each committed (ledger entries dropped) as it lands."""
+    pace: Callable[[], None] = _no_pace,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Mirror's deletes, `options.delete_batch` keys per SOAP Delete, each committed as it lands.
+
+    Each commit drops the deleted keys' ledger entries. Runs alongside the upserts (the keys are disjoint), so counting and committing happen
+    under the tally's lock; `should_stop` is asked before each batch (cancel, failed send).
+    Returns False when it stopped before the last batch.
+    """
+    names = [f.name for f in key_fields]
     step = max(1, options.delete_batch)
-    for start in range(0, len(to_delete), step):
-        part = to_delete[start : start + step]
-        outcomes = client.delete_rows(target.customer_key, part)
-        gone = [
-            preflight.key_of(keys)
-            for keys, outcome in zip(part, outcomes, strict=False)
-            if outcome.ok
-        ]
-        tally.counters.rows_deleted += len(gone)
-        on_commit(
-            Commit(
-                checkpoint_row=-1,
-                counters=tally.snapshot(),
-                ledger_deletes=[k for k in gone if k],
-                phase="delete",
+    for page in to_delete.iter_items(step):
+        if should_stop():
+            return False
+        part = [dict(zip(names, values, strict=True)) for _, values in page]
+        pace()
+        outcomes = de_rows.delete_rows(client, target.customer_key, part, batch_size=step)
+        gone = [key for (key, _), outcome in zip(page, outcomes, strict=False) if outcome.ok]
+        with tally.lock:
+            tally.counters.rows_deleted += len(gone)
+            on_commit(
+                Commit(
+                    checkpoint_row=-1,
+                    counters=tally.snapshot(),
+                    ledger_deletes=gone,
+                    phase="delete",
+                )
             )
-        )
+    return True
 
 
 def dry_run(
@@ -200,7 +248,7 @@ def dry_run(
     judge: RowJudge,
     *,
     tally: Tally,
-    to_delete: Sequence[object],
+    to_delete: Sized,
     incremental: bool,
     changed_only: bool,
 ) -> PushResult:
@@ -227,9 +275,10 @@ def dry_run(
         keys = [judge.preflight.key_of(v) for v in converted]
         known = lookup([k for k in keys if k]) if lookup else {}
         holders = changed.holders([k for k in keys if k]) if changed else {}
+        in_de = judge.remote.lookup([k for k in keys if k]) if judge.remote else {}
         for row, values, key in zip(chunk, converted, keys, strict=True):
             counters.rows_read += 1
-            plan[_dry_verdict(judge, row, values, key, holders, known, plan)] += 1
+            plan[_dry_verdict(judge, row, values, key, holders, known, in_de, plan)] += 1
     if changed is not None:
         unread = max(changed.span(0, None)[0] - counters.rows_read, 0)
         plan["unchanged"] += unread
@@ -251,17 +300,18 @@ def _dry_verdict(
     key: str,
     holders: Mapping[str, int],
     known: Mapping[str, str],
+    in_de: Collection[str],
     plan: dict[str, Any],
 ) -> str:
     """The plan entry one row counts in; a refusal also goes to the plan's sample."""
-    outcome, _ = judge.verdict(row, values, key, holders)
+    outcome, _ = judge.verdict(row, values, key, holders, in_de)
     if outcome is not None:
         if len(plan["rejects"]) < SAMPLE_REJECTS:
             plan["rejects"].append(
                 plan_reject(row["_row"], key_display(values, judge.key_names), outcome)
             )
         return "reject"
-    exists = bool(key) and key in judge.remote
+    exists = bool(key) and key in in_de
     if judge.method == "append" and exists:
         return "skip"
     if known and known.get(key) == judge.hasher(values)[0] and exists:

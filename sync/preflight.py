@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from sfmc.types import DeField, RowOutcome
 from store import fieldtypes
 from store.fieldchecks import FieldShape, Violation
+from sync.keyset import KeySet
 from sync.mapping import key_function
 from sync.values import shape_of
 
@@ -54,8 +55,8 @@ class Preflight:
         )
         self._key = key_function(self.key_fields)
         # The keys themselves, never their hash(): two keys whose hashes collide are two rows.
-        # Kept as UTF-8 bytes: 16 bytes less per key than str (16 MB at a million keys).
-        self.seen: set[bytes] = set()
+        # On disk beyond a few thousand keys (`sync.keyset`): memory stays flat at any size.
+        self.seen = KeySet()
 
     def key_of(self, values: Mapping[str, object]) -> str:
         """The case-insensitive identity of a mapped row ("" when a key value is missing)."""
@@ -64,7 +65,7 @@ class Preflight:
     def remember(self, key: str) -> None:
         """Mark a key as already used by an earlier audience row (used when resuming)."""
         if key:
-            self.seen.add(key.encode("utf-8", "surrogatepass"))
+            self.seen.add(key)
 
     def duplicate(self) -> RowOutcome:
         """The refusal of a row whose key an earlier audience row already uses."""
@@ -93,11 +94,8 @@ class Preflight:
         """
         if key is None:
             key = self.key_of(values)
-        if key:
-            encoded = key.encode("utf-8", "surrogatepass")  # exact, never raises
-            if encoded in self.seen:
-                return self.duplicate()
-            self.seen.add(encoded)
+        if key and not self.seen.add(key):
+            return self.duplicate()
         get = values.get
         for name, sure, rest in self._steps:
             if not sure(get(name)):

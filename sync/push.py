@@ -14,15 +14,17 @@ commits).
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from sfmc.rows import ASYNC_MAX_ROWS
 from sfmc.types import RowOutcome
+from sync.keyset import KeySet
 from sync.mapping import FieldMap, RowConverter, RowHasher, key_display
 from sync.plan import (
-    RemoteKeys,
     RowJudge,
     audience_keys,
     delete_guard,
@@ -32,11 +34,12 @@ from sync.plan import (
     stale_keys,
 )
 from sync.preflight import Preflight
-from sync.sender import Batch, Pipeline, Sender
+from sync.sender import Batch, Pacer, Pipeline, Sender
 from sync.tally import Tally
 from sync.types import (
     METHODS,
     ChangedRows,
+    Commit,
     PushCancelled,
     PushOptions,
     PushResult,
@@ -94,19 +97,45 @@ def push_rows(
     converter = RowConverter(mapping, tenant_zone(target.time_zone))
     preflight = Preflight(target.fields, target.primary_keys)
     tally = Tally(client, io)
-    remote: RemoteKeys = {}
-    if de_exists and (options.dry_run or method in _READS_REMOTE):
-        tally.progress("reading keys")
-        remote = read_remote_keys(client, target.customer_key, preflight.key_fields)
+    pacer = Pacer(options.max_requests_per_s)
+    remote = KeySet()
+    with ThreadPoolExecutor(1, thread_name_prefix="keys") as background:
+        reading = None
+        if de_exists and (options.dry_run or method in _READS_REMOTE):
+            tally.progress("reading keys")
+            reading = background.submit(
+                read_remote_keys, client, target.customer_key, preflight.key_fields, pace=pacer.wait
+            )
+        # Meanwhile, the audience's own pre-pass (Mirror's guard, a resume).
+        audience = audience_keys(io, mapping, preflight, method=method)
+        if reading is not None:
+            remote = reading.result()
     judge = RowJudge(method, converter, preflight, RowHasher(converter.field_names), remote)
-    audience = audience_keys(io, mapping, preflight, method=method)
-    to_delete: list[dict[str, str]] = []
-    if method == "mirror":
-        to_delete = stale_keys(remote, audience)
-        refusal = delete_guard(to_delete, len(remote), options)
-        if refusal is not None:
-            plan, message = refusal
-            return PushResult("needs_confirm", tally.snapshot(), plan=plan, message=message)
+    to_delete = stale_keys(remote, audience) if method == "mirror" else KeySet()
+    try:
+        return _push(io, judge, client, target, options, tally, pacer, to_delete, changed_only)
+    finally:
+        for keys in (remote, audience, to_delete, preflight.seen):
+            if keys is not None:
+                keys.close()
+
+
+def _push(
+    io: RunIO,
+    judge: RowJudge,
+    client: SfmcClient,
+    target: PushTarget,
+    options: PushOptions,
+    tally: Tally,
+    pacer: Pacer,
+    to_delete: KeySet,
+    changed_only: bool,
+) -> PushResult:
+    """The part of `push_rows` after the keys are known: guard, dry run or send (and delete)."""
+    refusal = delete_guard(to_delete, len(judge.remote), options)
+    if refusal is not None:
+        plan, message = refusal
+        return PushResult("needs_confirm", tally.snapshot(), plan=plan, message=message)
     if options.dry_run:
         return dry_run(
             io,
@@ -116,21 +145,33 @@ def push_rows(
             incremental=options.incremental,
             changed_only=changed_only,
         )
-    loop = _SendLoop(io, judge, client=client, target=target, options=options, tally=tally)
-    state = loop.run(io.changed if changed_only else None)
-    if state == "succeeded" and method == "mirror" and to_delete:
-        tally.progress("deleting")
-        delete_stale(
-            client,
-            target,
-            to_delete,
-            options=options,
-            preflight=preflight,
-            on_commit=io.on_commit,
-            tally=tally,
-        )
+    loop = _SendLoop(
+        io, judge, client=client, target=target, options=options, tally=tally, pacer=pacer
+    )
+    deletes = None
+    if to_delete:
+        # Deletes start as soon as the leavers are known, alongside the upserts.
+        def deletes(commit: Callable[[Commit], None], stop: Callable[[], bool]) -> bool:
+            return delete_stale(
+                client,
+                target,
+                to_delete,
+                options=options,
+                key_fields=judge.preflight.key_fields,
+                on_commit=commit,
+                tally=tally,
+                pace=pacer.wait,
+                should_stop=stop,
+            )
+
+    state = loop.run(io.changed if changed_only else None, deletes)
     tally.progress("done")
     return PushResult(state, tally.snapshot(), rejected_sample=tally.sample)
+
+
+# Work done alongside the send loop: called with the commit writer's `put` and a stop check;
+# returns False when it stopped before its end.
+_SideWork = Callable[[Callable[[Commit], None], Callable[[], bool]], bool]
 
 
 class _SendLoop:
@@ -149,6 +190,7 @@ class _SendLoop:
         target: PushTarget,
         options: PushOptions,
         tally: Tally,
+        pacer: Pacer,
     ) -> None:
         self.io = io
         self.judge = judge
@@ -159,7 +201,7 @@ class _SendLoop:
         self.cap = max(1, min(options.batch_rows, ASYNC_MAX_ROWS))
         self.ramp = [min(self.cap, n) for n in _RAMP]
         self.pipeline = Pipeline(
-            Sender(client, target, options),
+            Sender(client, target, options, pacer),
             in_flight=options.in_flight,
             tally=tally,
             key_names=self.key_names,
@@ -170,12 +212,23 @@ class _SendLoop:
         self.changed: ChangedRows | None = None
         self.accounted = io.resume_row  # incremental: audience rows up to here are counted
 
-    def run(self, changed: ChangedRows | None) -> str:
-        """Send every row after the resume point; "succeeded" or "cancelled"."""
+    def run(self, changed: ChangedRows | None, side: _SideWork | None = None) -> str:
+        """Send every row after the resume point; "succeeded" or "cancelled".
+
+        `side` (Mirror's deletes) runs on its own thread meanwhile, committing through the
+        same writer; it is told to stop when the send ends early, and its error is raised.
+        """
         self.changed = changed
         reader = changed.read if changed is not None else self.io.read_chunks
         should_cancel = self.io.should_cancel
         last_progress = 0.0
+        stopping = threading.Event()
+        helper = ThreadPoolExecutor(1, thread_name_prefix="deletes")
+        side_done = None
+        if side is not None:
+            side_done = helper.submit(
+                side, self.pipeline.writer.put, lambda: stopping.is_set() or should_cancel()
+            )
         try:
             for chunk in reader(self.io.resume_row):
                 if should_cancel():
@@ -187,10 +240,14 @@ class _SendLoop:
                     self.tally.progress("sending", self.pipeline.in_flight)
             self.close_batch(final=True)
             self.pipeline.drain()
+            if side_done is not None and not side_done.result():
+                return "cancelled"  # asked to stop before its end
         except PushCancelled:
             self.pipeline.drain()  # the open batch was not sent: it is not acknowledged
             return "cancelled"
         finally:
+            stopping.set()
+            helper.shutdown(wait=True)
             self.pipeline.close()
         return "succeeded"
 
@@ -205,6 +262,8 @@ class _SendLoop:
         present = [k for k in keys if k]
         known: Mapping[str, str] = self.lookup(present) if self.lookup is not None else {}
         holders = self.changed.holders(present) if self.changed is not None else {}
+        # The chunk's keys the DE has: one lookup per chunk, not per row.
+        in_de = remote.lookup(present) if remote else {}
         max_bytes = self.options.max_bytes
         for row, values, key in zip(chunk, converted, keys, strict=True):
             batch = self.batch
@@ -213,17 +272,17 @@ class _SendLoop:
             if row.get("_refused") is not None:
                 self.refused_before(row, values, key)
                 continue
-            outcome, own = verdict(row, values, key, holders)
+            outcome, own = verdict(row, values, key, holders, in_de)
             if outcome is not None:
                 # Refused for its own values: remembered with its revision.
                 rev = row.get("_rev") if own else None
                 batch.rejected.append(self.rejection(row, values, outcome, source_rev=rev))
                 continue
-            if append and key in remote:
+            if append and key in in_de:
                 batch.skipped += 1
                 continue
             digest, size = hasher(values)
-            if known and known.get(key) == digest and (not mirror or key in remote):
+            if known and known.get(key) == digest and (not mirror or key in in_de):
                 batch.skipped += 1
                 rev = row.get("_rev")
                 if rev is not None:

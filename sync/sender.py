@@ -94,13 +94,20 @@ def is_transient(outcome: RowOutcome) -> bool:
 class Sender:
     """Submits one batch and waits for SFMC's verdict on each row (runs in a pool thread)."""
 
-    def __init__(self, client: SfmcClient, target: PushTarget, options: PushOptions) -> None:
+    def __init__(
+        self,
+        client: SfmcClient,
+        target: PushTarget,
+        options: PushOptions,
+        pacer: Pacer | None = None,
+    ) -> None:
         self.client = client
         self.key = target.customer_key
         self.key_names = target.primary_keys
         self.mode = "insert" if target.method == "append" else "upsert"
         self.timeout = options.status_timeout
-        self.pacer = Pacer(options.max_requests_per_s)
+        # Shared with the run's key reads and deletes (`sync.push`): one pace for all requests.
+        self.pacer = pacer or Pacer(options.max_requests_per_s)
         self.budget = CallBudget(options.poll_budget)
         # The first poll waits for the job's expected duration (at first a guess from its rows,
         # then half of what the previous job took: SFMC's queue is the tenant's); later polls
@@ -253,4 +260,6 @@ class Pipeline:
             ready.append(self.pending.pop(self.next_commit))
             self.next_commit += 1
         if ready:
-            self.writer.put(commit_batches(ready, self.tally, self.key_names))
+            # Under the tally's lock: Mirror's deletes count and commit from their own thread.
+            with self.tally.lock:
+                self.writer.put(commit_batches(ready, self.tally, self.key_names))

@@ -46,6 +46,8 @@ class Tally:
         self._base_calls = self.counters.api_calls
         self._started = time.monotonic()
         self._done_at_start = self.rows_done()
+        # Held while counters change and their commit is queued (see `Pipeline._commit_ready`).
+        self.lock = threading.Lock()
 
     def calls(self) -> int:
         """API calls of the whole run (before the resume too)."""

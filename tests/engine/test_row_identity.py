@@ -16,9 +16,10 @@ import pytest
 
 from sfmc.errors import SfmcAuthError, SfmcRetriableError
 from sfmc.types import DeField
+from sync.keyset import KeySet
 from sync.mapping import FieldMap, RowHasher, key_string
 from sync.membership import _leavers
-from sync.plan import audience_keys, read_remote_keys, stale_keys
+from sync.plan import audience_keys, stale_keys
 from sync.preflight import Preflight
 from sync.types import RunError, RunIO, SetupError
 
@@ -26,14 +27,11 @@ EMAIL = DeField("Email", "EmailAddress", 254, is_primary_key=True, is_required=T
 KEY_MAP = FieldMap("email", "Email", "EmailAddress", 254, is_primary_key=True)
 
 
-class KeysOnly:
-    """A client double whose DE holds these primary keys."""
-
-    def __init__(self, *emails: str) -> None:
-        self.emails = emails
-
-    def iter_rows(self, customer_key, names):
-        return iter([{"Email": e} for e in self.emails])
+def remote_keys(*emails: str, spill_at: int) -> KeySet:
+    """The DE's keys as `read_remote_keys` keeps them (key string -> stored values)."""
+    remote = KeySet(spill_at=spill_at)
+    remote.add_many((key_string({"Email": e}, [EMAIL]), [e]) for e in emails)
+    return remote
 
 
 @pytest.fixture
@@ -43,21 +41,26 @@ def colliding_hash(monkeypatch):
 
 
 def test_remote_keys_keep_every_key_when_hashes_collide(colliding_hash):
-    remote = read_remote_keys(KeysOnly("a@x.org", "B@x.org", "c@x.org"), "de", [EMAIL])
-    assert remote == {
-        "a@x.org": {"Email": "a@x.org"},
-        "b@x.org": {"Email": "B@x.org"},
-        "c@x.org": {"Email": "c@x.org"},
-    }
+    for spill_at in (100, 1):  # in memory, on disk
+        remote = remote_keys("a@x.org", "B@x.org", "c@x.org", spill_at=spill_at)
+        assert len(remote) == 3
+        assert remote.lookup(["a@x.org", "b@x.org", "c@x.org", "d@x.org"]) == {
+            "a@x.org": ["a@x.org"],
+            "b@x.org": ["B@x.org"],
+            "c@x.org": ["c@x.org"],
+        }
 
 
 def test_mirror_deletes_exactly_the_keys_the_audience_lacks_when_hashes_collide(colliding_hash):
-    remote = read_remote_keys(KeysOnly("a@x.org", "b@x.org", "c@x.org"), "de", [EMAIL])
     rows = [{"_row": 1, "email": "A@x.org"}, {"_row": 2, "email": "c@x.org"}]
     io = RunIO(lambda after: [rows] if after == 0 else [])
     audience = audience_keys(io, [KEY_MAP], Preflight([EMAIL], ["Email"]), method="mirror")
-    assert audience == {"a@x.org", "c@x.org"}
-    assert stale_keys(remote, audience) == [{"Email": "b@x.org"}]
+    assert audience is not None
+    assert sorted(k for page in audience.iter_items() for k, _ in page) == ["a@x.org", "c@x.org"]
+    for spill_at in (100, 1):  # in memory, on disk
+        remote = remote_keys("a@x.org", "b@x.org", "c@x.org", spill_at=spill_at)
+        stale = stale_keys(remote, audience)
+        assert [item for page in stale.iter_items() for item in page] == [("b@x.org", ["b@x.org"])]
 
 
 def test_membership_leavers_are_exact_when_hashes_collide(colliding_hash):
