@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _upload
+from pages import _audience_edit, _refresh, _sql_source, _upload
 from pages import _widgets as widgets
 from store.audience_rows import count_matching, preview_matching
 from store.datasets import list_datasets
-from store.filters import OP_LABELS, OPS
+from store.filters import OP_LABELS
 from ui import audiences as uaud
 from ui import state
 from ui.text import code, md
@@ -20,6 +20,8 @@ session = st.session_state
 
 with st.expander("Upload a data set (CSV or Excel)", expanded=False, icon=":material/upload:"):
     _upload.upload_section(user)
+with st.expander("Read a data set from a database (SQL)", icon=":material/database:"):
+    _sql_source.sql_section(user)
 
 with state.session() as s:
     datasets = list_datasets(session=s, limit=1000)
@@ -41,8 +43,14 @@ ds = by_id[ds_id]
 if drop.button("Delete", icon=":material/delete:", key="ds_delete", help="Delete this data set"):
     _upload.confirm_delete(ds_id, f"{ds.name} ({ds.row_count:,} rows)", user.username)
 names = [c["name"] for c in ds.columns]
+with st.expander("Upload a new version", icon=":material/sync:"):
+    _refresh.new_version(ds, user)
 
-tab_aud, tab_cols, tab_rows = st.tabs(["Audiences", "Columns and types", "Preview rows"])
+tab_aud, tab_cols, tab_rows, tab_ver = st.tabs(
+    ["Audiences", "Columns and types", "Preview rows", "Versions"]
+)
+with tab_ver:
+    _refresh.history(ds)
 with tab_cols:
     widgets.columns_table(ds.columns)
     if ds.problems:
@@ -57,18 +65,20 @@ with tab_rows:
 
 with tab_aud:
     widgets.audience_list(ds_id)
+    _audience_edit.manage(ds, user)
     st.markdown("#### New audience")
     filters = session[state.AUD_FILTERS]
-    with st.form("aud_filter_add", clear_on_submit=True, border=False):
-        f1, f2, f3, f4 = st.columns([3, 2, 3, 1], vertical_alignment="bottom")
-        column = f1.selectbox("Column", names)
-        op = f2.selectbox("Operator", OPS, format_func=OP_LABELS.get)
-        value = f3.text_input(
+    f1, f2, f3 = st.columns([3, 2, 4], vertical_alignment="bottom")
+    column = f1.selectbox("Column", names)
+    op = _audience_edit.operator_picker(f2, ds.columns[names.index(column)], key="aud_new_op")
+    with f3.form("aud_filter_add", clear_on_submit=True, border=False):
+        v, add = st.columns([3, 1], vertical_alignment="bottom")
+        value = v.text_input(
             "Value",
             help="For 'in', separate values with commas; for "
             "'between', write two values separated by a comma.",
         )
-        if f4.form_submit_button("Add filter"):
+        if add.form_submit_button("Add filter"):
             filters.append({"column": column, "op": op, "value": value})
     for i, f in enumerate(list(filters)):
         a, b = st.columns([6, 1])

@@ -45,7 +45,7 @@ def history(p: object) -> None:
                 "Run": r.id,
                 "Started": widgets.fmt_when(r.started_at or r.created_at),
                 "Outcome": run_outcome(r).word,
-                "What changed": changes.change_words(r),
+                **changes.change_columns(r),
                 "Dry run": "yes" if r.dry_run else "",
                 "Written": r.rows_succeeded,
                 "Rejected": r.rows_failed,
@@ -118,5 +118,6 @@ for conn_id, items in by_conn.items():
                     widgets.mirror_stop(last, key=f"pw{p.id}")
                 elif status.message:
                     st.caption(md(status.message))
+                st.caption(changes.change_words(last))
                 with st.expander("Run history and rejected rows"):
                     history(p)

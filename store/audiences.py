@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from store.errors import InUseError
@@ -99,12 +98,20 @@ def delete_audience(audience_id: int, *, session: Session) -> Audience | None:
     audience = session.get(Audience, audience_id)
     if audience is None:
         return None
-    used = session.exec(
-        select(func.count()).select_from(Pathway).where(Pathway.audience_id == audience_id)
-    ).one()
+    used = pathways_using(audience_id, session=session)
     if used:
-        msg = f"Audience {audience.name!r} is pushed by {used} pathway(s); delete those first."
+        names = ", ".join(repr(n) for n in used)
+        msg = (
+            f"Audience {audience.name!r} is pushed by {len(used)} pathway(s): {names}. Delete "
+            "those pathways on Manage Pathways first."
+        )
         raise InUseError(msg)
     session.delete(audience)
     session.commit()
     return audience
+
+
+def pathways_using(audience_id: int, *, session: Session) -> list[str]:
+    """The Data Extension names of the pathways that push this audience, in name order."""
+    stmt = select(Pathway.de_name).where(Pathway.audience_id == audience_id)
+    return sorted(session.exec(stmt))

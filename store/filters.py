@@ -36,12 +36,49 @@ OPS = (
     "after",
 )
 OP_LABELS = {op: op.replace("_", " ") for op in OPS}
+_TEXT_OPS = (
+    "equals",
+    "not_equals",
+    "contains",
+    "not_contains",
+    "starts_with",
+    "in",
+    "not_in",
+    "is_empty",
+    "is_not_empty",
+)
+_NUMBER_OPS = (
+    "equals",
+    "not_equals",
+    "greater_than",
+    "less_than",
+    "between",
+    "in",
+    "not_in",
+    "is_empty",
+    "is_not_empty",
+)
+_OPS_BY_TYPE = {
+    "integer": _NUMBER_OPS,
+    "decimal": _NUMBER_OPS,
+    "date": ("before", "after", "between", "equals", "not_equals", "is_empty", "is_not_empty"),
+    "boolean": ("equals", "not_equals", "is_empty", "is_not_empty"),
+}
 _NO_VALUE = frozenset({"is_empty", "is_not_empty"})
 _ORDERED = frozenset({"between", "greater_than", "less_than", "before", "after"})
 
 
 class AudienceFilterError(ValueError):
     """A filter cannot be applied; the message says which one and what to change."""
+
+
+def ops_for(column: Mapping[str, Any]) -> tuple[str, ...]:
+    """The operators that make sense for a column of this type: what the page offers.
+
+    Numbers and dates compare by value (greater/less, before/after, between); text (also
+    e-mail and phone) by words (contains, starts with); a yes/no column only by equality.
+    """
+    return _OPS_BY_TYPE.get(str(column.get("type")), _TEXT_OPS)
 
 
 def _columns_by_name(ds: DataSet) -> dict[str, dict[str, Any]]:
