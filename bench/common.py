@@ -26,7 +26,9 @@ from typing import IO, Any
 
 import requests
 
+from sfmc.rows import ASYNC_MAX_ROWS
 from simulator import SimulatorConfig
+from simulator.realism import PROFILES
 
 ROOT = Path(__file__).resolve().parent.parent
 ROOT_FOLDER_NAME = "Data Extensions"
@@ -50,9 +52,11 @@ class SimSettings:
     async_rows_per_s: float = _SIM_DEFAULTS.async_rows_per_s
     rate_limit: float = _SIM_DEFAULTS.rate_limit
     token_ttl: int = _SIM_DEFAULTS.token_ttl
+    profile: str = "ideal"  # `python -m simulator --profile` (realistic: simulator.realism)
 
     def flags(self) -> list[str]:
         return [
+            f"--profile={self.profile}",
             f"--latency-ms={self.latency_ms}",
             f"--soap-latency-ms={self.soap_latency_ms}",
             f"--rowset-ms-per-row={self.rowset_ms_per_row}",
@@ -70,6 +74,7 @@ class SimSettings:
             async_rows_per_s=args.sim_async_rows_per_s,
             rate_limit=args.sim_rate_limit,
             token_ttl=args.sim_token_ttl,
+            profile=args.sim_profile,
         )
 
     def is_default(self) -> bool:
@@ -86,6 +91,12 @@ def add_sim_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sim-async-rows-per-s", type=float, default=d.async_rows_per_s)
     group.add_argument("--sim-rate-limit", type=float, default=d.rate_limit)
     group.add_argument("--sim-token-ttl", type=int, default=d.token_ttl)
+    group.add_argument(
+        "--sim-profile",
+        choices=sorted(PROFILES),
+        default=d.profile,
+        help="the simulator's tenant: ideal, or realistic (queue waits, deadlocks, paging...)",
+    )
 
 
 def add_profile_arg(parser: argparse.ArgumentParser) -> None:
@@ -603,6 +614,17 @@ def peak_rss_mb() -> float:
 # The floor
 
 
+def tenant_wait(profile: str, rows_to_write: int) -> float:
+    """The profile's expected queue waits of a push: one pickup, plus transient errors."""
+    realism = PROFILES[profile]
+    jobs = -(-rows_to_write // ASYNC_MAX_ROWS)
+    if not jobs:
+        return 0.0
+    return realism.expected_pickup_s() + jobs * (
+        realism.transient_error_rate * realism.transient_error_s
+    )
+
+
 def floor_seconds(
     settings: SimSettings,
     *,
@@ -618,12 +640,21 @@ def floor_seconds(
     + SOAP latency x (1 DE lookup + 1 if the DE is created
                       + ceil(remote_rows / 2,500) key-read pages when the method reads keys
                       + 1 if rows are deleted)
+    + the profile's expected pickup wait of an async job (0 on the ideal tenant; realistic:
+      (1 - long_rate) x median x exp(sigma^2 / 2) + long_rate x (long_min + long_max) / 2,
+      `simulator.realism.Realism.expected_pickup_s`): jobs wait in SFMC's queue side by side,
+      so one wait is the least a push pays on top of the processing
+    + ceil(rows_to_write / 32,000) x transient_error_rate x transient_error_s: a transient
+      "Error" holds SFMC's queue that long, and a push needs at least that many jobs.
     """
     rest = settings.latency_ms / 1000
     soap = settings.soap_latency_ms / 1000
     trips_rest = 4 if rows_to_write else 1
     trips_soap = 1 + int(de_created) + -(-remote_rows // SOAP_PAGE) + int(deletes > 0)
-    return rows_to_write / settings.async_rows_per_s + rest * trips_rest + soap * trips_soap
+    pickup = tenant_wait(settings.profile, rows_to_write)
+    return (
+        rows_to_write / settings.async_rows_per_s + rest * trips_rest + soap * trips_soap + pickup
+    )
 
 
 _SUBMIT = re.compile(r"\s*([\d.]+)\s+([\d.]+)\s+\S+\s+(?:PUT|POST) (?:upsert|insert) (\d+) rows")

@@ -238,6 +238,7 @@ def run_push(
         result: dict[str, Any] = {
             "rows": rows,
             "method": method,
+            "profile": settings.profile,
             "seconds": round(seconds, 2),
             "floor_seconds": round(floor, 2),
             "ratio_to_floor": round(seconds / floor, 3),
@@ -252,6 +253,7 @@ def run_push(
             "rows_skipped": run.rows_skipped,
             "rows_deleted": run.rows_deleted,
             "api_calls": run.api_calls,
+            "api_calls_per_million": round(run.api_calls * 1_000_000 / rows),
             "sim_requests": _requests_between(calls_before, sim.stats()),
             "peak_rss_mb": child["peak_rss_mb"],
             "engine_cpu_seconds": child["cpu_seconds"],
@@ -391,7 +393,8 @@ def human(result: dict[str, Any]) -> list[str]:
         f"ratio {result['ratio_to_floor']:.2f}",
         f"  DE rows {result['rows_in_de']:,}, rejected {result['rejected_rows']:,} "
         f"(expected {result['expected_rejected_rows']:,}), mismatched {result['mismatched_rows']:,}, "
-        f"API calls {result['api_calls']:,}, peak RSS {result['peak_rss_mb']:.0f} MB",
+        f"API calls {result['api_calls']:,} ({result['api_calls_per_million']:,} per million "
+        f"rows), peak RSS {result['peak_rss_mb']:.0f} MB",
     ]
     for example in result.get("mismatch_examples", []):
         lines.append(f"  mismatch: {example}")
