@@ -23,8 +23,11 @@ POLL_MAX = 30.0
 # the first poll (the documentation's example took 40 ms for a handful of rows; LOADER polls
 # every 5 s). Too high only costs a poll or two.
 EXPECTED_ROWS_PER_S = 20_000.0
-# "Error" can be transient (production notes: it later resolves): polls before it is believed.
-ERROR_REPOLLS = 3
+# "Error" can be transient (production notes: it later resolves). A final one has a
+# completionDateTime and is believed after this many more polls; one without is believed only
+# after this many seconds (then the rows count as unknown and are sent again).
+ERROR_REPOLLS = 2
+ERROR_PATIENCE_S = 120.0
 
 
 @dataclass(frozen=True)

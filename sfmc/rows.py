@@ -24,6 +24,7 @@ from sfmc.outcomes import (
 )
 from sfmc.polling import (
     DEFAULT_POLLING,
+    ERROR_PATIENCE_S,
     ERROR_REPOLLS,
     NO_NOTE,
     CallBudget,
@@ -153,6 +154,7 @@ def async_status(client: SfmcTransport, request_id: str) -> AsyncStatus | None:
             request_status=str(status["requestStatus"]),
             result_status=status.get("resultStatus"),
             has_errors=bool(status.get("hasErrors")),
+            completed=bool(status.get("completionDateTime")),
         )
     codes = {
         str(m.get("resultCode")) for m in data.get("resultMessages") or [] if isinstance(m, dict)
@@ -271,8 +273,9 @@ def wait_for_rows(
     """Poll until the async request finishes, then return one outcome per submitted row.
 
     Results are read only when the status reports errors; rows SFMC did not answer for come
-    back failed and retryable (`sfmc.outcomes.unexpected`). An "Error" status is polled again
-    (`ERROR_REPOLLS` times) before it is believed: it can be transient.
+    back failed and retryable (`sfmc.outcomes.unexpected`). An "Error" status can be transient:
+    it is believed once SFMC gives it a completion time and says it again (`ERROR_REPOLLS`), or
+    after `ERROR_PATIENCE_S` without one.
 
     Args:
         client: the client to poll through (its `sleep` is used between polls).
@@ -293,17 +296,22 @@ def wait_for_rows(
     if polling.wait_first:
         client._sleep(delay)
         waited = delay
-    errors_seen = 0
+    errors_seen, error_since = 0, 0.0
     while True:
         pace()
         if budget is not None:
             budget.spend(f"waiting for async request {request_id}")
         status = client.async_status(request_id)
-        if status is not None and status.done:
-            if status.request_status != "Error" or errors_seen >= ERROR_REPOLLS:
-                break
-            errors_seen += 1
         waited = max(waited, time.monotonic() - started)
+        if status is not None and status.done:
+            if status.request_status != "Error":
+                break
+            error_since = error_since if errors_seen else waited
+            errors_seen += 1
+            if (status.completed and errors_seen > ERROR_REPOLLS) or (
+                waited - error_since >= ERROR_PATIENCE_S
+            ):
+                break
         if timeout is not None and waited >= timeout:
             msg = (
                 f"SFMC has not finished async request {request_id} after {waited:.0f} s; run "

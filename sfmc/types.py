@@ -167,6 +167,7 @@ class AsyncStatus:
     request_status: str  # Pending | Executing | Complete | Error (some tenants: Has Errors)
     result_status: str | None = None  # "OK" when no row failed ("Has Errors" when some did)
     has_errors: bool = False
+    completed: bool = False  # SFMC gave a completionDateTime (a transient "Error" has none)
 
     @property
     def done(self) -> bool:

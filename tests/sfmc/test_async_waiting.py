@@ -7,7 +7,7 @@ import responses
 from responses import matchers, registries
 
 from sfmc.errors import SfmcRetriableError
-from sfmc.polling import CallBudget, Polling, waiting_note
+from sfmc.polling import ERROR_PATIENCE_S, ERROR_REPOLLS, CallBudget, Polling, waiting_note
 from sfmc.rows import read_results, wait_for_rows
 from sfmc.types import RowOutcome
 from sync.sender import Batch, Sender
@@ -83,14 +83,30 @@ def test_a_transient_error_is_polled_again_and_has_errors_is_understood(client, 
     assert out[1].error_type == "NullValue"
 
 
-def test_an_error_that_stays_is_believed_after_a_few_polls(client):
+def _final_error():
+    answer = fx.status("Error", None)
+    answer["status"]["completionDateTime"] = "2017-10-27T16:08:06.943"
+    return answer
+
+
+def test_a_completed_error_is_believed_after_it_is_said_again(client):
     with _ordered() as rsps:
         add_token(rsps)
-        for _ in range(4):
-            rsps.add(responses.GET, STATUS_URL, json=fx.status("Error", None))
+        for _ in range(ERROR_REPOLLS + 1):
+            rsps.add(responses.GET, STATUS_URL, json=_final_error())
         rsps.add(responses.GET, RESULTS_URL, json=_page(1, 50, 0, []))
         out = wait_for_rows(client, "r1", 2)
     assert all((not o.ok) and o.retryable for o in out)
+
+
+def test_an_error_without_completion_is_waited_out_before_it_is_believed(client, sleeps):
+    with responses.RequestsMock() as rsps:
+        add_token(rsps)
+        rsps.add(responses.GET, STATUS_URL, json=fx.status("Error", None))
+        rsps.add(responses.GET, RESULTS_URL, json=_page(1, 50, 0, []))
+        out = wait_for_rows(client, "r1", 1)
+    assert sum(sleeps) >= ERROR_PATIENCE_S
+    assert (out[0].ok, out[0].retryable) == (False, True)
 
 
 def test_polls_wait_the_expected_duration_then_back_off_by_a_share_of_the_wait(client, sleeps):
