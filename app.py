@@ -11,6 +11,27 @@ import streamlit as st
 st.set_page_config(page_title="Pathways", page_icon=":material/conversion_path:", layout="wide")
 
 
+PAGES = {
+    "Connections": ("pages/connections.py", ":material/cable:", ("admin",)),
+    "Audiences": ("pages/audiences.py", ":material/groups:", ("staff",)),
+    "Push Audiences": ("pages/push_audiences.py", ":material/send:", ("staff",)),
+    "Column Mapping": ("pages/column_mapping.py", ":material/table_rows:", ("staff",)),
+    "Manage Pathways": ("pages/manage_pathways.py", ":material/sync:", ("staff", "analyst")),
+}
+
+
+def at_every_url(page, title: str) -> list:
+    """`page` as the home page and, hidden, under every page's URL.
+
+    So the URL a person opened (a bookmark, a reload) stays in the address bar while the app
+    starts and while they sign in, and opens that page afterwards.
+    """
+    return [st.Page(page, title=title, default=True)] + [
+        st.Page(page, title=title, url_path=Path(path).stem, visibility="hidden")
+        for path, _icon, _roles in PAGES.values()
+    ]
+
+
 def starting_page() -> None:
     st.title("Pathways")
     st.caption(
@@ -31,7 +52,7 @@ def starting_page() -> None:
 # builds the demo workspace, so both happen under a one-page "Starting Pathways…" menu.
 _loaded = sys.modules.get("ui.state")
 if _loaded is None or not _loaded.store_ready():
-    st.navigation([st.Page(starting_page, title="Starting Pathways…")]).run()
+    st.navigation(at_every_url(starting_page, "Starting Pathways…")).run()
     st.stop()
 
 import streamlit_authenticator as stauth  # noqa: E402 - only once the store is ready
@@ -104,26 +125,9 @@ def login_page() -> None:
             )
 
 
-PAGES = {
-    "Connections": ("pages/connections.py", ":material/cable:", ("admin",)),
-    "Audiences": ("pages/audiences.py", ":material/groups:", ("staff",)),
-    "Push Audiences": ("pages/push_audiences.py", ":material/send:", ("staff",)),
-    "Column Mapping": ("pages/column_mapping.py", ":material/table_rows:", ("staff",)),
-    "Manage Pathways": ("pages/manage_pathways.py", ":material/sync:", ("staff", "analyst")),
-}
-
 user = state.signed_in_user(auth, authenticator)  # re-checked against the users every run
 if user is None:
-    # Every page's URL leads to the sign-in form (hidden in the menu), so a bookmarked or
-    # reloaded page URL stays in the address bar and opens that page once signed in.
-    pg = st.navigation(
-        [st.Page(login_page, title="Sign in", icon=":material/login:", default=True)]
-        + [
-            st.Page(login_page, title="Sign in", url_path=Path(path).stem, visibility="hidden")
-            for path, _icon, _roles in PAGES.values()
-        ]
-    )
-    pg.run()
+    st.navigation(at_every_url(login_page, "Sign in")).run()
     st.stop()
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from store.db import create_db_and_tables, data_dir, database_url, make_engine
 from ui.auth import AuthConfig, User, active_user, build_auth_config, cookie_expiry, sign_in_token
@@ -387,6 +388,11 @@ def require_role(*roles: str) -> User:
     """Stop the page with a refusal unless the user holds one of `roles` (admin always may)."""
     init_session_state()
     user = current_user()
+    if user is None and PagesManager.uses_pages_directory:
+        # Until a router has called st.navigation, Streamlit runs a pages/ file alone: a page
+        # URL opened on a fresh server lands here. Leave that mode as st.navigation does, rerun.
+        PagesManager.uses_pages_directory = False
+        st.rerun()
     if user is None:
         st.error("Please log in first.", icon=":material/lock:")
         st.stop()
@@ -411,8 +417,7 @@ def start_session(user: User) -> None:
     st.session_state[LAST_ACTIVE] = time.time()
 
 
-def _cookie_component(authenticator: Any) -> Any:
-    """The cookie component (extra_streamlit_components) the authenticator already declared."""
+def _cookie_component(authenticator: Any) -> Any:  # the authenticator's cookie component
     return authenticator.cookie_controller.cookie_model.cookie_manager.cookie_manager
 
 
@@ -420,8 +425,8 @@ def keep_sign_in_cookie(auth: AuthConfig, authenticator: Any, username: str) -> 
     """Write the sign-in cookie from a run that reaches the browser; renew it as the user works.
 
     The component writes only once rendered in the browser (a rerun right after a write drops
-    it: why reloads signed people out), so signed-in pages render it, key and value fixed,
-    until it answers True. Renewed after half the idle limit: it expires with the idle limit.
+    it: reloads signed people out), so signed-in pages render it, key and value fixed, until it
+    answers True. Renewed after half the idle limit: it expires with the idle limit.
     """
     now = time.time()
     written = st.session_state.get(SIGN_IN_COOKIE)
