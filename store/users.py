@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +19,10 @@ from store.models import AppUser, AuditEvent
 from store.settings import demo_mode, is_demo_store
 
 log = logging.getLogger(__name__)
+
+ROLES = ("admin", "staff", "analyst")
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
+MIN_PASSWORD = 12
 
 # The demo users' password: printed on the demo sign-in page, so refused outside demo mode
 # (only the demo store, `store.demo`, ever hashes it into a user).
@@ -174,3 +179,38 @@ def set_disabled(username: str, disabled: bool, *, session: Session) -> AppUser:
     session.commit()
     session.refresh(user)
     return user
+
+
+def check_new_login(username: str, role: str, password: str | None, email: str = "") -> None:
+    """Refuse a login that would be unusable or unsafe, before anything is written.
+
+    Args:
+        username: 1-100 letters, digits and . _ @ + - (starting with a letter or digit).
+        role: one of `ROLES`.
+        password: at least `MIN_PASSWORD` characters, not the public demo password (None: not
+            being set).
+        email: empty, or one address with an @.
+
+    Raises:
+        ValueError: what is wrong and what to type instead.
+    """
+    if not USERNAME_PATTERN.fullmatch(username):
+        msg = (
+            f"Username {username!r} is not usable: use 1-100 letters, digits and . _ @ + - "
+            "starting with a letter or digit (for example jane.doe)."
+        )
+        raise ValueError(msg)
+    if role not in ROLES:
+        msg = f"Role {role!r} does not exist: choose one of {', '.join(ROLES)}."
+        raise ValueError(msg)
+    if email and (email.count("@") != 1 or " " in email.strip() or email.startswith("@")):
+        msg = f"E-mail {email!r} is not an address: give one like jane@example.org, or none."
+        raise ValueError(msg)
+    if password is None:
+        return
+    if len(password) < MIN_PASSWORD:
+        msg = f"The password has {len(password)} characters: use at least {MIN_PASSWORD}."
+        raise ValueError(msg)
+    if password == DEMO_PASSWORD:
+        msg = "That is the demo's public password: choose another one."
+        raise ValueError(msg)

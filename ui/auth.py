@@ -22,11 +22,11 @@ import jwt
 from store import users
 from store.audit import record_audit
 from store.settings import DEMO_HOWTO
+from store.users import ROLES
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-ROLES = ("admin", "staff", "analyst")
 # The placeholder shipped in .streamlit/secrets.toml.example: anyone can read it, so a cookie
 # signed with it can be forged by anyone.
 COOKIE_KEY_PLACEHOLDERS = frozenset({"change-me"})
