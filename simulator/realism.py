@@ -112,8 +112,10 @@ class Realism:
         return CST_OFFSET_H if self.date_zone == "cst" else 0
 
     def describe(self) -> dict[str, Any]:
-        """The knobs plus the derived floor term (`GET /_sim/realism`)."""
-        return {**asdict(self), "expected_pickup_s": round(self.expected_pickup_s(), 3)}
+        """The profile's name ("custom" when flags changed it), its knobs and the floor term."""
+        name = next((n for n, p in PROFILES.items() if p == self), "custom")
+        return {"profile": name, **asdict(self),
+                "expected_pickup_s": round(self.expected_pickup_s(), 3)}  # fmt: skip
 
 
 # `--profile realistic`: seconds typical, occasionally minutes [C: the docs' 7.5 min example].

@@ -237,8 +237,10 @@ def _realistic_events(call: Call, job: Job, wait: float, transient: float) -> No
         log.record("transient_error", request_id=rid, seconds=transient)
     if realism.deadlock_concurrency <= 0:
         return
-    key = job.de_key.casefold()
-    others = sum(1 for j in call.tenant.job_queue if j.de_key.casefold() == key)
+    key, now = job.de_key.casefold(), sim.config.queue_time()
+    others = sum(
+        1 for j in call.tenant.job_queue if j.de_key.casefold() == key and j.complete_at > now
+    )
     if others < realism.deadlock_concurrency:
         return
     block = sim.dice.block(job.n_rows, realism.deadlock_share)

@@ -75,6 +75,7 @@ def test_expected_pickup_is_the_documented_formula(make_sim):
     shown = sim.http.get(sim.url + "/_sim/realism").json()
     assert shown["expected_pickup_s"] == round(expected, 3)
     assert shown["results_paging"] == "documented"
+    assert shown["profile"] == "realistic"
 
 
 def test_pickup_wait_keeps_a_job_pending_until_its_time(make_sim, clock):
