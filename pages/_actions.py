@@ -69,7 +69,7 @@ def actions(p: Any, label: str, status: Any, user: Any) -> None:
     if active_run(engine, p.id) is not None and st.button(
         "Cancel this sync", key=f"pw_cancel_{p.id}", icon=":material/stop_circle:"
     ):
-        uruns.cancel_sync(engine, p.id)
+        uruns.cancel_sync(engine, p.id, user.username)
         st.rerun()
     last = widgets.load_run(status.last_run_id) if status.last_run_id else None
     if status.status == "Error" and errors.is_folder_problem(last) and not p.de_object_id:

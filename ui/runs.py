@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from store import pathways, queue
+from store import audit, pathways, queue
 from ui.pathways import check_modeled_ids, create_pathway
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def queue_sync(
         pathway = pathways.get_pathway(pathway_id, session=session)
         if pathway is not None:  # a missing one is refused by `enqueue_run`
             check_modeled_ids(session, pathway.audience_id, pathway.connection_id)
-    return queue.enqueue_run(
+    run = queue.enqueue_run(
         engine,
         pathway_id,
         "manual",
@@ -80,16 +80,25 @@ def queue_sync(
         confirm_deletes=confirm_deletes,
         created_by=who,
     )
+    what = "confirm deletes" if confirm_deletes else "queue dry run" if dry_run else "queue sync"
+    with Session(engine) as session:
+        audit.record_audit(who, what, f"pathway {pathway_id}, run {run.id}", session=session)
+    return run
 
 
-def cancel_sync(engine: Engine, pathway_id: int) -> str | None:
+def cancel_sync(engine: Engine, pathway_id: int, who: str) -> str | None:
     """Stop the pathway's active sync: a queued one at once, a running one between batches.
 
     Returns:
         The run's state after the request, or None when no sync was active.
     """
     active = queue.active_run(engine, pathway_id)
-    return queue.request_cancel(engine, active.id) if active is not None else None
+    if active is None:
+        return None
+    with Session(engine) as session:
+        detail = f"pathway {pathway_id}, run {active.id}"
+        audit.record_audit(who, "cancel sync", detail, session=session)
+    return queue.request_cancel(engine, active.id)
 
 
 def waiting_confirmation(engine: Engine, run_id: int | None) -> SyncRun | None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlmodel import Session
 
 from store import queue
+from store.audit import list_audit
 from store.queue import RunConflictError
 from sync import destinations as dest
 from ui import runs as uruns
@@ -30,10 +32,17 @@ def test_push_creates_the_pathway_and_queues_a_dry_run(workspace):
 def test_cancel_stops_the_queued_sync_and_the_next_one_can_start(workspace):
     ws = workspace
     pid, run = uruns.push(ws.engine, ws.audience, ws.connection, SETTINGS, "sam")
-    assert uruns.cancel_sync(ws.engine, pid) == "cancelled"
-    assert uruns.cancel_sync(ws.engine, pid) is None  # nothing active any more
+    assert uruns.cancel_sync(ws.engine, pid, "sam") == "cancelled"
+    assert uruns.cancel_sync(ws.engine, pid, "sam") is None  # nothing active any more
     again = uruns.queue_sync(ws.engine, pid, "kim", full_resend=True)
     assert (again.id != run.id, again.state) == (True, "queued")
+    with Session(ws.engine) as session:  # each of them in the audit log, with who and which run
+        events = [(e.who, e.action, e.detail) for e in reversed(list_audit(session=session))]
+    assert events[-3:] == [
+        ("sam", "queue sync", f"pathway {pid}, run {run.id}"),
+        ("sam", "cancel sync", f"pathway {pid}, run {run.id}"),
+        ("kim", "queue sync", f"pathway {pid}, run {again.id}"),
+    ]
 
 
 def test_a_run_waiting_for_confirmation_is_found_and_confirmed(workspace):
