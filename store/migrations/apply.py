@@ -34,6 +34,7 @@ from alembic.operations import Operations
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 from store.migrations.schema import schema_differences, schema_digest
@@ -220,9 +221,17 @@ def upgrade_store(engine: Engine) -> UpgradeResult:
             and what to do.
     """
     head = head_revision()
-    with engine.connect() as conn:
-        if store_revision(conn) == head and not _models_changed(head):  # the common case
-            return UpgradeResult("current", head, head)
+    try:
+        with engine.connect() as conn:
+            if store_revision(conn) == head and not _models_changed(head):  # the common case
+                return UpgradeResult("current", head, head)
+    except SQLAlchemyError as exc:
+        msg = (
+            f"The store at {engine.url.render_as_string(hide_password=True)} cannot be read as a "
+            f"database ({str(getattr(exc, 'orig', None) or exc).splitlines()[0][:200]}). Check DATABASE_URL (or "
+            "PATHWAYS_DATA_DIR) points at the Pathways store; nothing was changed."
+        )
+        raise StoreUpgradeError(msg) from None
     with _locked(engine) as conn:
         try:
             result = _migrate(conn, head)
