@@ -1,4 +1,5 @@
-"""Real browser: log in as staff, run the whole push wizard, download the rejected rows.
+"""Real browser: log in as staff, run the whole push wizard (Back on every step), download the
+rejected rows (for spreadsheets and raw).
 
 Starts `streamlit run app.py` in demo mode (fresh data dir, simulator with low latency) and
 drives Debian's chromium through Playwright. Screenshots go to a temp dir, and also to
@@ -134,6 +135,12 @@ def test_staff_pushes_an_audience_and_downloads_rejected_rows(app_url, shots, tm
         page.wait_for_timeout(400)  # let the last delta paint
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
+    def back(page, heading: str) -> None:
+        idle(page)
+        page.get_by_role("button", name="Back").click()
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
+        idle(page)
+
     def go(page, title: str) -> None:
         idle(page)
         page.get_by_role("link", name=title).first.click()
@@ -178,10 +185,13 @@ def test_staff_pushes_an_audience_and_downloads_rejected_rows(app_url, shots, tm
             )
             idle(page)
             page.get_by_text("Upload a data set").click()
-            page.locator("input[type=file]").set_input_files(str(upload))
+            page.get_by_label("File", exact=True).locator("input[type=file]").set_input_files(
+                str(upload)
+            )
             idle(page)
-            expect(page.get_by_label("Data set name")).to_have_value("spring_appeal")
-            page.get_by_role("button", name="Import").click()
+            # The first "Data set name" is the upload's (a database source has its own below).
+            expect(page.get_by_label("Data set name").first).to_have_value("spring_appeal")
+            page.get_by_role("button", name="Import", exact=True).first.click()
             expect(page.get_by_text(re.compile(r"Imported 2 rows"))).to_be_visible()
             expect(page.get_by_text(re.compile(r"could not be imported")).first).to_be_visible()
             shot(page, "02b_upload_report")
@@ -197,28 +207,45 @@ def test_staff_pushes_an_audience_and_downloads_rejected_rows(app_url, shots, tm
             idle(page)
             page.get_by_role("button", name="Next: choose destination").click()
 
-            # Step 2: destination.
+            # Step 2: destination. Back on every step returns to the one before it.
             expect(page.get_by_role("heading", name="2. Choose destination")).to_be_visible()
             shot(page, "04_step2_destination")
+            back(page, "1. Select audience")
+            page.get_by_role("button", name="Next: choose destination").click()
+            expect(page.get_by_role("heading", name="2. Choose destination")).to_be_visible()
             idle(page)
             page.get_by_role("button", name="Next: review pathway").click()
 
-            # Step 3: review (connection verified first), Advanced Settings.
+            # Step 3: review (connection verified first); key and folder are on the step.
             expect(page.get_by_text(re.compile(r"Connection .* verified"))).to_be_visible()
-            expect(page.get_by_text("Update or Create (recommended)")).to_be_visible()
-            expect(page.get_by_label("Data Extension name")).to_have_value("AVID - Monthly givers")
-            shot(page, "05_step3_information")
-            idle(page)
-            page.get_by_role("tab", name="Column Mapping").click()
+            back(page, "2. Choose destination")
+            page.get_by_role("button", name="Next: review pathway").click()
+            expect(page.get_by_text(re.compile(r"Connection .* verified"))).to_be_visible()
+            expect(page.get_by_label("Data Extension name")).to_have_value(
+                "Pathways - Monthly givers"
+            )
+            expect(
+                page.get_by_text("Choose the folder the Data Extension goes in.")
+            ).to_be_visible()
             category = page.get_by_label("Category (Data Extension folder) — required")
-            category.scroll_into_view_if_needed()
             category.click()
             page.get_by_role("option").first.click()
+            idle(page)
+            expect(page.get_by_text("Choose the folder the Data Extension goes in.")).to_have_count(
+                0
+            )
+            shot(page, "05_step3_review")
+            page.get_by_text("Advanced Settings").click()
+            expect(page.get_by_text("Update or Create (recommended)")).to_be_visible()
+            page.get_by_role("tab", name="Column Mapping").click()
             shot(page, "06_step3_mapping")
             idle(page)
             page.get_by_role("button", name="Next: summary").click()
 
-            # Step 4: summary, dry run, confirm.
+            # Step 4: summary (Back and forth keeps the choices), dry run, confirm.
+            expect(page.get_by_role("heading", name="4. Summary")).to_be_visible()
+            back(page, "3. Review Pathway")
+            page.get_by_role("button", name="Next: summary").click()
             expect(page.get_by_role("heading", name="4. Summary")).to_be_visible()
             expect(page.get_by_text("Estimated record count")).to_be_visible()
             idle(page)
@@ -229,9 +256,10 @@ def test_staff_pushes_an_audience_and_downloads_rejected_rows(app_url, shots, tm
             page.get_by_role("button", name="Confirm and push").click()
             expect(page.get_by_text("Processing").first).to_be_visible()
             shot(page, "08_processing")
-            expect(page.get_by_text(re.compile(r"succeeded, [\d,]+ failed"))).to_be_visible(
+            expect(page.get_by_text(re.compile(r"[\d,]+ written, [\d,]+ rejected"))).to_be_visible(
                 timeout=90_000
             )
+            expect(page.get_by_text("Partly failed").first).to_be_visible()
             shot(page, "09_finished")
 
             # Manage Pathways: status, history, rejected rows download.
@@ -240,13 +268,17 @@ def test_staff_pushes_an_audience_and_downloads_rejected_rows(app_url, shots, tm
             shot(page, "10_manage")
             idle(page)
             page.get_by_text("Run history and rejected rows").first.click()
-            button = page.get_by_role("button", name="rejected rows (CSV)").first
+            button = page.get_by_role("button", name="rejected rows, for Excel (CSV)").first
             expect(button).to_be_visible()
             shot(page, "11_history")
             with page.expect_download() as info:
                 button.click()
             target = tmp_path / "rejected.csv"
             info.value.save_as(target)
+            with page.expect_download() as info:
+                page.get_by_role("button", name="rejected rows, raw values (CSV)").first.click()
+            raw_target = tmp_path / "rejected_raw.csv"
+            info.value.save_as(raw_target)
 
             # Log out: back to the sign-in form.
             idle(page)
@@ -265,5 +297,9 @@ def test_staff_pushes_an_audience_and_downloads_rejected_rows(app_url, shots, tm
     assert all(r["validationErrorType"] for r in rows)
     # Dates the importer read (e.g. "12 Mar 2021") are sent as dates, never refused.
     assert not [r for r in rows if r["validationErrorType"] == "InvalidDate"]
-    # Spreadsheet formulas are escaped in every cell.
+    # Spreadsheet formulas are escaped in every cell of the spreadsheet file; the raw file has
+    # the same rows with every value as it was.
     assert not any(v.startswith(("=", "+", "@")) for r in rows for v in r.values() if v)
+    raw = list(csv.DictReader(io.StringIO(raw_target.read_text(encoding="utf-8-sig"))))
+    assert len(raw) == len(rows)
+    assert [r["email"] for r in raw] == [r["email"].removeprefix("'") for r in rows]
