@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import importlib
 import io
 import json
 import os
@@ -36,9 +37,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -47,6 +50,9 @@ from bench.common import SimProcess
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FIELDS = ("Email", "Name", "City", "Gifts")
 NAME_LENGTH = 50
+# The simulator's tenant the scenarios run on: "ideal", or "realistic" (simulator.realism).
+PROFILE: ContextVar[str] = ContextVar("chaos_profile", default="ideal")
+FAST: ContextVar[bool] = ContextVar("chaos_fast", default=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,7 +183,7 @@ class Lab:
         self.proc_sim: SimProcess | None = None
         if subprocess_sim is not None:
             self.proc_sim = SimProcess(
-                flags=subprocess_sim, wait=False
+                flags=[*subprocess_sim, *realism_flags()], wait=False
             )  # starts while the audience is built
         self.rows = audience_rows(rows)
         self.expected = expected_of(self.rows)
@@ -188,7 +194,8 @@ class Lab:
             from simulator import SimulatorConfig, start_simulator
 
             self.sim = start_simulator(
-                sim_config or SimulatorConfig(latency_ms=0, soap_latency_ms=0, rate_limit=0)
+                sim_config
+                or SimulatorConfig(latency_ms=0, soap_latency_ms=0, rate_limit=0, realism=realism())
             )
         self.client_timeout = 30.0
         self.workers: list[subprocess.Popen[bytes]] = []
@@ -281,7 +288,8 @@ class Lab:
 
     def de_rows(self) -> list[dict[str, Any]]:
         resp = requests.get(
-            f"{self.sim.base_url}/_sim/dataextensions/{self.customer_key}/rows", timeout=60
+            f"{self.sim.base_url}/_sim/dataextensions/{quote(self.customer_key, safe='')}/rows",
+            timeout=60,
         )
         if resp.status_code == 404:
             return []
@@ -299,7 +307,8 @@ class Lab:
             client_id=connection.client_id,
             client_secret=connection_secret(connection),
         )
-        return SfmcClient(credentials=credentials, allow_local=True, timeout=self.client_timeout)
+        return SfmcClient(credentials=credentials, allow_local=True, timeout=self.client_timeout,
+                          share_tokens=True)  # fmt: skip
 
     def enqueue(self, pathway_id: int, *, full: bool = False) -> int:
         from store.queue import enqueue_run
@@ -422,6 +431,37 @@ class Scale:
         return fast if self.fast else full
 
 
+def realism(**knobs: Any) -> Any:
+    """The current profile's tenant (`PROFILE`), with `knobs` overriding single behaviours.
+
+    `--fast` shortens the realistic waits to about a second (the suite stays short).
+    """
+    from simulator.realism import PROFILES
+
+    tenant = PROFILES[PROFILE.get()]
+    if PROFILE.get() != "ideal" and FAST.get():
+        tenant = replace(tenant, pickup_median_s=0.3, pickup_long_min_s=1.0,
+                         pickup_long_max_s=2.0, transient_error_s=1.0, journey_processing_s=0.5)  # fmt: skip
+    return replace(tenant, **knobs)
+
+
+def realism_flags() -> list[str]:
+    """`python -m simulator` flags of `realism()` (for simulators run as a subprocess)."""
+    from simulator.realism import Realism
+
+    tenant = realism()
+    flags = [f"--profile={PROFILE.get()}"]
+    for name, _, _ in Realism.knobs():
+        value = getattr(tenant, name)
+        flag = "--" + name.replace("_", "-")
+        flags.append(
+            (flag if value else "--no-" + flag[2:])
+            if isinstance(value, bool)
+            else f"{flag}={value}"
+        )
+    return flags
+
+
 def _sim_config(**kwargs: Any) -> Any:
     from simulator import SimulatorConfig
 
@@ -430,6 +470,7 @@ def _sim_config(**kwargs: Any) -> Any:
         "soap_latency_ms": 0,
         "rate_limit": 0,
         "random_seed": 11,
+        "realism": realism(),
     }
     base.update(kwargs)
     return SimulatorConfig(**base)
@@ -687,22 +728,37 @@ SCENARIOS: dict[str, Callable[[Scale], ScenarioResult]] = {
 }
 
 
-def run_scenario(name: str, *, rows: int, fast: bool) -> ScenarioResult:
+def scenarios_for(profile: str) -> dict[str, Callable[[Scale], ScenarioResult]]:
+    """The scenarios a profile runs: all of these, plus the realistic tenant's own.
+
+    bench/chaos_realistic.py builds on this module (its `Lab`), so it is looked up by name.
+    """
+    if profile == "ideal":
+        return SCENARIOS
+    return {**SCENARIOS, **importlib.import_module("bench.chaos_realistic").SCENARIOS}
+
+
+def run_scenario(name: str, *, rows: int, fast: bool, profile: str = "ideal") -> ScenarioResult:
     """Run one scenario; an exception inside it becomes a failed result with the reason."""
     started = time.monotonic()
+    tokens = PROFILE.set(profile), FAST.set(fast)
     try:
-        return SCENARIOS[name](Scale(rows=rows, fast=fast))
+        return scenarios_for(profile)[name](Scale(rows=rows, fast=fast))
     except Exception as exc:
         return ScenarioResult(name, rows, 0, 0, 0, 0, False, seconds=round(time.monotonic() - started, 1),
                               note=f"crashed: {type(exc).__name__}: {exc}")  # fmt: skip
+    finally:
+        PROFILE.reset(tokens[0])
+        FAST.reset(tokens[1])
 
 
 def run_suite(*, rows: int, fast: bool, only: list[str] | None = None,
-              on_result: Callable[[ScenarioResult], None] | None = None) -> list[ScenarioResult]:  # fmt: skip
-    """Run the scenarios (all, or `only`) in order."""
+              on_result: Callable[[ScenarioResult], None] | None = None,
+              profile: str = "ideal") -> list[ScenarioResult]:  # fmt: skip
+    """Run the scenarios (all of the profile's, or `only`) in order."""
     results = []
-    for name in only or list(SCENARIOS):
-        result = run_scenario(name, rows=rows, fast=fast)
+    for name in only or list(scenarios_for(profile)):
+        result = run_scenario(name, rows=rows, fast=fast, profile=profile)
         results.append(result)
         if on_result:
             on_result(result)
@@ -739,8 +795,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--fast", action="store_true", help="small rows, short faults (< 1 min)")
     parser.add_argument(
-        "--only", action="append", choices=list(SCENARIOS), help="run only this scenario"
+        "--only", action="append", metavar="NAME", help="run only this scenario (repeatable)"
     )
+    parser.add_argument(
+        "--profile", choices=("ideal", "realistic"), default="ideal",
+        help="the simulator's tenant; realistic adds its own scenarios (bench/chaos_realistic.py)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -755,7 +815,12 @@ def run(args: argparse.Namespace) -> int:
                   f"duplicated {result.duplicated}{extra}, rejected {result.rejected} ({result.seconds:g} s) {result.note}",
                   flush=True)  # fmt: skip
 
-    results = run_suite(rows=rows, fast=args.fast, only=args.only, on_result=show)
+    unknown = sorted(set(args.only or ()) - set(scenarios_for(args.profile)))
+    if unknown:
+        msg = f"Unknown scenario(s) {', '.join(unknown)}: use one of {', '.join(scenarios_for(args.profile))}."
+        raise SystemExit(msg)
+    results = run_suite(rows=rows, fast=args.fast, only=args.only, on_result=show,
+                        profile=args.profile)  # fmt: skip
     line = summary(results)
     if args.json:
         print(json.dumps({"scenarios": [asdict(r) for r in results], "summary": line}, indent=2))

@@ -235,6 +235,8 @@ class Recorder:
             rows_per_s=round(p.rows_per_s, 1),
             eta_s=None if p.eta_s is None else round(p.eta_s, 1),
             api_calls=p.counters.api_calls,
+            # While every job waits on SFMC, the run says so ("SFMC is queueing this job (2 min)").
+            **({"message": p.phase} if p.phase.startswith("SFMC is") else {}),
         )
 
     def commit(self, c: Commit) -> None:
