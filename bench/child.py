@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     import store.queue  # noqa: F401
 
     trace = _install_trace() if os.environ.get("PATHWAYS_BENCH_TRACE") else None
+    heap_to = os.environ.get("PATHWAYS_BENCH_TRACEMALLOC")  # bench --tracemalloc
+    heap = _HeapPeak() if heap_to else None
     worker = Worker(engine, worker_id="bench", schedules=False)
     profile_to = os.environ.get("PATHWAYS_BENCH_PROFILE")  # bench --profile: cProfile stats file
     profiler = cProfile.Profile() if profile_to else None
@@ -46,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         profiler.disable()
         profiler.dump_stats(profile_to)
     seconds = time.perf_counter() - started
+    if heap is not None and heap_to:
+        heap.write(heap_to)
     if trace is not None:
         with open(os.environ["PATHWAYS_BENCH_TRACE"], "w", encoding="utf-8") as out:
             for line in trace:
@@ -59,6 +63,53 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(figures))
     return 0
+
+
+class _HeapPeak:
+    """`tracemalloc` snapshots of the run's largest Python heap: where the memory goes.
+
+    A thread checks the traced size every second and snapshots it when it passed the largest
+    seen (by 2%); `write` saves the top allocation sites of that snapshot. Slows the run a lot:
+    for diagnosis, never for timings.
+    """
+
+    def __init__(self) -> None:
+        import threading
+        import tracemalloc
+
+        tracemalloc.start(1)
+        self.snapshot: tracemalloc.Snapshot | None = None
+        self.size = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        import tracemalloc
+
+        while not self.stop.wait(1.0):
+            current, _ = tracemalloc.get_traced_memory()
+            if current > self.size * 1.02:
+                self.snapshot = tracemalloc.take_snapshot()
+                self.size = current
+
+    def write(self, path: str) -> None:
+        import tracemalloc
+
+        self.stop.set()
+        self.thread.join()
+        _, peak = tracemalloc.get_traced_memory()
+        lines = [f"traced peak {peak / 2**20:.1f} MB; largest snapshot {self.size / 2**20:.1f} MB"]
+        if self.snapshot is not None:
+            for stat in self.snapshot.statistics("lineno")[:30]:
+                frame = stat.traceback[0]
+                lines.append(
+                    f"{stat.size / 2**20:8.2f} MB {stat.count:>9} blocks  "
+                    f"{frame.filename.rsplit('/', 2)[-2:]} :{frame.lineno}"
+                )
+        tracemalloc.stop()
+        with open(path, "w", encoding="utf-8") as out:
+            out.write("\n".join(lines) + "\n")
 
 
 def _install_trace() -> list[str]:

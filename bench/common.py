@@ -33,7 +33,7 @@ from simulator.realism import PROFILES
 ROOT = Path(__file__).resolve().parent.parent
 ROOT_FOLDER_NAME = "Data Extensions"
 READ_PAGE = 25_000
-SOAP_PAGE = 2_500  # rows per SOAP Retrieve page (sfmc-api.md; the simulator's PAGE_SIZE)
+KEY_PAGE = 2_500  # rows per REST rowset page (sfmc.keys.ROWSET_PAGE; the simulator's maximum)
 
 # ---------------------------------------------------------------------------------------------
 # Simulator in its own process
@@ -108,6 +108,11 @@ def add_profile_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trace", metavar="PATH", help="write a timeline of every SFMC request of the run to PATH"
     )
+    parser.add_argument(
+        "--tracemalloc",
+        metavar="PATH",
+        help="write the top allocation sites of the worker child's largest heap to PATH (slow)",
+    )
 
 
 def apply_profile_arg(args: argparse.Namespace) -> None:
@@ -115,6 +120,8 @@ def apply_profile_arg(args: argparse.Namespace) -> None:
         os.environ["PATHWAYS_BENCH_PROFILE"] = str(Path(args.profile).resolve())
     if getattr(args, "trace", None):
         os.environ["PATHWAYS_BENCH_TRACE"] = str(Path(args.trace).resolve())
+    if getattr(args, "tracemalloc", None):
+        os.environ["PATHWAYS_BENCH_TRACEMALLOC"] = str(Path(args.tracemalloc).resolve())
 
 
 class SimProcess:
@@ -637,9 +644,9 @@ def floor_seconds(
 
     rows_to_write / async rate
     + REST latency x 4 (token, first submit, last status poll, results page)
-    + SOAP latency x (1 DE lookup + 1 if the DE is created
-                      + ceil(remote_rows / 2,500) key-read pages when the method reads keys
-                      + 1 if rows are deleted)
+    + key read, when the method reads keys: REST latency (page 1 brings the read's token)
+      + the other ceil(remote_rows / 2,500) - 1 pages at the rate limit (they are independent)
+    + SOAP latency x (1 DE lookup + 1 if the DE is created + 1 if rows are deleted)
     + the profile's expected pickup wait of an async job (0 on the ideal tenant; realistic:
       (1 - long_rate) x median x exp(sigma^2 / 2) + long_rate x (long_min + long_max) / 2,
       `simulator.realism.Realism.expected_pickup_s`): jobs wait in SFMC's queue side by side,
@@ -650,10 +657,16 @@ def floor_seconds(
     rest = settings.latency_ms / 1000
     soap = settings.soap_latency_ms / 1000
     trips_rest = 4 if rows_to_write else 1
-    trips_soap = 1 + int(de_created) + -(-remote_rows // SOAP_PAGE) + int(deletes > 0)
+    pages = -(-remote_rows // KEY_PAGE)
+    keys = rest + max(pages - 1, 0) / settings.rate_limit if pages and settings.rate_limit else 0
+    trips_soap = 1 + int(de_created) + int(deletes > 0)
     pickup = tenant_wait(settings.profile, rows_to_write)
     return (
-        rows_to_write / settings.async_rows_per_s + rest * trips_rest + soap * trips_soap + pickup
+        rows_to_write / settings.async_rows_per_s
+        + rest * trips_rest
+        + keys
+        + soap * trips_soap
+        + pickup
     )
 
 

@@ -55,7 +55,9 @@ if TYPE_CHECKING:
     from sfmc.client import SfmcClient
 
 # Ramp up, doubling: SFMC starts on a small batch while the next (twice as big) is prepared.
-_RAMP = (500, 1_000, 2_000, 4_000)
+# Then batches as large as SFMC takes (`PushOptions.batch_rows`, `max_bytes`): fewer requests
+# (submits and status polls) per million rows, at the same throughput.
+_RAMP = (500, 1_000, 2_000, 4_000, 8_000, 16_000)
 # Methods that need the DE's keys before sending (Upsert writes whatever the DE holds).
 _READS_REMOTE = ("mirror", "append", "update_only")
 

@@ -69,7 +69,7 @@ class PushOptions:
     incremental: bool = True
     confirm_deletes: bool = False
     delete_guard_share: float = 0.5
-    batch_rows: int = 8_000
+    batch_rows: int = 32_000  # SFMC's cap; `max_bytes` usually closes a batch first
     max_bytes: int = DEFAULT_MAX_BYTES
     in_flight: int = 5
     max_requests_per_s: float = 30.0
