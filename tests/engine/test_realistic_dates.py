@@ -3,9 +3,12 @@ server time (CST, UTC-6 all year), so a value with `Z` or an offset is converted
 connection's zone before it is sent; zone-less values already mean the tenant's time."""
 
 import pytest
+from sqlmodel import Session
 
+from store import connections
 from sync.mapping import FieldMap, RowConverter
 from sync.values import SFMC_ZONE, tenant_zone, zone_problem
+from ui.connections import ConnectionForm, save_connection
 
 
 def _converter(zone_name):
@@ -41,3 +44,22 @@ def test_time_zone_setting_is_checked_with_a_fix():
     problem = zone_problem("Central Time")
     assert "America/Chicago" in problem
     assert "leave it empty" in problem
+
+
+def test_connection_time_zone_is_checked_and_saved(engine):
+    uri = "https://mc0123456789.auth.marketingcloudapis.com/"
+    bad = ConnectionForm("Main", uri, "id", "secret", time_zone="Central Time")
+    problems = save_connection(engine, bad, editing_id=None, who="ada", local_address=None)
+    assert len(problems) == 1
+    assert "America/Chicago" in problems[0]
+    good = ConnectionForm("Main", uri, "id", "secret", time_zone=" America/New_York ")
+    assert save_connection(engine, good, editing_id=None, who="ada", local_address=None) == []
+    with Session(engine) as session:
+        (saved,) = connections.list_connections(session=session)
+        assert saved.time_zone == "America/New_York"
+        blank = ConnectionForm("Main", uri, "id", "", time_zone="")
+        assert (
+            save_connection(engine, blank, editing_id=saved.id, who="ada", local_address=None) == []
+        )
+    with Session(engine) as session:
+        assert connections.list_connections(session=session)[0].time_zone is None  # SFMC's CST
