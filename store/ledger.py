@@ -13,7 +13,7 @@ per chunk and a commit per acknowledged prefix, some statements sent straight to
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -174,14 +174,23 @@ def ledger_lookup(engine: Engine, pathway_id: int, keys: Sequence[str]) -> dict[
     return found
 
 
-def ledger_keys(engine: Engine, pathway_id: int) -> list[str]:
+def ledger_keys(engine: Engine, pathway_id: int, page: int = 10_000) -> Iterator[str]:
     """Every key in a pathway's ledger: the members SFMC accepted on earlier runs.
 
-    The membership flag reads them once per run to find who left the audience.
+    The membership flag reads them once per run to find who left the audience. Paged by key
+    (one short connection per page), so memory stays flat however large the ledger.
     """
-    with engine.connect() as conn:
+    last: str | None = None
+    while True:
         stmt = select(_LEDGER.c.row_key).where(_LEDGER.c.pathway_id == pathway_id)
-        return list(conn.execute(stmt).scalars())
+        if last is not None:
+            stmt = stmt.where(_LEDGER.c.row_key > last)
+        with engine.connect() as conn:
+            keys = list(conn.execute(stmt.order_by(_LEDGER.c.row_key).limit(page)).scalars())
+        yield from keys
+        if len(keys) < page:
+            return
+        last = keys[-1]
 
 
 def ledger_holders(

@@ -66,6 +66,8 @@ def test_unsynced_rows_are_those_the_ledger_does_not_hold_at_their_revision(engi
     assert ledger_has_rows(engine, pathway_id)
     assert ledger_lookup(engine, pathway_id, ["p1@x.org", "p9@x.org"]) == {"p1@x.org": "h1"}
     assert sorted(ledger_keys(engine, pathway_id)) == [f"p{i}@x.org" for i in range(1, 5)]
+    # Read in pages by key: every key once, whatever the page size.
+    assert list(ledger_keys(engine, pathway_id, page=3)) == [f"p{i}@x.org" for i in range(1, 5)]
     # Rows 1-4 are synced at revision 0; row 5 comes marked as refused; row 6 is new.
     rows = unsynced(engine, audience_id, pathway_id)
     assert [(r, t) for r, _id, t in rows] == [(5, "InvalidEmailAddress"), (6, None)]
@@ -87,4 +89,4 @@ def test_a_failed_run_is_finished_with_its_error_kind_and_detail(engine, setup):
     done = get_run(engine, run.id)
     assert (done.state, done.error, done.error_kind) == ("failed", "Folder 7 is gone.", "folder_missing")  # fmt: skip
     assert done.error_detail == detail
-    assert ledger_keys(engine, pathway_id) == []
+    assert list(ledger_keys(engine, pathway_id)) == []
