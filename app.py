@@ -17,6 +17,7 @@ PAGES = {
     "Push Audiences": ("pages/push_audiences.py", ":material/send:", ("staff",)),
     "Column Mapping": ("pages/column_mapping.py", ":material/table_rows:", ("staff",)),
     "Manage Pathways": ("pages/manage_pathways.py", ":material/sync:", ("staff", "analyst")),
+    "Audit log": ("pages/audit_log.py", ":material/history:", ("admin",)),
 }
 
 

@@ -389,8 +389,7 @@ def require_role(*roles: str) -> User:
     init_session_state()
     user = current_user()
     if user is None and PagesManager.uses_pages_directory:
-        # Until a router has called st.navigation, Streamlit runs a pages/ file alone: a page
-        # URL opened on a fresh server lands here. Leave that mode as st.navigation does, rerun.
+        # A fresh server runs pages/ files alone until a router calls st.navigation: do as it does.
         PagesManager.uses_pages_directory = False
         st.rerun()
     if user is None:
@@ -409,12 +408,9 @@ def require_role(*roles: str) -> User:
 
 def start_session(user: User) -> None:
     """Sign in `user` (whom `ui.auth.sign_in` accepted): the keys the authenticator's login sets."""
-    st.session_state[AUTH_STATUS] = True
-    st.session_state[AUTH_USERNAME] = user.username
-    st.session_state[AUTH_NAME] = user.name
+    st.session_state.update({AUTH_STATUS: True, AUTH_LOGOUT: False, LAST_ACTIVE: time.time()})
+    st.session_state.update({AUTH_USERNAME: user.username, AUTH_NAME: user.name})
     st.session_state[AUTH_ROLES] = list(user.roles)
-    st.session_state[AUTH_LOGOUT] = False
-    st.session_state[LAST_ACTIVE] = time.time()
 
 
 def _cookie_component(authenticator: Any) -> Any:  # the authenticator's cookie component

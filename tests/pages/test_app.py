@@ -10,7 +10,14 @@ from tests.pages.conftest import ROOT
 
 PASSWORD = "correct horse"
 MENUS = {
-    "admin": ["Connections", "Audiences", "Push Audiences", "Column Mapping", "Manage Pathways"],
+    "admin": [
+        "Connections",
+        "Audiences",
+        "Push Audiences",
+        "Column Mapping",
+        "Manage Pathways",
+        "Audit log",
+    ],
     "staff": ["Audiences", "Push Audiences", "Column Mapping", "Manage Pathways"],
     "analyst": ["Manage Pathways"],
 }

@@ -20,7 +20,7 @@ from tests.pages.conftest import ROOT
 PASSWORD = "a real password"
 COOKIE_KEY = "k" * 40
 STAFF_MENU = ["Audiences", "Push Audiences", "Column Mapping", "Manage Pathways"]
-ADMIN_MENU = ["Connections", *STAFF_MENU]
+ADMIN_MENU = ["Connections", *STAFF_MENU, "Audit log"]
 
 
 @pytest.fixture(scope="module")
