@@ -10,11 +10,13 @@ from typing import Any
 
 import streamlit as st
 
+from pages import _upload
 from pages import _widgets as widgets
 from store.importer import ImportProgress
 from store.refresh_checks import MODES
 from ui import audiences as uaud
 from ui import state
+from ui.text import md
 
 
 def new_version(ds: Any, user: Any) -> None:
@@ -27,8 +29,7 @@ def new_version(ds: Any, user: Any) -> None:
                     uaud.refresh_sql, state.get_engine(), ds.id, who=user.username
                 )
             if ok:
-                st.session_state[state.AUD_IMPORT_REPORT] = report
-                st.rerun()
+                show_report(report)
         return
     names = [c["name"] for c in ds.columns]
     upload = st.file_uploader(
@@ -74,8 +75,20 @@ def new_version(ds: Any, user: Any) -> None:
         )
         bar.empty()
         if ok:
-            st.session_state[state.AUD_IMPORT_REPORT] = report
-            st.rerun()
+            show_report(report)
+
+
+def show_report(report: dict[str, Any]) -> None:
+    """What the refresh did, right under its button (the tabs below already show the version)."""
+    st.success(md(report["summary"]), icon=":material/check:")
+    for note in report["notes"]:
+        st.caption(md(note))
+    if report["problems"]:
+        st.warning(
+            f"{len(report['problems']):,} row(s) of the new version could not be imported; "
+            "fix them in the file and upload it again if you need them:"
+        )
+        _upload.problems_table(report["problems"], key="ds_v_problems")
 
 
 def history(ds: Any) -> None:

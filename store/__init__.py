@@ -17,6 +17,8 @@ import may cost), `table_writer` (a new data set's table), `inference` (column t
 `fieldtypes` with `fieldchecks`, `fieldconvert` and `fieldvalues` (SFMC's value rules, one entry
 per field type),
 `revisions` (row revisions), `key_spaces` (key values with spaces around them),
+`refresh` with `refresh_checks` (new versions of a data set), `dataset_versions` (their
+history), `sql_source` (database sources), `run_changes` (what a run changed),
 `crypto` (secrets), `settings`, `errors`, `demo` (the demo
 workspace). The store imports nothing from the engine (`sync/`), the SFMC client or the UI.
 """
