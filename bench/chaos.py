@@ -794,6 +794,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rows", type=int, default=None, help="audience rows (default 20000, fast 600)"
     )
     parser.add_argument("--fast", action="store_true", help="small rows, short faults (< 1 min)")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
+                        help="postgres: the multi-worker scenarios of bench/chaos_postgres.py")  # fmt: skip
     parser.add_argument(
         "--only", action="append", metavar="NAME", help="run only this scenario (repeatable)"
     )
@@ -805,6 +807,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute the `chaos` subcommand; exit status 1 when a scenario failed."""
+    if args.database == "postgres":  # several worker processes on one pgserver store
+        return importlib.import_module("bench.chaos_postgres").run(args)
     rows = args.rows or (600 if args.fast else 20_000)
 
     def show(result: ScenarioResult) -> None:
