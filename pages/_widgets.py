@@ -190,31 +190,34 @@ def rejected_download(run: Any, *, key_prefix: str) -> bytes:
     engine = state.get_engine()
     data = reports.rejected_rows_csv(engine, run.id)
     name = f"pathway{run.pathway_id}_run{run.id}"
-    c1, c2, c3 = st.columns(3)
+    c1, c2 = st.columns(2)
     c1.download_button(
-        f"Run {run.id}: {run.rows_failed:,} rejected rows, for Excel (CSV)",
+        f"Run {run.id}: {run.rows_failed:,} rejected rows for Excel",
         data=data,
         file_name=f"{name}_rejected.csv",
         mime="text/csv",
         key=f"{key_prefix}_dl_{run.id}",
         on_click="ignore",
         icon=":material/download:",
-        help="Cells starting with + - = or @ get a leading ' so a spreadsheet shows them as "
-        "text instead of running them as formulas ('+15280502514).",
+        width="stretch",
     )
     c2.download_button(
-        f"Run {run.id}: rejected rows, raw values (CSV)",
+        f"Run {run.id}: rejected rows, raw values",
         data=lambda: reports.rejected_rows_csv(engine, run.id, safe=False),
         file_name=f"{name}_rejected_raw.csv",
         mime="text/csv",
         key=f"{key_prefix}_dl_raw_{run.id}",
         on_click="ignore",
         icon=":material/data_object:",
-        help="Every value exactly as it was, for scripts and re-imports. Do not open it in a "
-        "spreadsheet: a value such as =1+1 would run as a formula.",
+        width="stretch",
+    )
+    st.caption(
+        "Both are CSV files. **For Excel**: values starting with + - = or @ get a leading ' so "
+        "a spreadsheet shows them as text ('+15280502514). **Raw values**: every value exactly "
+        "as it was, for scripts and re-imports; do not open it in a spreadsheet."
     )
     if run.method == "update_only":
-        c3.download_button(
+        st.download_button(
             f"Run {run.id}: unmatched rows (CSV)",
             data=rejects.csv_rows_of_type(data, "NotFound"),
             file_name=f"{name}_unmatched.csv",

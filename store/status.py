@@ -68,10 +68,12 @@ def run_outcome(run: Any) -> Outcome:
         return Outcome("Waiting for confirmation", "orange", "Mirror safety stop: nothing changed")
     if state == "cancelled":
         return Outcome("Cancelled", "gray", counts)
-    if state == "failed" or (rejected and not written):
+    if state == "failed":
         return Outcome("Failed", "red", counts)
     if _get(run, "dry_run"):
         return Outcome("Dry run done", "green", "nothing was written")
+    if rejected and not written:
+        return Outcome("Failed", "red", counts)
     if rejected:
         return Outcome("Partly failed", "orange", counts)
     if not written:

@@ -114,16 +114,20 @@ def health(conn: Any) -> tuple[str, str]:
 
 def scope_rows(report: Any) -> list[dict[str, Any]]:
     """The scope checklist as a table: SFMC's label, granted, needed for, what breaks."""
-    return [
-        {
+    scopes = _scope_dicts(report)
+    missing = any(not s.get("granted") for s in scopes)
+    rows = []
+    for s in scopes:
+        row = {
             "Scope": scope_label(s["scope"]),
             "Granted": "✓ yes" if s.get("granted") else "✗ no",
             "Required": "yes" if s.get("required", True) else "optional",
             "Needed for": s.get("needed_for"),
-            "What breaks without it": "" if s.get("granted") else s.get("breaks_without"),
         }
-        for s in _scope_dicts(report)
-    ]
+        if missing:  # the column only when a scope is missing, so it is never an empty strip
+            row["What breaks without it"] = "" if s.get("granted") else s.get("breaks_without")
+        rows.append(row)
+    return rows
 
 
 def template_problems(name_template: str, key_template: str) -> list[str]:

@@ -268,7 +268,7 @@ def test_staff_pushes_an_audience_and_downloads_rejected_rows(app_url, shots, tm
             shot(page, "10_manage")
             idle(page)
             page.get_by_text("Run history and rejected rows").first.click()
-            button = page.get_by_role("button", name="rejected rows, for Excel (CSV)").first
+            button = page.get_by_role("button", name="rejected rows for Excel").first
             expect(button).to_be_visible()
             shot(page, "11_history")
             with page.expect_download() as info:
@@ -276,7 +276,7 @@ def test_staff_pushes_an_audience_and_downloads_rejected_rows(app_url, shots, tm
             target = tmp_path / "rejected.csv"
             info.value.save_as(target)
             with page.expect_download() as info:
-                page.get_by_role("button", name="rejected rows, raw values (CSV)").first.click()
+                page.get_by_role("button", name="rejected rows, raw values").first.click()
             raw_target = tmp_path / "rejected_raw.csv"
             info.value.save_as(raw_target)
 

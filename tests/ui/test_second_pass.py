@@ -57,6 +57,7 @@ def _run(**figures):
         ({"state": "failed"}, "Failed", "red"),
         ({"state": "queued"}, "Queued", "blue"),
         ({"state": "cancelled"}, "Cancelled", "gray"),
+        ({"dry_run": True, "rows_failed": 60}, "Dry run done", "green"),
     ],
 )
 def test_run_outcome_says_what_happened(figures, word, tone):
