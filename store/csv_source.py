@@ -75,16 +75,17 @@ def stream_size(fh: IO[bytes]) -> int | None:
         return None
 
 
-def _detect_encoding(fh: IO[bytes], head: bytes) -> str:
+def _detect_encoding(fh: IO[bytes], head: bytes) -> tuple[str, bool]:
     """utf-8-sig / utf-16 by BOM, else utf-8 unless it is mostly not, then cp1252 or latin-1.
 
     A file that is UTF-8 except for a few stray bytes stays UTF-8 (the bad lines are refused
-    and reported) rather than turning every accent elsewhere into mojibake.
+    and reported) rather than turning every accent elsewhere into mojibake. The flag says
+    whether the file has bytes its encoding cannot decode (only then are lines checked).
     """
     if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
+        return "utf-8-sig", True
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
+        return "utf-16", True
     decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
     bad = good = 0
     cp1252_ok = True
@@ -103,8 +104,8 @@ def _detect_encoding(fh: IO[bytes], head: bytes) -> str:
                 cp1252_ok = False
     fh.seek(0)
     if bad == 0 or good >= bad:
-        return "utf-8"
-    return "cp1252" if cp1252_ok else "latin-1"
+        return "utf-8", bad > 0
+    return ("cp1252" if cp1252_ok else "latin-1"), False
 
 
 def _check_not_binary(head: bytes, filename: str) -> None:
@@ -182,7 +183,11 @@ def _looks_like_header(sample: str, first_row: list[str]) -> bool:
 
 
 def _csv_lines(
-    stream: IO[str], bad_lines: dict[int, tuple[str, str]], quotes: list[int], delimiter: str
+    stream: IO[str],
+    bad_lines: dict[int, tuple[str, str]],
+    quotes: list[int],
+    delimiter: str,
+    undecodable: bool,
 ) -> Iterator[str]:
     """Physical lines for csv.reader, noting (kind, why) of those that cannot be imported.
 
@@ -200,7 +205,7 @@ def _csv_lines(
             )
             yield '"' * line.count('"') + line[len(line.rstrip("\r\n")) :]
             continue
-        if not line.isascii():
+        if undecodable and not line.isascii():
             found = _SURROGATES.findall(line)
             if found:
                 raw = " ".join(f"0x{ord(ch) - 0xDC00:02X}" for ch in found[:5])
@@ -242,7 +247,7 @@ def csv_source(fh: IO[bytes], filename: str, collector: Collector) -> Source:
         msg = f"{filename!r} is empty. Upload a file with a header row and at least one data row."
         raise DataSetError(msg)
     _check_not_binary(head, filename)
-    encoding = _detect_encoding(fh, head)
+    encoding, undecodable = _detect_encoding(fh, head)
     errors = "strict" if encoding == "utf-16" else "surrogateescape"
     fh.seek(0)
     text = io.TextIOWrapper(fh, encoding=encoding, errors=errors, newline="")  # type: ignore[arg-type]
@@ -270,7 +275,9 @@ def csv_source(fh: IO[bytes], filename: str, collector: Collector) -> Source:
     bad_lines: dict[int, tuple[str, str]] = {}
     quotes = [0]
     reader = csv.reader(
-        _csv_lines(text, bad_lines, quotes, delimiter), delimiter=delimiter, strict=False
+        _csv_lines(text, bad_lines, quotes, delimiter, undecodable),
+        delimiter=delimiter,
+        strict=False,
     )
 
     def records() -> Iterator[tuple[int, int, list[Any]]]:

@@ -40,7 +40,7 @@ from store.table_writer import ShadowSpecs, TableWriter
 from store.typed_columns import fill_shadows
 from store.xlsx_source import xlsx_source
 
-BATCH_ROWS = 5_000
+BATCH_ROWS = 10_000
 COMMIT_EVERY_ROWS = 50_000  # let other writers (progress of running syncs) in between
 
 Record = tuple[int, int, list[Any]]  # (first line, last line, values)
@@ -196,8 +196,9 @@ def _bounded(job: _Import) -> Iterator[Record]:
     """The file's records, each counted against the budget; ends after a run of blank rows."""
     run = 0
     for record in job.src.records:
-        job.budget.check(len(record[2]))
-        if _is_blank(record[2]):
+        values = record[2]
+        job.budget.check(len(values))
+        if (not values or not values[0] or values[0].isspace()) and _is_blank(values):
             run += 1
             if run >= job.limits.blank_run:
                 job.stopped_after = record[0]
@@ -323,10 +324,19 @@ def _notes(job: _Import, header: _Header, columns: list[dict[str, Any]]) -> list
     notes = job.src.notes + header.notes + [c["note"] for c in columns if "note" in c]
     formulas = sum(c.get("formulas", 0) for c in columns)
     if formulas:
+        where = ", ".join(f"{c['original']} {c['formulas']:,}" for c in columns if "formulas" in c)
         notes.append(
-            f"{formulas:,} cells start with = + - or @ like spreadsheet formulas; they are "
-            "kept as text and escaped in downloads."
+            f"{formulas:,} cells start with = + - or @ (or a tab) like spreadsheet formulas "
+            f"({where}); they are stored as they are, and spreadsheet-safe downloads put a ' "
+            "before each of them."
         )
+    for c in columns:
+        if c.get("padded"):
+            notes.append(
+                f"{c['padded']:,} values of {c['original']!r} have spaces before or after them; "
+                "trim them in the file if they are not meant to be there (a key with spaces is "
+                "a different key)."
+            )
     collector = job.collector
     if collector.refused > len(collector.problems):
         notes.append(
@@ -382,12 +392,16 @@ def _stream_rows(
     try:
         trans = conn.begin()
         for start, _end, values in records:
-            if (not values or values[0] is None or values[0] == "") and _is_blank(values):
+            if len(values) == width and values[0]:
+                batch.append(values)  # the common case, checked first
+            elif (not values or values[0] is None or values[0] == "") and _is_blank(values):
                 blank += 1
             elif (fitted := _fit_width(values, width, start, job)) is not None:
-                imported += 1
-                batch.append(writer.row(imported, fitted))
-                if len(batch) >= BATCH_ROWS:
+                batch.append(fitted)
+            seen += 1
+            if seen % BATCH_ROWS == 0:
+                if len(batch) >= BATCH_ROWS // 2:
+                    imported += len(batch)
                     writer.write(batch)
                     since_commit += len(batch)
                     batch = []
@@ -395,11 +409,9 @@ def _stream_rows(
                         trans.commit()
                         trans = conn.begin()
                         since_commit = 0
-            seen += 1
-            if seen % BATCH_ROWS == 0:
-                job.progress(imported)
-        if batch or writer.specs is None:
-            writer.write(batch)
+                job.progress(imported + len(batch))
+        imported += len(batch)
+        writer.write(batch)
         trans.commit()
     finally:
         conn.close()

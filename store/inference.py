@@ -13,16 +13,20 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import compress, islice
+from operator import attrgetter, is_not, itemgetter, methodcaller
 from typing import Any
 
 from store.fieldtypes import TYPES
 from store.fieldvalues import BOOLEAN_WORDS
 
-# Cells a spreadsheet would run as a formula (CSV injection): counted in the import note here, and
-# escaped in every download by `store.reports.spreadsheet_cell`, so the two always agree.
+# Cells a spreadsheet would run as a formula (CSV injection): every cell starting with one of these
+# is counted in the import note here (whatever its type: a phone `+1555...` too) and escaped in
+# every download by `store.reports.spreadsheet_cell`, so the two counts always agree.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 FIT_SHARE = 0.9
@@ -52,9 +56,9 @@ _MONTHS = {
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s?[AaPp][Mm])?(?:Z|[+-]\d{2}:?\d{2})?)?"
 
-# Order matters: the first alternative that matches the whole value names its class.
-_CELL = re.compile(
-    rf"""
+# Order matters: the first alternative that matches the whole value names its class. A phone
+# number has 7 to 15 digits (the lookahead), else it is text.
+_CELL_PATTERN = rf"""
     (?P<integer>{TYPES["Number"].cell_pattern})
     |(?P<zero_padded>0\d+)
     |(?P<decimal>{TYPES["Decimal"].cell_pattern})
@@ -65,9 +69,13 @@ _CELL = re.compile(
         |(?P<tm2>(?i:{_MONTH_RE}))\.?\s(?P<td2>\d{{1,2}})(?:st|nd|rd|th)?,?\s(?P<ty2>\d{{4}})){_TIME})
     |(?P<boolean>{TYPES["Boolean"].cell_pattern})
     |(?P<email>{TYPES["EmailAddress"].cell_pattern})
-    |(?P<phone>{TYPES["Phone"].cell_pattern})
-    """,
-    re.VERBOSE,
+    |(?P<phone>(?=\+?\(?\d)(?=(?:\D*\d){{7,15}}\D*\Z){TYPES["Phone"].cell_pattern})
+    """
+_CELL = re.compile(_CELL_PATTERN, re.VERBOSE)
+# The same, matching every value: what no type takes is `padded` (spaces around: classified
+# again without them) or `text`; so `lastgroup` of a match is a class, in one C call per value.
+_CELL_ALL = re.compile(
+    _CELL_PATTERN + r"|(?P<padded>\s.*|.*\s)|(?P<text>.*)", re.VERBOSE | re.DOTALL
 )
 _FITS: dict[str, frozenset[str]] = {
     "boolean": frozenset({"boolean"}),
@@ -169,11 +177,23 @@ def parse_number(value: str | None) -> float | None:
     return float(value)
 
 
-_CACHE_SIZE = 4096
+_CACHE_SIZE = 65_536
+# A column whose header names an email address is read as email when this share of its values
+# are addresses (the rest are refused one by one at the push, each with its reason).
+EMAIL_NAMED_SHARE = 0.5
+_EMAIL_HEADER = re.compile(r"e-?mail", re.IGNORECASE)
+_ORDER_WORDS = {True: "day-first", False: "month-first"}
 
 
 def _classify_for_stats(value: str) -> tuple[str, int]:
-    """(class, day-first vote: +1 day-first, -1 month-first, 0 none) of one non-empty value."""
+    """(class, day-first vote: +1 day-first, -1 month-first, 0 none) of one non-empty value.
+
+    Spaces around a value do not change its class: the push trims them (`store.fieldconvert`).
+    """
+    if value[0].isspace() or value[-1].isspace():
+        value = value.strip()
+        if not value:
+            return "text", 0
     length = len(value)
     # Fast path for plain words and long text: only email/boolean/month-date could match those,
     # so skip the big expression (most cells of name/city/notes columns).
@@ -193,58 +213,131 @@ def _classify_for_stats(value: str) -> tuple[str, int]:
     if cls in ("date_iso", "date_ymd", "date_text"):
         if _date_from_match(m, dayfirst=False) is None:
             return "text", 0
-    elif cls == "phone" and not 7 <= sum(map(str.isdigit, value)) <= 15:
-        return "text", 0
     return cls, 0
+
+
+# Classes that a match of the whole cell expression settles without more checks.
+# Classes that the match settles; dates (validity, day-first vote) and `padded` need Python.
+_SETTLED = {c: (c, 0) for c in ("integer", "zero_padded", "decimal", "boolean", "email", "phone")}
+_SETTLED["text"] = ("text", 0)
+
+
+def _classify_many(values: list[str]) -> list[tuple[str, int]]:
+    """`_classify_for_stats` of each value, the expression run in C loops (`map`).
+
+    Columns of unique values (ids, emails, phones) have a new value in every row: this is
+    their path. Only dates and values with spaces around take the long way.
+    """
+    groups = list(map(attrgetter("lastgroup"), map(_CELL_ALL.fullmatch, values)))
+    return [
+        _SETTLED.get(g) or _classify_for_stats(v)  # type: ignore[arg-type]
+        for v, g in zip(values, groups, strict=True)
+    ]
 
 
 @dataclass
 class ColumnStats:
-    """Running counts for one column while rows stream past."""
+    """Running counts for one column while batches of rows stream past."""
 
     empty: int = 0
     max_length: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
-    dayfirst_votes: int = 0
-    monthfirst_votes: int = 0
+    # Numeric dates that only one order can read (15.03.2024: day-first), with examples.
+    votes: dict[int, int] = field(default_factory=lambda: {1: 0, -1: 0})
+    vote_examples: dict[int, list[str]] = field(default_factory=lambda: {1: [], -1: []})
+    dotted_dates: int = 0  # numeric dates written with dots (15.03.2024), a day-first habit
     formulas: int = 0
+    padded: int = 0  # values with spaces before or after them
     # Most columns repeat values (countries, flags, dates): classify each distinct value once.
     _cache: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False)
 
     def add(self, value: str) -> str:
         """Count one non-empty value and return its class."""
-        length = len(value)
-        if length > self.max_length:
-            self.max_length = length
-        cached = self._cache.get(value)
-        if cached is None:
-            cached = _classify_for_stats(value)
-            if len(self._cache) < _CACHE_SIZE:
-                self._cache[value] = cached
-        cls, vote = cached
-        if vote:
-            if vote > 0:
-                self.dayfirst_votes += 1
-            else:
-                self.monthfirst_votes += 1
-        elif cls == "text" and value.startswith(FORMULA_START):
-            self.formulas += 1
-        n = self.counts.get(cls, 0) + 1
-        self.counts[cls] = n
-        if n <= MAX_EXAMPLES:
-            self.examples.setdefault(cls, []).append(value[:80])
-        return cls
+        return self.add_column((value,))[value]
+
+    def add_column(self, values: Sequence[str | None]) -> dict[str, str]:
+        """Count a batch of this column's values; return the class of each distinct value.
+
+        Works on distinct values (a `Counter` is one C loop), so repeated values cost one
+        dictionary lookup: this is what keeps a 1,000,000-row import fast.
+        """
+        distinct = Counter(values)
+        self.empty += distinct.pop("", 0) + distinct.pop(None, 0)
+        if not distinct:
+            return {}
+        keys = list(distinct)
+        cache = self._cache
+        hits = list(map(cache.get, keys))
+        missing = [v for v, hit in zip(keys, hits, strict=True) if hit is None]
+        if missing:
+            found = _classify_many(missing)
+            room = _CACHE_SIZE - len(cache)
+            if room > 0 and len(keys) * 10 < len(values) * 9:  # not a column of unique values
+                cache.update(zip(missing[:room], found[:room], strict=True))
+            fresh = iter(found)
+            hits = [hit or next(fresh) for hit in hits]
+        classes = dict(zip(keys, map(itemgetter(0), hits), strict=True))
+        batch = Counter(map(classes.get, values))
+        batch.pop(None, None)
+        for cls, n in batch.items():
+            seen = self.counts.get(cls, 0)
+            self.counts[cls] = seen + n
+            if seen < MAX_EXAMPLES:
+                self.examples.setdefault(cls, []).extend(
+                    islice((v[:80] for v in keys if classes[v] == cls), MAX_EXAMPLES - seen)
+                )
+        if "date_num" in batch:
+            self._vote(distinct, keys, hits)
+        weights = distinct.values()
+        # Downloads escape every text cell starting like a formula (`store.reports`).
+        self.formulas += sum(
+            compress(weights, map(methodcaller("startswith", FORMULA_START), keys))
+        )
+        self.padded += sum(compress(weights, map(is_not, keys, map(str.strip, keys))))
+        self.max_length = max(self.max_length, max(map(len, keys)))
+        return classes
+
+    def _vote(self, distinct: Counter[str], keys: list[str], hits: list[tuple[str, int]]) -> None:
+        """Count the numeric dates that only one order can read, and the dotted ones."""
+        for value, (cls, vote) in zip(keys, hits, strict=True):
+            if cls != "date_num":
+                continue
+            n = distinct[value]
+            if vote:
+                self.votes[vote] += n
+                if len(self.vote_examples[vote]) < MAX_EXAMPLES:
+                    self.vote_examples[vote].append(value[:80])
+            if "." in value:
+                self.dotted_dates += n
+
+    def dayfirst(self) -> bool:
+        """The column's one reading of numeric dates: the order most dates need.
+
+        Without a date that only one order can read, dates written with dots (03.04.2024)
+        are read day-first and the others month-first (SFMC's own reading).
+        """
+        day, month = self.votes[1], self.votes[-1]
+        if day != month:
+            return day > month
+        numeric = self.counts.get("date_num", 0)
+        return numeric > 0 and self.dotted_dates * 2 > numeric
+
+    def _type(self, original: str) -> str:
+        filled = sum(self.counts.values())
+        for candidate, fits in _FITS.items():
+            fit = sum(self.counts.get(c, 0) for c in fits)
+            share = FIT_SHARE
+            if candidate == "email" and _EMAIL_HEADER.search(original):
+                share = EMAIL_NAMED_SHARE
+            if filled and fit >= share * filled:
+                return candidate
+        return "text"
 
     def describe(self, name: str, original: str) -> dict[str, Any]:
         """The column's entry in `DataSet.columns`."""
         filled = sum(self.counts.values())
-        col_type = "text"
-        for candidate, fits in _FITS.items():
-            fit = sum(self.counts.get(c, 0) for c in fits)
-            if filled and fit >= FIT_SHARE * filled:
-                col_type = candidate
-                break
+        col_type = self._type(original)
         bad: list[str] = []
         if col_type != "text":
             for cls, values in self.examples.items():
@@ -262,17 +355,42 @@ class ColumnStats:
         if col_type == "text":
             info["bad_count"] = 0
         if col_type == "date":
-            info["dayfirst"] = self.dayfirst_votes > self.monthfirst_votes
-            if self.dayfirst_votes and self.monthfirst_votes:
-                info["note"] = (
-                    f"{original!r} mixes day-first and month-first dates; read as "
-                    f"{'day' if info['dayfirst'] else 'month'}-first."
-                )
+            self._describe_dates(info, original)
         if self.counts.get("zero_padded"):
             info["leading_zeros"] = self.counts["zero_padded"]
         if self.formulas:
             info["formulas"] = self.formulas
+        if self.padded:
+            info["padded"] = self.padded
         return info
+
+    def _describe_dates(self, info: dict[str, Any], original: str) -> None:
+        """Day-first or month-first, said in the note, and the dates that order cannot read."""
+        dayfirst = info["dayfirst"] = self.dayfirst()
+        if not self.counts.get("date_num"):
+            return
+        readable = (
+            (value, iso)
+            for value in self.vote_examples[1 if dayfirst else -1] + self.examples["date_num"]
+            if (iso := parse_date(value, dayfirst=dayfirst))
+        )
+        sample, iso = next(readable)  # an example of the order chosen exists (see `dayfirst`)
+        read = date.fromisoformat(iso)
+        note = (
+            f"{original!r}: numeric dates are read {_ORDER_WORDS[dayfirst]} "
+            f"({sample} is {read.day} {read:%B %Y})."
+        )
+        wrong = self.votes[-1 if dayfirst else 1]
+        if wrong:
+            examples = self.vote_examples[-1 if dayfirst else 1]
+            info["bad_count"] += wrong
+            info["bad_examples"] = (examples + info["bad_examples"])[:MAX_EXAMPLES]
+            note += (
+                f" {wrong:,} of them only make sense {_ORDER_WORDS[not dayfirst]} (for example "
+                f"{examples[0]}); they cannot be read as dates and will be refused at the push. "
+                "Write them in one order (or as YYYY-MM-DD) and upload the file again."
+            )
+        info["note"] = note
 
 
 def safe_column_names(headers: Sequence[str | None]) -> tuple[list[str], list[str]]:

@@ -3,7 +3,7 @@
 A number column `amount` gets `amount__n` (a float) and a date column `joined` gets `joined__d`
 (ISO text), so that "10" > "9" and "03/04/2021" < "2021-05-01" hold in SQL. The import writes
 them with the rows when the first batch shows the column's type (`shadow_specs`,
-`shadow_value`) and fills the rest in a second pass (`fill_shadows`) when it guessed wrong.
+`shadow_values`) and fills the rest in a second pass (`fill_shadows`) when it guessed wrong.
 
 Convention: Core with an engine (see `store/__init__.py`): bulk updates of a whole table.
 """
@@ -31,16 +31,25 @@ def shadow_specs(stats: list[ColumnStats], names: list[str]) -> dict[str, tuple[
     return specs
 
 
-def shadow_value(value: str | None, cls: str | None, kind: str, dayfirst: bool) -> Any:
+def shadow_value(value: str | None, kind: str, dayfirst: bool) -> Any:
+    """The typed companion of one cell: its number ("n") or ISO date ("d"), else None."""
     if value is None:
         return None
     if kind == "n":
-        if cls is None:
-            return parse_number(value)
-        return float(value) if cls in ("integer", "decimal") else None
-    if cls is not None and not cls.startswith("date_"):
-        return None
+        return parse_number(value)
     return parse_date(value, dayfirst=dayfirst)
+
+
+def shadow_values(classes: dict[str, str], kind: str, dayfirst: bool) -> dict[str, Any]:
+    """Distinct value -> typed companion (None when it has none), from the values' classes."""
+    if kind == "n":
+        return {
+            v: float(v) if cls in ("integer", "decimal") else None for v, cls in classes.items()
+        }
+    return {
+        v: parse_date(v, dayfirst=dayfirst) if cls.startswith("date_") else None
+        for v, cls in classes.items()
+    }
 
 
 def fill_shadows(
@@ -92,7 +101,7 @@ def fill_shadows(
             params = [
                 (
                     *(
-                        shadow_value(v, None, kind, dayfirst)
+                        shadow_value(v, kind, dayfirst)
                         for (kind, dayfirst), v in zip(plan, row[1:], strict=True)
                     ),
                     row[0],
