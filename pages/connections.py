@@ -6,6 +6,7 @@ import streamlit as st
 
 from pages import _connection_ui as conn_ui
 from pages import _widgets as widgets
+from pages._alerts import alert_settings
 from store.connections import list_connections
 from ui import connections as uconn
 from ui import state
@@ -68,6 +69,8 @@ for conn in connections:
                 expanded=st.session_state.get(state.CONN_REPORT) == conn.id or tone == "red",
             ):
                 conn_ui.show_report(conn.last_test_report)
+        with st.expander("Alerts: the default for its pathways", icon=":material/notifications:"):
+            alert_settings(user.username, connection_id=conn.id, key=f"conn_alerts_{conn.id}")
         if st.session_state.get(state.CONN_EDIT_ID) == conn.id:
             st.markdown(f"**Edit {md(conn.name)}**")
             conn_ui.connection_form(conn, user)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from pages import _actions
 from pages import _widgets as widgets
+from pages._alerts import alert_settings
 from store.audiences import list_audiences
 from store.connections import list_connections
 from store.pathways import list_pathways
@@ -121,3 +122,9 @@ for conn_id, items in by_conn.items():
                 st.caption(changes.change_words(last))
                 with st.expander("Run history and rejected rows"):
                     history(p)
+                if can_act:
+                    with st.expander("Alerts", icon=":material/notifications:"):
+                        alert_settings(
+                            user.username, connection_id=p.connection_id, pathway_id=p.id,
+                            key=f"pw_alerts_{p.id}",
+                        )  # fmt: skip

@@ -17,8 +17,12 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from store import audience_rows, ledger, queue, run_changes
+from sqlmodel import Session
+
+from store import alerts, audience_rows, ledger, queue, run_changes
+from store.audit import record_audit
 from store.revisions import ensure_row_revisions
+from sync.alerts import send_alert
 from sync.destinations import (
     DATA_EXTENSION,
     GENERATED_KEY_COLUMN,
@@ -95,11 +99,35 @@ def run_pathway(
     beat = Heartbeat(engine, run_id, worker_id, heartbeat_every)
     run = _Run(engine, run_id, beat=beat, chunk_size=chunk_size, on_progress=on_progress)
     try:
-        return run.execute(client_factory, options or PushOptions())
+        result = run.execute(client_factory, options or PushOptions())
     except Exception as exc:  # every failure is recorded on the run
-        return run.fail(exc)
+        result = run.fail(exc)
     finally:
         beat.stop()
+    send_run_alert(engine, run_id)
+    return result
+
+
+def send_run_alert(engine: Engine, run_id: int) -> None:
+    """Send the alert a finished run calls for (`store.alerts`), and audit what became of it.
+
+    Never raises: the run is recorded already, and an alert that cannot be sent must not
+    change it. The audit log says which channel failed and why (never a secret).
+    """
+    try:
+        delivery = alerts.delivery_for_run(engine, run_id)
+        problems = send_alert(delivery) if delivery is not None else []
+    except Exception as exc:  # e.g. the secret key changed since the alert was saved
+        delivery, problems = None, [f"{type(exc).__name__}: {str(exc)[:200]}"]
+    if delivery is None and not problems:
+        return
+    with Session(engine) as session:
+        for problem in problems:
+            record_audit("system", "alert failed", f"run {run_id}: {problem}", session=session)
+        if delivery is not None and not problems:
+            record_audit(
+                "system", "alert sent", f"run {run_id}: {delivery.subject}", session=session
+            )
 
 
 class _Run:
