@@ -84,6 +84,22 @@ class Schedule:
         it = croniter(self.cron, _local(after, self.tz))
         return [_utc(it.get_next(datetime)) for _ in range(count)]
 
+    def upcoming(self, anchor: datetime | None, now: datetime, count: int = 3) -> list[datetime]:
+        """When the next `count` runs happen, given the slot last taken (naive UTC).
+
+        A slot already due (not taken yet) is `now`; an interval never run is due now too.
+        """
+        if self.manual:
+            return []
+        due = anchor is None if self.every is not None else False
+        if anchor is not None and self.latest_slot(anchor, now) is not None:
+            due = True
+        if self.every is not None and anchor is not None and not due:
+            first = anchor + self.every
+            return [first + self.every * i for i in range(count)]
+        later = self.next_slots(now, count - 1 if due else count)
+        return [now, *later] if due else later
+
     def latest_slot(self, anchor: datetime, now: datetime) -> datetime | None:
         """The latest slot in (anchor, now], or None: missed slots collapse into this one."""
         if self.manual or now <= anchor:
@@ -200,18 +216,17 @@ def parse_schedule(text: str) -> Schedule:
     raise ScheduleError(msg)
 
 
-def next_run_at(schedule: str, last_started: datetime | None, now: datetime) -> datetime | None:
-    """When a scheduled pathway runs next (None for manual or an unreadable schedule)."""
+def next_run_at(schedule: str, anchor: datetime | None, now: datetime) -> datetime | None:
+    """When a scheduled pathway runs next, from the slot it last took (or its last run).
+
+    None for manual or an unreadable schedule.
+    """
     try:
         parsed = parse_schedule(schedule)
     except ScheduleError:
         return None
-    if parsed.manual:
-        return None
-    now = naive_utc(now)  # type: ignore[assignment]
-    if parsed.every is not None:
-        return now if last_started is None else max(naive_utc(last_started) + parsed.every, now)  # type: ignore[operator]
-    return parsed.next_slots(now, 1)[0]
+    upcoming = parsed.upcoming(naive_utc(anchor), naive_utc(now), 1)  # type: ignore[arg-type]
+    return upcoming[0] if upcoming else None
 
 
 def _due(engine: Engine, now: datetime) -> list[tuple[int, Schedule, datetime]]:

@@ -129,7 +129,9 @@ def pathway_status(
     last_ok = next((r for r in runs if r["state"] == "succeeded"), None)
     last_started = runs[0]["created_at"] if runs else None
     next_run = (
-        None if pathway["paused"] else next_run_at(pathway["schedule"], last_started, now_naive)
+        None
+        if pathway["paused"]
+        else next_run_at(pathway["schedule"], pathway["schedule_slot"] or last_started, now_naive)
     )
     if active is not None:
         status, shown, message = "Syncing", active, active["message"]

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from store import audit, pathways
 from store.models import utcnow
-from store.schedules import MANUAL, Schedule, ScheduleError, parse_schedule
+from store.schedules import MANUAL, Schedule, ScheduleError, naive_utc, parse_schedule
 from ui.transaction import transaction
 
 if TYPE_CHECKING:
@@ -86,17 +86,26 @@ def choice_of(text: str) -> ScheduleChoice:
     return ScheduleChoice("cron", cron=parsed.cron or "", tz=parsed.tz)
 
 
-def next_runs(schedule: Schedule, *, count: int = 3, now: datetime | None = None) -> list[str]:
-    """The next run times in words, in the schedule's time zone ("Mon 1 Dec 08:30 Europe/Paris")."""
+def next_runs(
+    schedule: Schedule,
+    anchor: datetime | None = None,
+    *,
+    count: int = 3,
+    now: datetime | None = None,
+) -> list[str]:
+    """The next run times in words, in the schedule's time zone ("Mon 1 Dec 2026 08:30 UTC").
+
+    `anchor` is the slot the pathway last took (`Pathway.schedule_slot`): intervals count from it.
+    """
     start = (now or utcnow()).astimezone(UTC).replace(tzinfo=None)
     zone = ZoneInfo(schedule.tz)
     return [
         slot.replace(tzinfo=UTC).astimezone(zone).strftime(f"%a %-d %b %Y %H:%M {schedule.tz}")
-        for slot in schedule.next_slots(start, count)
+        for slot in schedule.upcoming(naive_utc(anchor), start, count)
     ]
 
 
-def in_words(text: str, *, now: datetime | None = None) -> str:
+def in_words(text: str, anchor: datetime | None = None, *, now: datetime | None = None) -> str:
     """A schedule with its next run times, for the page ("Every 2 hours · next: ...")."""
     try:
         parsed = parse_schedule(text)
@@ -104,7 +113,7 @@ def in_words(text: str, *, now: datetime | None = None) -> str:
         return f"Not running: {exc}"
     if parsed.manual:
         return "Manual only: runs when someone presses Sync."
-    return f"{parsed.describe()} · next: {'; '.join(next_runs(parsed, now=now))}"
+    return f"{parsed.describe()} · next: {'; '.join(next_runs(parsed, anchor, now=now))}"
 
 
 def save_schedule(
@@ -120,12 +129,13 @@ def save_schedule(
         LookupError: the pathway no longer exists.
     """
     text = schedule_text(choice)
+    now = utcnow()
     with transaction(engine) as session:
         changed = pathways.update_pathway(
-            pathway_id, session=session, schedule=text, schedule_slot=utcnow()
+            pathway_id, session=session, schedule=text, schedule_slot=now
         )
         if changed is None:
             msg = f"Pathway {label} no longer exists."
             raise LookupError(msg)
         audit.record_audit(who, f"schedule {text}", label, session=session)
-    return in_words(text)
+    return in_words(text, now, now=now)

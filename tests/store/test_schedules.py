@@ -57,10 +57,17 @@ def test_next_runs_follow_the_time_zone_across_summer_time():
 
 
 def test_words_with_next_runs_for_the_page():
-    assert in_words("every 2 hours", now=T0) == (
-        "Every 2 hours · next: Fri 27 Mar 2026 14:00 UTC; Fri 27 Mar 2026 16:00 UTC; "
-        "Fri 27 Mar 2026 18:00 UTC"
+    # Intervals count from the slot last taken; one never run is due now.
+    assert in_words("every 2 hours", T0 - timedelta(minutes=30), now=T0) == (
+        "Every 2 hours · next: Fri 27 Mar 2026 13:30 UTC; Fri 27 Mar 2026 15:30 UTC; "
+        "Fri 27 Mar 2026 17:30 UTC"
     )
+    assert in_words("every 2 hours", None, now=T0).startswith(
+        "Every 2 hours · next: Fri 27 Mar 2026 12:00 UTC;"
+    )
+    # A calendar slot missed (taken last on Monday) is due now, then the next ones follow.
+    assert next_runs(parse_schedule("daily 06:00 UTC"), T0 - timedelta(days=4), now=T0, count=2) == [
+        "Fri 27 Mar 2026 12:00 UTC", "Sat 28 Mar 2026 06:00 UTC"]  # fmt: skip
     assert in_words("weekly xyz 08:00 UTC").startswith("Not running: Unknown weekday xyz")
 
 
