@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -47,13 +48,13 @@ def _inputs(p: Any, start: usched.ScheduleChoice) -> usched.ScheduleChoice:
 
 def schedule_control(p: Any, label: str, user: Any) -> None:
     """A popover with the pathway's schedule in words, its next runs, and the form to change it."""
-    with st.popover(
-        f"Schedule: {usched.in_words(p.schedule).split(' · ')[0]}", icon=":material/event_repeat:"
-    ):
-        st.caption(usched.in_words(p.schedule))
+    said = usched.in_words(p.schedule, p.schedule_slot)
+    with st.popover(f"Schedule: {said.split(' · ')[0]}", icon=":material/event_repeat:"):
+        st.caption(said)
         choice = _inputs(p, usched.choice_of(p.schedule))
         try:
-            preview = usched.in_words(usched.schedule_text(choice))
+            # Saved now, its first slot is the first one after now.
+            preview = usched.in_words(usched.schedule_text(choice), datetime.now(UTC))
         except ScheduleError as exc:
             st.error(str(exc), icon=":material/error:")
             return
