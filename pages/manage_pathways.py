@@ -8,6 +8,7 @@ import streamlit as st
 from pages import _actions
 from pages import _widgets as widgets
 from pages._alerts import alert_settings
+from pages._run_details import run_picker
 from store.audiences import list_audiences
 from store.connections import list_connections
 from store.pathways import list_pathways
@@ -71,6 +72,7 @@ def history(p: object) -> None:
             y_label="Rows",
         )
     widgets.paginated(frame, key=f"pw_hist_page_{p.id}", page_size=10)
+    run_picker(runs, key=f"pw_run_{p.id}")
     failed = [r for r in runs if r.rows_failed and not r.dry_run]
     if failed:
         st.markdown("**Rejected rows** — " + rejects.REJECTED_FIX)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from store.crypto import decrypt_secret, encrypt_secret
 from store.errors import InUseError
-from store.models import Connection, Pathway, utcnow
+from store.models import AlertRule, Connection, Pathway, utcnow
 
 
 class _Unset:
@@ -148,6 +148,7 @@ def delete_connection(connection_id: int, *, session: Session) -> Connection | N
     if used:
         msg = f"Connection {conn.name!r} is used by {used} pathway(s); delete those pathways first."
         raise InUseError(msg)
+    session.execute(delete(AlertRule).where(col(AlertRule.connection_id) == connection_id))
     session.delete(conn)
     session.commit()
     return conn

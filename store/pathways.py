@@ -12,7 +12,16 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from store.models import ColumnMapping, Pathway, RejectedRow, RowLedger, SyncRun, utcnow
+from store.models import (
+    AlertRule,
+    ColumnMapping,
+    Pathway,
+    RejectedRow,
+    RowLedger,
+    RunEvent,
+    SyncRun,
+    utcnow,
+)
 
 _PATHWAY_FIELDS = frozenset(Pathway.model_fields) - {"id", "created_at", "updated_at"}
 
@@ -118,6 +127,8 @@ def delete_pathway(pathway_id: int, *, session: Session) -> Pathway | None:
         return None
     run_ids = select(SyncRun.id).where(SyncRun.pathway_id == pathway_id)
     session.execute(delete(RejectedRow).where(col(RejectedRow.run_id).in_(run_ids)))
+    session.execute(delete(RunEvent).where(col(RunEvent.run_id).in_(run_ids)))
+    session.execute(delete(AlertRule).where(col(AlertRule.pathway_id) == pathway_id))
     session.execute(delete(SyncRun).where(col(SyncRun.pathway_id) == pathway_id))
     session.execute(delete(RowLedger).where(col(RowLedger.pathway_id) == pathway_id))
     session.execute(delete(ColumnMapping).where(col(ColumnMapping.pathway_id) == pathway_id))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
-from store import audience_rows, ledger, queue
+from store import audience_rows, ledger, queue, run_events
 from store.models import Audience, ColumnMapping, Connection, DataSet, Pathway, SyncRun
 from store.revisions import ensure_row_revisions
 from sync.mapping import FieldMap
@@ -221,9 +221,17 @@ class Recorder:
         self.beat = beat
         self.on_progress = on_progress
         self.last_write = 0.0
+        self.last_phase = ""
 
     def progress(self, p: Progress) -> None:
         self.on_progress(p)
+        phase = run_events.phase_of(p.phase)
+        if phase != self.last_phase:  # the run's timeline (Run details): one event per phase
+            self.last_phase = phase
+            run_events.record_event(
+                self.engine, self.run_id, phase, p.phase,
+                rows=p.rows_done, api_calls=p.counters.api_calls,
+            )  # fmt: skip
         now = time.monotonic()
         if now - self.last_write < 0.5 and p.phase not in ("done", "deleting"):
             return
@@ -260,6 +268,13 @@ class Recorder:
             ledger_deletes=c.ledger_deletes,
             extra={"phase": c.phase},
         )
+        n = c.counters
+        run_events.record_event(
+            self.engine, self.run_id, "batch" if c.phase == "rows" else "deletes",
+            f"{n.rows_succeeded:,} written, {n.rows_failed:,} rejected, "
+            f"{n.rows_deleted:,} deleted so far",
+            rows=None if c.checkpoint_row < 0 else c.checkpoint_row, api_calls=n.api_calls,
+        )  # fmt: skip
 
     def cancelled(self) -> bool:
         # Called per chunk and per batch: one indexed read, cheap next to a batch.

@@ -104,3 +104,17 @@ def test_secrets_are_encrypted_kept_and_removed(session, pathway):
                             smtp_password="", smtp_from="p@example.org"),
               session=session, who="ada", connection_id=conn)  # fmt: skip
     assert get_rule(session=session, connection_id=conn).smtp_password_encrypted is None
+
+
+def test_deleting_the_pathway_or_connection_deletes_its_rules(session, pathway):
+    from store.connections import delete_connection
+    from store.pathways import delete_pathway
+
+    hook = AlertSettings(webhook_url="https://hooks.slack.com/services/T0/B0/x")
+    save_rule(hook, session=session, who="ada", pathway_id=pathway.id)
+    save_rule(hook, session=session, who="ada", connection_id=pathway.connection_id)
+    conn = pathway.connection_id
+    delete_pathway(pathway.id, session=session)
+    assert get_rule(session=session, pathway_id=pathway.id) is None
+    delete_connection(conn, session=session)
+    assert get_rule(session=session, connection_id=conn) is None
