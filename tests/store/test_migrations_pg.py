@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 
 import pytest
 from sqlalchemy import text
@@ -51,3 +52,16 @@ def test_failed_migration_on_postgres_leaves_the_store_as_it_was(pg_release):
     with pytest.raises(StoreUpgradeError, match="rolled back"):
         create_db_and_tables(pg_release)
     assert_left_as_it_was(pg_release, before)
+
+
+def test_two_upgrades_at_once_on_postgres_migrate_once(pg_release):
+    # Both wait on the advisory lock; the second finds the store current.
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(create_db_and_tables(pg_release).kind))
+               for _ in range(2)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(results) == ["baseline", "current"]
+    assert_upgraded_like_fresh(pg_release)
