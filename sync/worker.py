@@ -238,7 +238,11 @@ def run_push_command(args: Any) -> int:
         0 succeeded, 1 failed or cancelled, 2 the pathway is busy or unknown, 3 needs confirm.
     """
     engine = make_engine(args.database_url)
-    create_db_and_tables(engine)
+    try:
+        create_db_and_tables(engine)
+    except StoreUpgradeError as exc:
+        _say(f"error: {exc}")
+        return 2
     try:
         run = queue.enqueue_run(
             engine,
