@@ -46,7 +46,10 @@ def _verify_connection(conn: dict) -> None:
             ok, client = widgets.guard(state.client_for_connection_id, conn["id"])
             report = client.test_connection() if ok else None
         if report is not None:
-            uconn.record_test(state.get_engine(), conn["id"], report)  # Connections shows it too
+            who = getattr(state.current_user(), "username", "")
+            uconn.record_test(
+                state.get_engine(), conn["id"], report, who
+            )  # Connections shows it too
             judged = uconn.verdict(report)
         if report is None or not judged.ready:
             if report is not None:

@@ -96,7 +96,13 @@ with tab_aud:
         modeled = st.checkbox("Modeled (built from a score)")
         if st.form_submit_button("Save audience", type="primary"):
             ok, problems = widgets.guard(
-                uaud.create_audience, engine, name, ds_id, filters, modeled=modeled
+                uaud.create_audience,
+                engine,
+                name,
+                ds_id,
+                filters,
+                modeled=modeled,
+                who=user.username,
             )
             for problem in problems or []:
                 st.error(md(problem), icon=":material/error:")

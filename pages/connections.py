@@ -56,7 +56,7 @@ for conn in connections:
         if b1.button("Test", key=f"conn_test_{conn.id}", icon=":material/network_check:"):
             ok, client = widgets.guard(state.client_for_connection_id, conn.id)
             if ok:
-                uconn.record_test(engine, conn.id, client.test_connection())
+                uconn.record_test(engine, conn.id, client.test_connection(), user.username)
                 st.session_state[state.CONN_REPORT] = conn.id  # open its report
                 st.rerun()  # show the new badge
         if b2.button("Edit", key=f"conn_edit_{conn.id}", icon=":material/edit:"):

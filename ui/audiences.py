@@ -97,6 +97,7 @@ def create_audience(
     filters: Sequence[Mapping[str, Any]],
     *,
     modeled: bool,
+    who: str,
 ) -> list[str]:
     """Save an audience unless its name is empty or taken.
 
@@ -111,6 +112,7 @@ def create_audience(
         if not name or audiences.get_audience_by_name(name, session=session):
             return ["Give the audience a new, unique name."]
         audiences.create_audience(name, dataset_id, filters, modeled, session=session)
+        audit.record_audit(who, "create audience", name, session=session)
     return []
 
 

@@ -240,12 +240,15 @@ def save_connection(
     return []
 
 
-def record_test(engine: Engine, connection_id: int, report: Any) -> None:
+def record_test(engine: Engine, connection_id: int, report: Any, who: str) -> None:
     """Remember a connection test's report; OK only when it also has every required scope."""
     with Session(engine) as session:
-        connections.record_connection_test(
+        conn = connections.record_connection_test(
             connection_id, verdict(report).ready, dataclasses.asdict(report), session=session
         )
+        words = "ready" if verdict(report).ready else "not ready"
+        name = conn.name if conn is not None else f"connection {connection_id}"
+        audit.record_audit(who, "test connection", f"{name}: {words}", session=session)
 
 
 def delete_connection(engine: Engine, connection_id: int, *, name: str, who: str) -> None:

@@ -102,14 +102,18 @@ def test_import_and_audiences(engine):
     assert report["problems"] == []
     assert _actions(engine) == ["import data set"]
     filters = [{"column": "amount", "op": "equals", "value": "2"}]
-    assert uaud.create_audience(engine, " ", report["dataset_id"], filters, modeled=False) == [
-        "Give the audience a new, unique name."
-    ]
-    assert uaud.create_audience(engine, "Big", report["dataset_id"], filters, modeled=True) == []
-    assert uaud.create_audience(engine, "Big", report["dataset_id"], [], modeled=False) == [
-        "Give the audience a new, unique name."
-    ]
+    assert uaud.create_audience(
+        engine, " ", report["dataset_id"], filters, modeled=False, who="sam"
+    ) == ["Give the audience a new, unique name."]
+    assert (
+        uaud.create_audience(engine, "Big", report["dataset_id"], filters, modeled=True, who="sam")
+        == []
+    )
+    assert uaud.create_audience(
+        engine, "Big", report["dataset_id"], [], modeled=False, who="sam"
+    ) == ["Give the audience a new, unique name."]
     (aud,) = uaud.audience_rows_for_wizard(engine)
     assert (aud["name"], aud["count"], aud["modeled"], aud["dataset"]) == ("Big", 1, True, "Gifts")
     uaud.set_modeled(engine, aud["id"], False, who="sam")
     assert not uaud.audience_rows_for_wizard(engine)[0]["modeled"]
+    assert _actions(engine) == ["import data set", "create audience", "set modeled"]

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from sfmc.scopes import scope_checklist
 from sfmc.types import ConnectionReport
 from store import connections, queue, reports
+from store.audit import list_audit
 from store.ledger import commit_checkpoint
 from store.status import pathway_status, run_outcome
 from sync import destinations as dest
@@ -108,7 +109,10 @@ def test_a_failed_test_whose_reason_is_its_fix_gets_the_general_fix():
 
 def test_record_test_stores_not_ok_for_a_missing_scope_and_the_badge_is_red(workspace):
     ws = workspace
-    uconn.record_test(ws.engine, ws.connection["id"], _report({"data_extensions_read"}))
+    uconn.record_test(ws.engine, ws.connection["id"], _report({"data_extensions_read"}), "ada")
+    with Session(ws.engine) as session:  # the test is in the audit log, with its verdict
+        (event,) = list_audit(session=session, who="ada")
+    assert (event.action, event.detail) == ("test connection", "Main: not ready")
     with Session(ws.engine) as session:
         conn = connections.get_connection(ws.connection["id"], session=session)
     assert conn.last_test_ok is False
