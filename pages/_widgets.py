@@ -161,7 +161,7 @@ def mirror_stop(run: Any, *, key: str) -> None:
     )
     user = state.current_user()
     if user is None or not user.can("staff"):
-        st.caption("Staff can confirm the deletes on Manage Pathways.")
+        st.caption("Only staff can confirm these deletes; you can view the pathway.")
         return
     sure = st.checkbox(
         f"I checked the audience: delete the rows it no longer has ({run.plan.get('delete', 0):,})",
