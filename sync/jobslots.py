@@ -21,14 +21,20 @@ class JobSlots:
     def __init__(self, limit: int) -> None:
         self.initial = self.limit = max(1, limit)
         self.used = 0
+        self.retries_waiting = 0
         self._cond = threading.Condition()
 
     @contextmanager
-    def hold(self) -> Iterator[int]:
-        """Wait for a free slot; yields how many other jobs were in flight when it was taken."""
+    def hold(self, *, retry: bool = False) -> Iterator[int]:
+        """Wait for a free slot; yields how many other jobs were in flight when it was taken.
+
+        A retry goes before new batches: its batch (and every commit after it) waits for it.
+        """
         with self._cond:
-            while self.used >= self.limit:
+            self.retries_waiting += int(retry)
+            while self.used >= self.limit or (not retry and self.retries_waiting):
                 self._cond.wait()
+            self.retries_waiting -= int(retry)
             others = self.used
             self.used += 1
         try:
@@ -44,5 +50,9 @@ class JobSlots:
             self.limit = max(1, min(self.limit, others))
 
     def batch_rows(self, cap: int) -> int:
-        """Rows per batch that keep the first limit's rows in flight (at most SFMC's 32,000)."""
-        return min(ASYNC_MAX_ROWS, max(cap, cap * self.initial // self.limit))
+        """Rows per batch: `cap`, or SFMC's 32,000 once the limit dropped.
+
+        A tenant that deadlocks also queues each job for a while before it starts: fewer,
+        bigger jobs then pay that wait less often.
+        """
+        return cap if self.limit >= self.initial else max(cap, ASYNC_MAX_ROWS)
