@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import random
 import tempfile
+import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -50,6 +52,9 @@ DEMO_CONNECTION_NAME = "Demo Marketing Cloud (simulator)"
 DEMO_DATASET_NAME = "Demo donors"
 DEMO_ROWS = 50_000
 DEMO_SEED = 20240601
+BUILD_AT_ONCE_ROWS = 10_000  # a demo this small is built before the sign-in page shows
+
+_log = logging.getLogger(__name__)
 
 
 class NotADemoStoreError(RuntimeError):
@@ -307,6 +312,47 @@ def _ensure_dataset(engine: Engine, rows: int) -> tuple[int, bool]:
     return report.dataset_id, True
 
 
+def ensure_demo_sign_in(engine: Engine, *, simulator_auth_uri: str) -> tuple[int, bool]:
+    """The part of the demo the sign-in page needs: a demo store, its users, its connection.
+
+    Returns:
+        The demo connection's id, and whether it was created now.
+
+    Raises:
+        NotADemoStoreError: the store is not the demo's (see `_claim_store`).
+    """
+    create_db_and_tables(engine)
+    _claim_store(engine)
+    with Session(engine) as session:
+        _ensure_users(session)
+        return _ensure_connection(session, simulator_auth_uri)
+
+
+def start_demo_workspace(
+    engine: Engine, *, simulator_auth_uri: str, rows: int = DEMO_ROWS
+) -> threading.Thread | None:
+    """Make the demo ready to sign into now; build the rest now or, when big, in a thread.
+
+    The default demo (50,000 donors) takes seconds to generate and import: it is built in a
+    daemon thread (returned) once the sign-in page can show, so the first start is quick. A
+    demo of at most `BUILD_AT_ONCE_ROWS` rows (the tests') is built before this returns.
+    """
+    ensure_demo_sign_in(engine, simulator_auth_uri=simulator_auth_uri)
+    if rows <= BUILD_AT_ONCE_ROWS:
+        ensure_demo_workspace(engine, simulator_auth_uri=simulator_auth_uri, rows=rows)
+        return None
+
+    def build() -> None:
+        try:
+            ensure_demo_workspace(engine, simulator_auth_uri=simulator_auth_uri, rows=rows)
+        except Exception:  # a thread has no caller to tell: the log says what failed
+            _log.exception("Building the demo workspace failed")
+
+    thread = threading.Thread(target=build, name="pathways-demo-build", daemon=True)
+    thread.start()
+    return thread
+
+
 def ensure_demo_workspace(
     engine: Engine, *, simulator_auth_uri: str, rows: int = DEMO_ROWS
 ) -> DemoWorkspace:
@@ -324,11 +370,9 @@ def ensure_demo_workspace(
         NotADemoStoreError: the store is not the demo's (see `_claim_store`).
         SecretKeyError: no usable secret key.
     """
-    create_db_and_tables(engine)
-    _claim_store(engine)
-    with Session(engine) as session:
-        _ensure_users(session)
-        connection_id, made_connection = _ensure_connection(session, simulator_auth_uri)
+    connection_id, made_connection = ensure_demo_sign_in(
+        engine, simulator_auth_uri=simulator_auth_uri
+    )
     dataset_id, made_dataset = _ensure_dataset(engine, rows)
     audience_ids: dict[str, int] = {}
     made_audiences = False

@@ -234,8 +234,7 @@ def store_ready() -> bool:
 
 
 @st.cache_resource(
-    show_spinner="Opening the pathway store… (the first demo start creates 50,000 demo donors: "
-    "allow about half a minute)"
+    show_spinner="Opening the pathway store…"
 )
 def get_engine() -> Engine:
     """The SQLAlchemy engine (tables created; the demo workspace ensured in demo mode)."""
@@ -244,10 +243,11 @@ def get_engine() -> Engine:
     if is_demo_mode():
         sim = get_simulator()
         if sim is not None:
-            from store.demo import DEMO_ROWS, ensure_demo_workspace
+            from store.demo import DEMO_ROWS, start_demo_workspace
 
             rows = int(_float_env("PATHWAYS_DEMO_ROWS", DEMO_ROWS))  # tests use fewer rows
-            ensure_demo_workspace(engine, simulator_auth_uri=sim.auth_uri, rows=rows)
+            # Users and connection now; the donors in a thread once sign-in can show.
+            start_demo_workspace(engine, simulator_auth_uri=sim.auth_uri, rows=rows)
     _READY_STORES.add(database_url())
     return engine
 

@@ -1,0 +1,192 @@
+"""`python -m bench ui`: the dashboard in a real browser: first start, every page, peak memory.
+
+Starts `streamlit run app.py` in demo mode on a fresh data folder (the first start of the demo:
+`first_start_seconds` is from the start of the process until the sign-in form shows), signs in
+as admin, then opens every page of the menu and times each from the click until the page has
+settled (Streamlit's running indicator gone and the page's heading shown): `page_seconds`.
+`peak_rss_mb` is the app process's peak resident memory (its `VmHWM`).
+
+With `--pathways/--runs/--rows`, the store is generated before the app starts (a demo store
+with a data set of that many rows, pathways and finished runs with rejected rows), so the
+pages are timed at that scale; `python -m bench ui --json --rows 1000000 --pathways 300
+--runs 30000` is issue 17's size. Without them the demo is timed as a new user meets it; the
+smoke test (`tests/test_bench_smoke.py`) runs that with a small demo.
+
+Driven through Debian's chromium (`/usr/bin/chromium`) with Playwright.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench import common
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+PASSWORD = "pathways-demo"
+SETTLE_MS = 60_000
+NAV_LINKS = '[data-testid="stTopNavLink"], [data-testid="stSidebarNavLink"]'
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _app_env(data_dir: Path, args: argparse.Namespace) -> dict[str, str]:
+    env = dict(
+        os.environ, PATHWAYS_DEMO="1", PATHWAYS_DATA_DIR=str(data_dir), PATHWAYS_SIM_PORT="0"
+    )
+    env.pop("DATABASE_URL", None)
+    env.pop("PATHWAYS_SECRET_KEY", None)
+    if args.demo_rows is not None:
+        env["PATHWAYS_DEMO_ROWS"] = str(args.demo_rows)
+    return env
+
+
+def _start_app(
+    data_dir: Path, args: argparse.Namespace, log: Any
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.fileWatcherType",
+            "none",
+        ],  # fmt: skip
+        cwd=ROOT,
+        env=_app_env(data_dir, args),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            msg = f"streamlit exited early with {proc.returncode}"
+            raise RuntimeError(msg)
+        try:
+            with urllib.request.urlopen(url + "_stcore/health", timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    msg = f"streamlit did not answer on {url} within 120 s"
+    raise RuntimeError(msg)
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def _settle(page: Any) -> None:
+    """Wait until Streamlit has finished the script run the last action started."""
+    page.wait_for_timeout(50)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=SETTLE_MS)
+
+
+def _sign_in(page: Any, url: str, started: float) -> float:
+    """Open the app, wait for the sign-in form (seconds since `started`), sign in as admin."""
+    page.goto(url)
+    page.get_by_label("Username").wait_for(timeout=SETTLE_MS * 2)
+    first_start = time.monotonic() - started
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Username").wait_for(state="hidden", timeout=SETTLE_MS)
+    _settle(page)
+    return first_start
+
+
+def _time_pages(page: Any) -> dict[str, float]:
+    """Seconds from the click on each menu entry until its page has settled."""
+    links = page.locator(NAV_LINKS)
+    titles = [t.split("\n")[-1].strip() for t in links.all_inner_texts()]
+    seconds: dict[str, float] = {}
+    for title in titles[1:] + titles[:1]:  # the page shown after sign-in last, so it is a change
+        started = time.monotonic()
+        links.filter(has_text=title).first.click()
+        page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=SETTLE_MS)
+        _settle(page)
+        seconds[title] = round(time.monotonic() - started, 2)
+    return seconds
+
+
+def _drive(url: str, started: float) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            first_start = _sign_in(page, url, started)
+            return {"first_start_seconds": round(first_start, 2), "page_seconds": _time_pages(page)}
+        finally:
+            browser.close()
+
+
+def _main(args: argparse.Namespace) -> int:
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="pathways-bench-ui-") as tmp:
+        data_dir = Path(tmp) / "data"
+        log_path = Path(tmp) / "streamlit.log"
+        with log_path.open("w") as log:
+            started = time.monotonic()
+            proc, url = _start_app(data_dir, args, log)
+            try:
+                figures = _drive(url, started)
+                figures["peak_rss_mb"] = _peak_rss_mb(proc.pid)
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        text = log_path.read_text(errors="replace")
+    if "Traceback" in text:
+        print(text[-4000:], file=sys.stderr)
+        msg = "the app logged a traceback (above)"
+        raise RuntimeError(msg)
+    result = {
+        **figures,
+        "demo_rows": args.demo_rows,
+        "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        **common.machine(),
+    }
+    human = [f"first start (to the sign-in form): {result['first_start_seconds']:.1f} s"]
+    human += [f"  {title}: {s:.2f} s" for title, s in result["page_seconds"].items()]
+    human.append(f"peak RSS of the app: {result['peak_rss_mb']:.0f} MB")
+    common.emit(result, args.json, human)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add `ui` to `python -m bench`."""
+    parser = subparsers.add_parser("ui", help="the dashboard in chromium: first start, pages")
+    parser.add_argument(
+        "--demo-rows", type=int, default=None, help="demo donors (default: the demo's 50,000)"
+    )
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.set_defaults(func=_main)
