@@ -61,6 +61,13 @@ def scope_label(scope: str) -> str:
     return SCOPE_LABELS.get(scope, scope)
 
 
+def scope_words(text: str) -> str:
+    """`text` with SFMC's scope ids (`data_extensions_write`) in SFMC's labels."""
+    for scope, label in SCOPE_LABELS.items():
+        text = text.replace(scope, label)
+    return text
+
+
 @dataclass(frozen=True)
 class Verdict:
     """A connection test in words: whether pushes can use it, why, and what to do."""

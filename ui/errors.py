@@ -13,6 +13,7 @@ from typing import Any
 
 from sfmc.errors import SfmcAuthError, SfmcConfigError, SfmcRetriableError
 from sync.types import SETUP_KINDS
+from ui.connections import scope_words
 from ui.text import md
 
 AUTH_FIX = (
@@ -98,7 +99,7 @@ def _compose(text: str, kind: str | None, classes: Sequence[str] = ()) -> str:
     The fix is the kind's; for a kind without advice, the error class's (`classes` are the
     names of the error's class and its bases, most specific first).
     """
-    text = md(text)
+    text = md(scope_words(text))
     advice = KIND_ADVICE.get(kind or "")
     if advice is None:
         advice = next(

@@ -272,3 +272,13 @@ def test_raw_download_keeps_values_the_safe_one_escapes(workspace):
     )
     assert safe[0]["phone"] == "'+15280502514"
     assert raw[0]["phone"] == "+15280502514"
+
+
+def test_errors_name_scopes_as_marketing_cloud_labels_them():
+    from sfmc.errors import SfmcAuthError
+    from ui.errors import error_help
+
+    exc = SfmcAuthError("give the Installed Package the data_extensions_write scope.", kind="scope")
+    shown = error_help(exc)
+    assert "Data Extensions: Write" in shown
+    assert "data_extensions_write" not in shown
