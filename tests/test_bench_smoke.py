@@ -88,3 +88,17 @@ def test_bench_push_engine_only_runs_push_rows_on_a_tiny_audience(isolated_env, 
     )
     # The same audience as the full push: 288 valid rows land, the 12 invalid ones fail.
     assert (push["rows_in_de"], push["expected_rows_in_de"], push["rows_failed"]) == (288, 288, 12)
+
+
+@pytest.mark.browser
+def test_bench_ui_signs_in_and_opens_every_page_of_a_small_demo(isolated_env, capsys):
+    """`bench ui` at the demo's size, with fewer donors: the browser run works end to end."""
+    status = main(["ui", "--demo-rows", "400", "--json"])
+    result = last_json(capsys.readouterr().out)
+    assert status == 0
+    assert set(result["page_seconds"]) == {
+        "Connections", "Audiences", "Push Audiences", "Column Mapping", "Manage Pathways",
+        "Audit log",
+    }  # fmt: skip
+    assert result["first_start_seconds"] > 0
+    assert result["peak_rss_mb"] > 0
