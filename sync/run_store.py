@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from store import audience_rows, ledger, queue, run_events
 from store.models import Audience, ColumnMapping, Connection, DataSet, Pathway, SyncRun
 from store.revisions import ensure_row_revisions
+from sync.destinations import DATA_EXTENSION
 from sync.mapping import FieldMap
 from sync.types import Commit, Progress, Rejection, SetupError
 
@@ -65,6 +66,7 @@ def load_run_context(engine: Engine, run_id: int) -> RunContext:
             .order_by(ColumnMapping.ordinal, ColumnMapping.id)
         ).all()
         dataset = session.get(DataSet, audience.dataset_id) if audience is not None else None
+        _check_owner(session, pathway)
         for obj in (run, pathway, audience, connection, dataset, *rows):
             if obj is not None:
                 session.expunge(obj)
@@ -89,6 +91,30 @@ def load_run_context(engine: Engine, run_id: int) -> RunContext:
         for m in rows
     ]
     return RunContext(run, pathway, audience, connection, dataset, mapping)
+
+
+def _check_owner(session: Session, pathway: Pathway) -> None:
+    """Refuse a Data Extension pathway whose DE an earlier pathway of the connection owns.
+
+    Two pathways writing one DE lose each other's rows (a Mirror deletes what its audience
+    lacks); the wizard refuses the second one, and this stops ones made before it did.
+    """
+    if (pathway.destination_kind or DATA_EXTENSION) != DATA_EXTENSION:
+        return
+    key = (pathway.de_customer_key or "").casefold()
+    for other in session.exec(
+        select(Pathway).where(
+            Pathway.connection_id == pathway.connection_id, Pathway.id < pathway.id
+        )
+    ):
+        kind = other.destination_kind or DATA_EXTENSION
+        if kind == DATA_EXTENSION and (other.de_customer_key or "").casefold() == key:
+            msg = (
+                f"The Data Extension '{pathway.de_customer_key}' belongs to the earlier pathway "
+                f"'{other.de_name}' (#{other.id}): nothing was sent. Delete this pathway and push "
+                "its audience again to a Data Extension of its own (another external key)."
+            )
+            raise SetupError(msg, kind="de_owned", detail={"owner_pathway_id": other.id})
 
 
 def check_modeled(audience: Audience, connection: Connection) -> None:

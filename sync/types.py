@@ -273,6 +273,7 @@ class SetupError(SfmcConfigError):
 # The kinds of `SetupError` the engine raises, with the setting each one is about.
 SETUP_KINDS: dict[str, str] = {
     "pathway_incomplete": "the pathway's audience or connection was deleted",
+    "de_owned": "an earlier pathway owns the Data Extension (detail: owner_pathway_id)",
     "modeled_refused": "a modeled audience on a connection that refuses them (detail: ids)",
     "unknown_column": "the mapping uses columns the data set lacks (detail: columns, available)",
     "no_mapping": "the pathway maps no column",

@@ -282,3 +282,27 @@ def test_errors_name_scopes_as_marketing_cloud_labels_them():
     shown = error_help(exc)
     assert "Data Extensions: Write" in shown
     assert "data_extensions_write" not in shown
+
+
+def test_a_run_of_a_second_pathway_on_an_owned_data_extension_is_refused(workspace):
+    """Pathways made before the wizard refused sharing: the run stops before sending."""
+    from store.pathways import create_pathway
+    from sync.run_store import load_run_context
+    from sync.types import SetupError
+
+    ws = workspace
+    with Session(ws.engine) as session:
+        first = create_pathway(
+            ws.audience["id"], ws.connection["id"], "All", "shared_key", session=session
+        ).id
+        second = create_pathway(
+            ws.audience["id"], ws.connection["id"], "Monthly", "SHARED_KEY", method="mirror",
+            session=session,
+        ).id  # fmt: skip
+    owner_run = queue.enqueue_run(ws.engine, first, "manual")
+    assert load_run_context(ws.engine, owner_run.id).pathway.id == first
+    run = queue.enqueue_run(ws.engine, second, "manual")
+    with pytest.raises(SetupError, match="belongs to the earlier pathway 'All'") as caught:
+        load_run_context(ws.engine, run.id)
+    assert caught.value.kind == "de_owned"
+    assert caught.value.detail == {"owner_pathway_id": first}
