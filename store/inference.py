@@ -263,23 +263,28 @@ class ColumnStats:
         dictionary lookup: this is what keeps a 1,000,000-row import fast.
         """
         distinct = Counter(values)
-        self.empty += distinct.pop("", 0) + distinct.pop(None, 0)
+        empty = distinct.pop("", 0) + distinct.pop(None, 0)
+        self.empty += empty
         if not distinct:
             return {}
         keys = list(distinct)
+        unique = len(keys) == len(values) - empty  # every value once (ids, emails)
         cache = self._cache
         hits = list(map(cache.get, keys))
         missing = [v for v, hit in zip(keys, hits, strict=True) if hit is None]
         if missing:
             found = _classify_many(missing)
             room = _CACHE_SIZE - len(cache)
-            if room > 0 and len(keys) * 10 < len(values) * 9:  # not a column of unique values
+            if room > 0 and len(keys) * 20 < (len(values) - empty) * 19:  # values repeat
                 cache.update(zip(missing[:room], found[:room], strict=True))
             fresh = iter(found)
             hits = [hit or next(fresh) for hit in hits]
         classes = dict(zip(keys, map(itemgetter(0), hits), strict=True))
-        batch = Counter(map(classes.get, values))
-        batch.pop(None, None)
+        if unique:
+            batch = Counter(classes.values())
+        else:
+            batch = Counter(map(classes.get, values))
+            batch.pop(None, None)
         for cls, n in batch.items():
             seen = self.counts.get(cls, 0)
             self.counts[cls] = seen + n
