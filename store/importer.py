@@ -324,11 +324,13 @@ def _notes(job: _Import, header: _Header, columns: list[dict[str, Any]]) -> list
     notes = job.src.notes + header.notes + [c["note"] for c in columns if "note" in c]
     formulas = sum(c.get("formulas", 0) for c in columns)
     if formulas:
-        where = ", ".join(f"{c['original']} {c['formulas']:,}" for c in columns if "formulas" in c)
+        where = ", ".join(
+            f"{c['original']!r}: {c['formulas']:,}" for c in columns if "formulas" in c
+        )
+        cells = "1 cell starts" if formulas == 1 else f"{formulas:,} cells start"
         notes.append(
-            f"{formulas:,} cells start with = + - or @ (or a tab) like spreadsheet formulas "
-            f"({where}); they are stored as they are, and spreadsheet-safe downloads put a ' "
-            "before each of them."
+            f"{cells} with = + - or @ (or a tab) like spreadsheet formulas ({where}); they are "
+            "stored as they are, and escaped in downloads for spreadsheets (a ' before each)."
         )
     for c in columns:
         if c.get("padded"):
