@@ -19,6 +19,7 @@ per field type),
 `revisions` (row revisions), `key_spaces` (key values with spaces around them),
 `refresh` with `refresh_checks` (new versions of a data set), `dataset_versions` (their
 history), `sql_source` (database sources), `run_changes` (what a run changed),
-`crypto` (secrets), `settings`, `errors`, `demo` (the demo
-workspace). The store imports nothing from the engine (`sync/`), the SFMC client or the UI.
+`crypto` (secrets and the registry of encrypted columns), `migrations` (schema upgrades:
+Alembic revisions, `apply`, `autogen`), the shell commands `cli_*` (`python -m store`),
+`settings`, `errors`, `demo` (the demo workspace). The store imports nothing from the engine (`sync/`), the SFMC client or the UI.
 """
