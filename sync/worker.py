@@ -9,6 +9,7 @@ again and resumed from its checkpoint.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import socket
@@ -16,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
@@ -132,7 +133,8 @@ class Worker:
         if run is None or run.id is None:
             return None
         log.info("worker %s runs sync run %s (pathway %s)", self.worker_id, run.id, run.pathway_id)
-        problem = refresh_source_before_scheduled_run(self.engine, run)
+        with self._heartbeat(run.id):  # reading a big source takes a while: keep the run ours
+            problem = refresh_source_before_scheduled_run(self.engine, run)
         if problem is not None:
             queue.finish_run(self.engine, run.id, "failed", error=problem,
                              error_kind=SOURCE_UNAVAILABLE, error_detail={"pathway_id": run.pathway_id})  # fmt: skip
@@ -148,6 +150,23 @@ class Worker:
         )
         self.runs_done.append(run.id)
         return run.id
+
+    @contextlib.contextmanager
+    def _heartbeat(self, run_id: int) -> Iterator[None]:
+        """Beat the run's heartbeat from a thread while the block runs (before the runner's own)."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.heartbeat_every):
+                queue.heartbeat(self.engine, run_id, self.worker_id)
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     def run_forever(self, *, exit_when_idle: bool = False) -> None:
         """Loop until `stop()` (or, with `exit_when_idle`, until there is nothing to run)."""
