@@ -51,3 +51,42 @@ def test_rotation_moves_every_secret_to_the_new_key(engine, monkeypatch):
     monkeypatch.setenv("PATHWAYS_SECRET_KEY", old_key)
     with Session(engine) as session, pytest.raises(SecretKeyError, match="cannot be decrypted"):
         connection_secret(session.get(Connection, 1))
+
+
+def test_rotation_covers_database_sources_and_alert_credentials(engine, tmp_path, monkeypatch):
+    import sqlite3
+
+    from store.alerts import AlertSettings, delivery, save_rule
+    from store.models import AlertRule
+    from store.refresh import create_sql_dataset, refresh_source
+
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    monkeypatch.setenv("PATHWAYS_SECRET_KEY", old_key)
+    with sqlite3.connect(tmp_path / "crm.db") as db:
+        db.execute("CREATE TABLE donors (email TEXT)")
+        db.execute("INSERT INTO donors VALUES ('a@example.org')")
+    create_sql_dataset(
+        engine, "crm", f"sqlite:///{tmp_path / 'crm.db'}", "SELECT email FROM donors", who="kim"
+    )
+    with Session(engine) as session:
+        conn = create_connection(
+            "c", "https://x.auth.marketingcloudapis.com/", "id", "s", session=session
+        )
+        settings = AlertSettings(email_to="ops@example.org", smtp_host="smtp.example.org", smtp_user="u",
+                                 smtp_password="smtp-pw", smtp_from="p@example.org",
+                                 webhook_url="https://hooks.example.org/T0/B0/x")  # fmt: skip
+        save_rule(settings, session=session, who="kim", connection_id=conn.id)
+    with engine.connect() as c:
+        assert {(s.table, s.column) for s in stored_secrets(c)} == set(ENCRYPTED_COLUMNS)
+    monkeypatch.setenv("PATHWAYS_SECRET_KEY", new_key)
+    monkeypatch.setenv("PATHWAYS_OLD_SECRET_KEYS", old_key)
+    with engine.begin() as c:
+        assert rotate_stored_secrets(c) == 4
+    monkeypatch.delenv("PATHWAYS_OLD_SECRET_KEYS")
+    assert refresh_source(engine, "crm", who="kim") is not None  # the URL reads with the new key
+    with Session(engine) as session:
+        sent = delivery(session.query(AlertRule).one(), "subject", "text")
+    assert (sent.smtp_password, sent.webhook_url) == (
+        "smtp-pw",
+        "https://hooks.example.org/T0/B0/x",
+    )
