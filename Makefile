@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test lint bench chromium clean
+.PHONY: run test lint bench chromium clean migrations
 
 # Every install goes through constraints.txt: indirect dependencies get the tested versions.
 $(RUNTIME_STAMP): requirements.txt constraints.txt
@@ -32,6 +32,10 @@ lint: $(DEV_STAMP)
 
 test: $(DEV_STAMP) chromium lint
 	$(PY) -m pytest
+
+# After any change to store/models.py: regenerate the store's upgrade revision (Alembic autogenerate).
+migrations: $(DEV_STAMP)
+	$(PY) -m store.migrations.autogen
 
 bench: $(DEV_STAMP)
 	$(PY) -m bench push --rows 20000
