@@ -134,49 +134,95 @@ def _time_pages(page: Any) -> dict[str, float]:
     return seconds
 
 
-def _drive(url: str, started: float) -> dict[str, Any]:
+def _live_count(page: Any) -> float:
+    """Seconds from adding a filter on the Audiences page until the new count shows."""
+    page.locator(NAV_LINKS).filter(has_text="Audiences").first.click()
+    page.get_by_role("heading", name="Audiences", exact=True).first.wait_for(timeout=SETTLE_MS)
+    _settle(page)
+    metric = page.get_by_test_id("stMetricValue").first
+    metric.wait_for(timeout=SETTLE_MS)
+    before = metric.inner_text()
+    page.get_by_role("textbox", name="Value").fill("00000001")  # the first column: the donor id
+    started = time.monotonic()
+    page.get_by_role("button", name="Add filter").click()
+    while metric.inner_text() == before:
+        if time.monotonic() - started > SETTLE_MS / 1000:
+            msg = "the count did not change within a minute"
+            raise RuntimeError(msg)
+        page.wait_for_timeout(10)
+    return round(time.monotonic() - started, 2)
+
+
+def _drive(url: str, started: float, *, pages: bool, live: bool) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            first_start = _sign_in(page, url, started)
-            return {"first_start_seconds": round(first_start, 2), "page_seconds": _time_pages(page)}
+            figures: dict[str, Any] = {"start_seconds": round(_sign_in(page, url, started), 2)}
+            if pages:
+                figures["page_seconds"] = _time_pages(page)
+            if live:
+                figures["live_count_seconds"] = _live_count(page)
+            return figures
         finally:
             browser.close()
 
 
-def _main(args: argparse.Namespace) -> int:
-    load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="pathways-bench-ui-") as tmp:
-        data_dir = Path(tmp) / "data"
-        log_path = Path(tmp) / "streamlit.log"
-        with log_path.open("w") as log:
-            started = time.monotonic()
-            proc, url = _start_app(data_dir, args, log)
+def _run_app(
+    data_dir: Path, args: argparse.Namespace, *, pages: bool, live: bool
+) -> dict[str, Any]:
+    """Start the app on `data_dir`, drive it, stop it; fail on a traceback in its log."""
+    log_path = data_dir.parent / f"{data_dir.name}.log"
+    with log_path.open("w") as log:
+        started = time.monotonic()
+        proc, url = _start_app(data_dir, args, log)
+        try:
+            figures = _drive(url, started, pages=pages, live=live)
+            figures["peak_rss_mb"] = _peak_rss_mb(proc.pid)
+        finally:
+            proc.terminate()
             try:
-                figures = _drive(url, started)
-                figures["peak_rss_mb"] = _peak_rss_mb(proc.pid)
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-        text = log_path.read_text(errors="replace")
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    text = log_path.read_text(errors="replace")
     if "Traceback" in text:
         print(text[-4000:], file=sys.stderr)
         msg = "the app logged a traceback (above)"
         raise RuntimeError(msg)
-    result = {
-        **figures,
+    return figures
+
+
+def _main(args: argparse.Namespace) -> int:
+    load_before = os.getloadavg()[0]
+    at_scale = bool(args.rows or args.pathways or args.runs)
+    with tempfile.TemporaryDirectory(prefix="pathways-bench-ui-") as tmp:
+        fresh = _run_app(Path(tmp) / "fresh", args, pages=not at_scale, live=False)
+        result: dict[str, Any] = {"first_start_seconds": fresh.pop("start_seconds"), **fresh}
+        if at_scale:
+            from bench import ui_world
+
+            world = Path(tmp) / "world"
+            result["world"] = {
+                "rows": args.rows or 50_000, "pathways": args.pathways, "runs": args.runs,
+                **ui_world.build(
+                    world, rows=args.rows or 50_000, pathways=args.pathways, runs=args.runs
+                ),
+            }  # fmt: skip
+            scaled = _run_app(world, args, pages=True, live=True)
+            result.update(page_seconds=scaled["page_seconds"], peak_rss_mb=scaled["peak_rss_mb"])
+            result["live_count_seconds"] = scaled["live_count_seconds"]
+    result |= {
         "demo_rows": args.demo_rows,
         "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         **common.machine(),
     }
     human = [f"first start (to the sign-in form): {result['first_start_seconds']:.1f} s"]
     human += [f"  {title}: {s:.2f} s" for title, s in result["page_seconds"].items()]
+    if "live_count_seconds" in result:
+        human.append(f"live count after a filter change: {result['live_count_seconds']:.2f} s")
     human.append(f"peak RSS of the app: {result['peak_rss_mb']:.0f} MB")
     common.emit(result, args.json, human)
     return 0
@@ -188,5 +234,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--demo-rows", type=int, default=None, help="demo donors (default: the demo's 50,000)"
     )
+    parser.add_argument("--rows", type=int, default=0, help="donors of the scaled store")
+    parser.add_argument("--pathways", type=int, default=0, help="pathways of the scaled store")
+    parser.add_argument("--runs", type=int, default=0, help="finished runs of the scaled store")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.set_defaults(func=_main)
