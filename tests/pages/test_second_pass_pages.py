@@ -188,11 +188,11 @@ def _stopped_mirror_run() -> tuple[int, int]:
 
 
 def test_the_mirror_stop_is_confirmed_where_it_is_shown_once(demo_env):
-    from store.queue import active_run
+    from store.queue import list_runs
     from ui import state as deps
 
     page_app("pages/manage_pathways.py", "staff", timeout=60).run()
-    pid, _run_id = _stopped_mirror_run()
+    pid, run_id = _stopped_mirror_run()
     analyst = page_app("pages/manage_pathways.py", "analyst", timeout=60).run()
     assert [w.value for w in analyst.warning].count(
         "Mirror would delete 900 of the 1,000 rows. Nothing was changed."
@@ -209,6 +209,7 @@ def test_the_mirror_stop_is_confirmed_where_it_is_shown_once(demo_env):
     ).check().run()
     next(b for b in at.button if b.label == "Confirm the deletes and sync").click().run()
     assert not at.exception
-    run = active_run(deps.get_engine(), pid)
-    assert run is not None
-    assert run.confirm_deletes
+    # The worker may have taken it already: the pathway's newest run is the confirmed one.
+    newest = list_runs(deps.get_engine(), pid, limit=1)[0]
+    assert newest.id != run_id
+    assert newest.confirm_deletes
