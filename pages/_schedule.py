@@ -49,7 +49,7 @@ def _inputs(p: Any, start: usched.ScheduleChoice) -> usched.ScheduleChoice:
 def schedule_control(p: Any, label: str, user: Any) -> None:
     """A popover with the pathway's schedule in words, its next runs, and the form to change it."""
     said = usched.in_words(p.schedule, p.schedule_slot)
-    with st.popover(f"Schedule: {said.split(' · ')[0]}", icon=":material/event_repeat:"):
+    with st.popover(f"Schedule: {usched.title(p.schedule)}", icon=":material/event_repeat:"):
         st.caption(said)
         choice = _inputs(p, usched.choice_of(p.schedule))
         try:

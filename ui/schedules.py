@@ -105,6 +105,14 @@ def next_runs(
     ]
 
 
+def title(text: str) -> str:
+    """The schedule in a few words, for a button ("Every 2 hours", "Manual only", "Not running")."""
+    try:
+        return parse_schedule(text).describe()
+    except ScheduleError:
+        return "Not running (fix it)"
+
+
 def in_words(text: str, anchor: datetime | None = None, *, now: datetime | None = None) -> str:
     """A schedule with its next run times, for the page ("Every 2 hours · next: ...")."""
     try:

@@ -17,7 +17,7 @@ from store.models import Pathway, SyncRun
 from store.pathways import create_pathway
 from store.queue import finish_run
 from store.schedules import ScheduleError, enqueue_due_runs, parse_schedule
-from ui.schedules import ScheduleChoice, in_words, next_runs, save_schedule, schedule_text
+from ui.schedules import ScheduleChoice, in_words, next_runs, save_schedule, schedule_text, title
 
 T0 = datetime(
     2026, 3, 27, 12, 0, tzinfo=UTC
@@ -69,6 +69,10 @@ def test_words_with_next_runs_for_the_page():
     assert next_runs(parse_schedule("daily 06:00 UTC"), T0 - timedelta(days=4), now=T0, count=2) == [
         "Fri 27 Mar 2026 12:00 UTC", "Sat 28 Mar 2026 06:00 UTC"]  # fmt: skip
     assert in_words("weekly xyz 08:00 UTC").startswith("Not running: Unknown weekday xyz")
+    assert (title("manual"), title("weekly xyz 08:00 UTC")) == (
+        "Manual only",
+        "Not running (fix it)",
+    )
 
 
 def test_missed_slots_collapse_into_the_latest():
