@@ -213,3 +213,36 @@ def test_the_mirror_stop_is_confirmed_where_it_is_shown_once(demo_env):
     newest = list_runs(deps.get_engine(), pid, limit=1)[0]
     assert newest.id != run_id
     assert newest.confirm_deletes
+
+
+def test_a_membership_flag_on_an_owned_data_extension_needs_share_it(demo_env):
+    from store.audiences import get_audience_by_name
+    from store.connections import list_connections
+    from store.pathways import create_pathway
+    from ui import state as deps
+
+    page_app("pages/push_audiences.py", "staff", timeout=60).run()
+    with deps.session() as session:
+        aud = get_audience_by_name("All donors", session=session)
+        conn = list_connections(session=session)[0]
+        create_pathway(aud.id, conn.id, "Master", "all_donors_master", session=session)
+    at = page_app("pages/push_audiences.py", "staff", timeout=60).run()
+    _to_step3(at)
+    next(r for r in at.radio if r.label == "Destination Object").set_value("membership_flag").run()
+    shared = next(s for s in at.selectbox if s.label.startswith("Shared Data Extension"))
+    shared.select("all_donors_master").run()
+    assert not at.exception
+    # The picker names the owner, and the page asks before sharing it.
+    label = shared.format_func("all_donors_master")
+    assert "owned by pathway All donors → Master" in label
+    assert any(c.label.startswith("Share it") for c in at.checkbox)
+    assert "belongs to the pathway" in " ".join(m.value for m in at.markdown)
+    next(b for b in at.button if b.label == "Next: summary").click().run()
+    assert at.session_state["push_step"] == 3
+    assert any("Tick 'Share it'" in e.value for e in at.error)
+    next(c for c in at.checkbox if c.label.startswith("Share it")).check().run()
+    assert not at.exception, [e.value for e in at.error]
+    next(b for b in at.button if b.label == "Next: summary").click().run()
+    assert not at.exception
+    assert at.session_state["push_step"] == 4, [e.value for e in at.error]
+    assert at.session_state["push_settings"]["options"]["shared_de"] is True
