@@ -12,6 +12,7 @@ can read the stored client secret. Run it again only to rebuild the fixture.
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -82,8 +83,6 @@ def build() -> None:
             subprocess.run([sys.executable, "-c", _BUILD % {"rows": ROWS}, str(store)],
                            cwd=worktree, env=env, check=True)  # fmt: skip
             FIXTURE.unlink(missing_ok=True)
-            import sqlite3
-
             with sqlite3.connect(store) as db:
                 db.execute("VACUUM INTO ?", (str(FIXTURE),))
         finally:
