@@ -59,7 +59,12 @@ def _verify_connection(conn: dict) -> None:
                     icon=":material/error:",
                 )
                 st.markdown(f"**How to fix it:** {md(judged.fix)}")
-                st.caption("An admin fixes connections on the Connections page.")
+                user = state.current_user()
+                st.caption(
+                    "Fix it on the Connections page, then Check again."
+                    if user is not None and user.can("admin")
+                    else "An admin fixes connections on the Connections page."
+                )
             st.button("Check again", key="review_recheck", icon=":material/refresh:")
             st.stop()
         st.session_state[state.PUSH_CHECKED] = conn["id"]
