@@ -21,5 +21,5 @@ per field type),
 history), `sql_source` (database sources), `run_changes` (what a run changed),
 `crypto` (secrets and the registry of encrypted columns), `migrations` (schema upgrades:
 Alembic revisions, `apply`, `autogen`), the shell commands `cli_*` (`python -m store`),
-`settings`, `errors`, `demo` (the demo workspace). The store imports nothing from the engine (`sync/`), the SFMC client or the UI.
+`settings`, `errors`, `demo` (the demo workspace) with `demo_history` (its pathways and runs). The store imports nothing from the engine (`sync/`), the SFMC client or the UI.
 """

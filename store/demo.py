@@ -38,6 +38,7 @@ from store.connections import (
 from store.crypto import SecretKeyError
 from store.datasets import get_dataset_by_name
 from store.db import create_db_and_tables
+from store.demo_history import build_demo_history
 from store.errors import DataSetError
 from store.importer import import_file
 from store.models import AppUser, Connection, DataSet
@@ -334,8 +335,10 @@ def start_demo_workspace(
     """Make the demo ready to sign into now; build the rest now or, when big, in a thread.
 
     The default demo (50,000 donors) takes seconds to generate and import: it is built in a
-    daemon thread (returned) once the sign-in page can show, so the first start is quick. A
-    demo of at most `BUILD_AT_ONCE_ROWS` rows (the tests') is built before this returns.
+    daemon thread (returned) once the sign-in page can show, so the first start is quick, and
+    that thread then gives a new demo its history (`store.demo_history`: pathways whose runs
+    the app's worker pushes). A demo of at most `BUILD_AT_ONCE_ROWS` rows (the tests') is
+    built before this returns, without history.
     """
     ensure_demo_sign_in(engine, simulator_auth_uri=simulator_auth_uri)
     if rows <= BUILD_AT_ONCE_ROWS:
@@ -344,7 +347,14 @@ def start_demo_workspace(
 
     def build() -> None:
         try:
-            ensure_demo_workspace(engine, simulator_auth_uri=simulator_auth_uri, rows=rows)
+            made = ensure_demo_workspace(engine, simulator_auth_uri=simulator_auth_uri, rows=rows)
+            if made.created:
+                build_demo_history(
+                    engine,
+                    connection_id=made.connection_id,
+                    dataset_id=made.dataset_id,
+                    audience_ids=made.audience_ids,
+                )
         except Exception:  # a thread has no caller to tell: the log says what failed
             _log.exception("Building the demo workspace failed")
 

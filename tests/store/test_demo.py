@@ -99,22 +99,6 @@ def test_demo_survives_a_lost_key_file(engine, monkeypatch):
         assert connection_secret(conn) == DEMO_CLIENT_SECRET
 
 
-def test_a_big_demo_signs_in_at_once_and_builds_its_donors_in_a_thread(engine, monkeypatch):
-    monkeypatch.setattr("store.demo.BUILD_AT_ONCE_ROWS", ROWS - 1)
-    thread = start_demo_workspace(engine, simulator_auth_uri="http://127.0.0.1:1111/", rows=ROWS)
-    assert thread is not None
-    with Session(engine) as session:  # sign-in works before the donors exist
-        assert {u.username for u in list_users(session=session)} == {"admin", "staff", "analyst"}
-    thread.join(timeout=120)
-    assert not thread.is_alive()
-    with Session(engine) as session:
-        (ds,) = list_datasets(session=session)
-        assert ds.row_count == ROWS
-        assert {a.name for a in list_audiences(session=session)} == {
-            n for n, _f, _m in DEMO_AUDIENCES
-        }
-
-
 def test_a_small_demo_is_complete_when_start_returns(engine):
     assert start_demo_workspace(engine, simulator_auth_uri="http://x/", rows=ROWS) is None
     with Session(engine) as session:
