@@ -24,7 +24,7 @@ from pathlib import Path
 # Keys kept in memory before the set moves to disk (about 6 MB of Python objects).
 SPILL_AT = 65_536
 # SQLite's page cache per set, in KiB (PRAGMA cache_size takes a negative number for KiB).
-CACHE_KIB = 8_192
+CACHE_KIB = 4_096
 # Keys per `IN (...)` probe (SQLite allows 32,766 bound parameters; small statements cache).
 _PROBE = 500
 
@@ -90,6 +90,20 @@ class KeySet:
             before = self._db.total_changes
             self._db.executemany("INSERT OR IGNORE INTO k VALUES (?, ?)", pairs)
             self._count += self._db.total_changes - before
+
+    def claim(self, keys: Sequence[str]) -> list[bool]:
+        """Add `keys` in order; True where a key was there before (or earlier in `keys`).
+
+        One lookup and one insert per page of keys: the duplicate check of a whole chunk.
+        """
+        before = self.lookup(keys)
+        fresh: set[str] = set()
+        used = []
+        for key in keys:
+            used.append(key in before or key in fresh)
+            fresh.add(key)
+        self.add_many((key, None) for key in fresh if key not in before)
+        return used
 
     def __contains__(self, key: str) -> bool:
         return bool(self.lookup([key]))

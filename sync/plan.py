@@ -108,18 +108,20 @@ class RowJudge:
         key: str,
         holders: Mapping[str, int],
         in_de: Collection[str],
+        duplicate: bool | None = None,
     ) -> tuple[RowOutcome | None, bool]:
         """(refusal or None, whether the row is refused for its own values).
 
         `holders`: keys held by earlier audience rows an incremental read left out; a row
         using one of them is a duplicate. `in_de`: the keys of the row's chunk that the DE
-        has (`self.remote.lookup`). Own-value refusals can be remembered with the row's
+        has (`self.remote.lookup`); `duplicate`: the row's flag from `Preflight.claim`.
+        Own-value refusals can be remembered with the row's
         revision; duplicates and Update Only's "not found" depend on other rows.
         """
         if holders and holders.get(key, row["_row"]) < row["_row"]:
             # An earlier row, unchanged and so not read, has this key.
             return self.preflight.duplicate(), False
-        outcome = self.preflight.check(values, key)
+        outcome = self.preflight.check(values, key, duplicate)
         if outcome is not None:
             return outcome, outcome.error_type != "DuplicateKey"
         if self.method == "update_only" and key not in in_de:
@@ -144,9 +146,9 @@ def audience_keys(
     for chunk in io.read_keys(0):
         found = [(row["_row"], key_of(key_conv(row))) for row in chunk]
         keys.add_many((key, None) for _, key in found if key)
-        for row_no, key in found:
-            if key and row_no <= resume_row:
-                preflight.remember(key)
+        preflight.seen.add_many(
+            (key, None) for row_no, key in found if key and row_no <= resume_row
+        )
         if method != "mirror" and chunk and chunk[-1]["_row"] >= resume_row:
             break
     return keys
@@ -276,9 +278,10 @@ def dry_run(
         known = lookup([k for k in keys if k]) if lookup else {}
         holders = changed.holders([k for k in keys if k]) if changed else {}
         in_de = judge.remote.lookup([k for k in keys if k]) if judge.remote else {}
-        for row, values, key in zip(chunk, converted, keys, strict=True):
+        used = judge.preflight.claim(keys)
+        for row, values, key, dup in zip(chunk, converted, keys, used, strict=True):
             counters.rows_read += 1
-            plan[_dry_verdict(judge, row, values, key, holders, known, in_de, plan)] += 1
+            plan[_dry_verdict(judge, row, values, key, (holders, known, in_de, dup), plan)] += 1
     if changed is not None:
         unread = max(changed.span(0, None)[0] - counters.rows_read, 0)
         plan["unchanged"] += unread
@@ -298,13 +301,15 @@ def _dry_verdict(
     row: Mapping[str, Any],
     values: Mapping[str, object],
     key: str,
-    holders: Mapping[str, int],
-    known: Mapping[str, str],
-    in_de: Collection[str],
+    facts: tuple[Mapping[str, int], Mapping[str, str], Collection[str], bool],
     plan: dict[str, Any],
 ) -> str:
-    """The plan entry one row counts in; a refusal also goes to the plan's sample."""
-    outcome, _ = judge.verdict(row, values, key, holders, in_de)
+    """The plan entry one row counts in; a refusal also goes to the plan's sample.
+
+    `facts`: the row's chunk's holders, ledger hashes and keys in the DE, and its duplicate flag.
+    """
+    holders, known, in_de, dup = facts
+    outcome, _ = judge.verdict(row, values, key, holders, in_de, dup)
     if outcome is not None:
         if len(plan["rejects"]) < SAMPLE_REJECTS:
             plan["rejects"].append(

@@ -80,12 +80,24 @@ class Preflight:
             field=name,
         )
 
-    def check(self, values: Mapping[str, object], key: str | None = None) -> RowOutcome | None:
+    def claim(self, keys: Sequence[str]) -> list[bool]:
+        """Mark a chunk's keys ("" skipped) as used, in order; True where an earlier row used it.
+
+        Pass each flag to `check` as `duplicate`: one round trip to the key store per chunk.
+        """
+        present = [k for k in keys if k]
+        used = iter(self.seen.claim(present))
+        return [next(used) if k else False for k in keys]
+
+    def check(
+        self, values: Mapping[str, object], key: str | None = None, duplicate: bool | None = None
+    ) -> RowOutcome | None:
         """Check one mapped row.
 
         Args:
             values: DE field -> value, as the converter produced it.
             key: the row's key string when already computed.
+            duplicate: the row's flag from `claim` (None: checked and marked here).
 
         Returns:
             None when the row may be sent, else a failed `RowOutcome` with SFMC's error type.
@@ -94,7 +106,9 @@ class Preflight:
         """
         if key is None:
             key = self.key_of(values)
-        if key and not self.seen.add(key):
+        if duplicate is None:
+            duplicate = bool(key) and not self.seen.add(key)
+        if duplicate:
             return self.duplicate()
         get = values.get
         for name, sure, rest in self._steps:

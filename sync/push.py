@@ -266,15 +266,16 @@ class _SendLoop:
         holders = self.changed.holders(present) if self.changed is not None else {}
         # The chunk's keys the DE has: one lookup per chunk, not per row.
         in_de = remote.lookup(present) if remote else {}
+        used = judge.preflight.claim(keys)
         max_bytes = self.options.max_bytes
-        for row, values, key in zip(chunk, converted, keys, strict=True):
+        for row, values, key, dup in zip(chunk, converted, keys, used, strict=True):
             batch = self.batch
             batch.n_rows += 1
             batch.last_row = row_no = row["_row"]
             if row.get("_refused") is not None:
                 self.refused_before(row, values, key)
                 continue
-            outcome, own = verdict(row, values, key, holders, in_de)
+            outcome, own = verdict(row, values, key, holders, in_de, dup)
             if outcome is not None:
                 # Refused for its own values: remembered with its revision.
                 rev = row.get("_rev") if own else None
@@ -304,9 +305,8 @@ class _SendLoop:
         """A row preflight refused at this very revision before, for its own values.
 
         No need to check it again: its stored rejection is copied in SQL. Its key still counts
-        for the duplicate check of later rows, as in a full pass.
+        for the duplicate check of later rows, as in a full pass (`Preflight.claim` of its chunk).
         """
-        self.judge.preflight.remember(key)
         outcome = RowOutcome(False, row.get("_refused_type"), "Refused before.")
         self.batch.rejected.append(self.rejection(row, values, outcome, copy_of=row["_refused"]))
 

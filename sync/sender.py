@@ -19,6 +19,7 @@ from sfmc.errors import SfmcConfigError
 from sfmc.polling import CallBudget, Polling
 from sfmc.types import RowOutcome
 from sync.jobslots import JobSlots
+from sync.queue_clock import QueueClock
 from sync.tally import CommitWriter, Tally, commit_batches
 from sync.types import Commit, PushOptions, PushTarget, Rejection
 
@@ -121,6 +122,7 @@ class Sender:
             share=0.25,
         )
         self.took = 0.0
+        self.clock = QueueClock(self.polling.rows_per_s)
         self.slots = JobSlots(options.in_flight)
         # What the oldest job in flight is doing ("SFMC is queueing this job (2 min)").
         self.note = ""

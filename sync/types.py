@@ -71,7 +71,7 @@ class PushOptions:
     delete_guard_share: float = 0.5
     batch_rows: int = 32_000  # SFMC's cap; `max_bytes` usually closes a batch first
     max_bytes: int = DEFAULT_MAX_BYTES
-    in_flight: int = 5
+    in_flight: int = 3  # with polls timed from the queue (`QueueClock`), 3 keep SFMC busy
     max_requests_per_s: float = 30.0
     poll_interval: float = 0.05
     max_poll_interval: float = 30.0

@@ -89,3 +89,15 @@ def test_the_des_keys_are_read_by_independent_rowset_pages_in_parallel(sim):
         "donor3@example.org": ["donor3@example.org"],
     }
     remote.close()
+
+
+def test_a_chunk_claims_its_keys_at_once_like_row_by_row_checks():
+    rows = ["a", "b", "", "A2", "b", "c", "", "a", "d", "c"]
+    by_row, by_chunk = KeySet(spill_at=2), KeySet(spill_at=2)
+    one_by_one = [bool(k) and not by_row.add(k) for k in rows[:5]]
+    one_by_one += [bool(k) and not by_row.add(k) for k in rows[5:]]
+    pf = Preflight([EMAIL], ["Email"])
+    pf.seen = by_chunk
+    assert pf.claim(rows[:5]) + pf.claim(rows[5:]) == one_by_one
+    assert one_by_one == [False, False, False, False, True, False, False, True, False, True]
+    assert by_chunk.on_disk
