@@ -174,8 +174,10 @@ def mirror_stop(run: Any, *, key: str) -> None:
         disabled=not sure,
         icon=":material/delete_sweep:",
     ):
-        ok, _ = guard(uruns.confirm_deletes, state.get_engine(), run, user.username)
+        ok, confirmed = guard(uruns.confirm_deletes, state.get_engine(), run, user.username)
         if ok:
+            if st.session_state.get(state.PUSH_RUN_ID) == run.id:  # the wizard follows it
+                st.session_state[state.PUSH_RUN_ID] = confirmed.id
             state.get_worker()
             st.toast("Sync queued with the deletes confirmed.", icon=":material/schedule:")
             st.rerun()

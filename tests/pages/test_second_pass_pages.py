@@ -246,3 +246,27 @@ def test_a_membership_flag_on_an_owned_data_extension_needs_share_it(demo_env):
     assert not at.exception
     assert at.session_state["push_step"] == 4, [e.value for e in at.error]
     assert at.session_state["push_settings"]["options"]["shared_de"] is True
+
+
+def test_the_wizard_confirms_its_own_stopped_mirror_sync_and_follows_the_new_run(demo_env):
+    from store.pathways import get_pathway
+    from ui import state as deps
+
+    page_app("pages/push_audiences.py", "staff", timeout=60).run()
+    pid, run_id = _stopped_mirror_run()
+    with deps.session() as session:
+        pathway = get_pathway(pid, session=session)
+    at = page_app("pages/push_audiences.py", "staff", timeout=60)
+    at.session_state["push_step"] = 4
+    at.session_state["push_audience_id"] = pathway.audience_id
+    at.session_state["push_connection_id"] = pathway.connection_id
+    at.session_state["push_pathway_id"] = pid
+    at.session_state["push_run_id"] = run_id
+    at.run()
+    assert not at.exception
+    assert any("Waiting for confirmation" in m.value for m in at.markdown)
+    assert len([w for w in at.warning if "Mirror would delete" in w.value]) == 1
+    next(c for c in at.checkbox if c.label.startswith("I checked the audience")).check().run()
+    next(b for b in at.button if b.label == "Confirm the deletes and sync").click().run()
+    assert not at.exception
+    assert at.session_state["push_run_id"] != run_id
