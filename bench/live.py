@@ -187,9 +187,18 @@ def sql_v2(path: Path, rows: int) -> None:
 
 
 def one_part(
-    store: BenchStore, sim: SimProcess, rows: int, *, sql: bool, say: Callable[[str], None]
+    store: BenchStore,
+    sim: SimProcess,
+    rows: int,
+    *,
+    sql: Path | None,
+    say: Callable[[str], None],
 ) -> dict[str, Any]:
-    """v1, three first runs, the refresh to v2, three runs again, the comparison."""
+    """v1, three first runs, the refresh to v2, three runs again, the comparison.
+
+    `sql`: the folder of the database source (outside the store's data directory, which a
+    source may not read), or None for the file part.
+    """
     from sqlmodel import Session
 
     from store.audiences import create_audience
@@ -200,7 +209,7 @@ def one_part(
     name = f"live {tag}"
     started = time.perf_counter()
     if sql:
-        url = sql_source(store.directory / "crm.db", rows)
+        url = sql_source(sql / "crm.db", rows)
         ds_id = create_sql_dataset(
             store.engine, name, url, "SELECT * FROM donors", who="bench", keys=["id"]
         ).dataset_id
@@ -222,7 +231,7 @@ def one_part(
     first = run_all(store, pathways)
     say(f"{tag}: first runs {first['seconds']:.1f} s")
     if sql:
-        sql_v2(store.directory / "crm.db", rows)
+        sql_v2(sql / "crm.db", rows)
         refresh_s = refresh_child(store, ["--dataset", name, "--source"])
     else:
         v2 = store.directory / "v2.csv"
@@ -261,7 +270,7 @@ def run_live(
     from store.connections import create_connection
     from store.db import create_db_and_tables, make_engine
 
-    with common.temp_dir() as tmp, SimProcess(settings) as sim:
+    with common.temp_dir() as tmp, common.temp_dir() as crm, SimProcess(settings) as sim:
         directory = Path(tmp)
         common.prepare_environment(directory)
         load_before = os.getloadavg()[0]
@@ -274,8 +283,8 @@ def run_live(
             )
             conn_id = int(conn.id)
         store = BenchStore(directory, url, engine, 0, 0, conn_id, "", 0.0)
-        file_part = one_part(store, sim, rows, sql=False, say=say)
-        sql_part = one_part(store, sim, rows, sql=True, say=say)
+        file_part = one_part(store, sim, rows, sql=None, say=say)
+        sql_part = one_part(store, sim, rows, sql=Path(crm), say=say)
         refresh_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         engine.dispose()
     expected = expected_changes(rows)

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import IO, Any
 
 import sqlglot
@@ -33,6 +34,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 from sqlalchemy.pool import NullPool
 from sqlglot import exp
 
+from store.db import data_dir, database_url
 from store.inference import ColumnStats
 
 DEFAULT_TIMEOUT_S = 300
@@ -80,13 +82,43 @@ def parse_url(url: str) -> URL:
             "database or sqlite:////path/to/file.db."
         )
         raise SqlSourceError(msg) from None
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")  # the driver the app ships with
     if parsed.get_backend_name() not in _DIALECTS:
         msg = (
             f"Database sources read PostgreSQL and SQLite; {parsed.get_backend_name()!r} is not "
             "supported. Use a postgresql:// or sqlite:// URL."
         )
         raise SqlSourceError(msg)
+    _refuse_own_store(parsed)
     return parsed
+
+
+def _refuse_own_store(url: URL) -> None:
+    """A source must be the organisation's database, never Pathways' own store.
+
+    The store holds password hashes and encrypted secrets: a query on it would copy them into a
+    data set. Refused: a SQLite file in the data directory, and the store's own URL.
+    """
+    own = make_url(database_url())
+    same_server = url.get_backend_name() == own.get_backend_name() != "sqlite" and (
+        url.host,
+        url.port,
+        url.database,
+    ) == (own.host, own.port, own.database)
+    inside = False
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(str(url.database).removeprefix("file:").split("?")[0]).resolve()
+        stores = {data_dir().resolve()}
+        if own.get_backend_name() == "sqlite" and own.database:
+            stores.add(Path(own.database).resolve().parent)
+        inside = any(path == d or d in path.parents for d in stores)
+    if same_server or inside:
+        msg = (
+            "That URL points at Pathways' own store, which holds passwords and secrets; a source "
+            "must be your organisation's database."
+        )
+        raise SqlSourceError(msg)
 
 
 def masked_url(url: str) -> str:

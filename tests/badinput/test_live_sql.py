@@ -22,6 +22,12 @@ def crm(path) -> str:
     return f"sqlite:///{path}"
 
 
+@pytest.fixture
+def src(tmp_path_factory):
+    """A folder for the source database, outside the store's data directory."""
+    return tmp_path_factory.mktemp("crm")
+
+
 def source_rows(path) -> list[tuple]:
     with sqlite3.connect(path) as db:
         return db.execute("SELECT * FROM donors ORDER BY id").fetchall()
@@ -47,20 +53,20 @@ QUERIES = {
 
 
 @pytest.mark.parametrize("case", list(QUERIES))
-def test_bad_query_is_refused_and_changes_nothing(engine, tmp_path, case):
+def test_bad_query_is_refused_and_changes_nothing(engine, src, case):
     query, words = QUERIES[case]
-    url = crm(tmp_path / "crm.db")
+    url = crm(src / "crm.db")
     before = store_state(engine)
     with pytest.raises(SqlSourceError, match=words):
         create_sql_dataset(engine, "crm", url, query, who="admin")
     with pytest.raises(SqlSourceError, match=words):
         preview(url, query)
     assert store_state(engine) == before
-    assert source_rows(tmp_path / "crm.db") == [(1, "a@x.org"), (2, "b@x.org")]
+    assert source_rows(src / "crm.db") == [(1, "a@x.org"), (2, "b@x.org")]
 
 
-def test_query_that_runs_too_long_is_stopped(engine, tmp_path):
-    url = crm(tmp_path / "crm.db")
+def test_query_that_runs_too_long_is_stopped(engine, src):
+    url = crm(src / "crm.db")
     before = store_state(engine)
     with pytest.raises(SqlSourceError, match=r"longer than 0.5 seconds and was stopped"):
         create_sql_dataset(engine, "crm", url, SLOW, who="admin", timeout_s=0.5)
@@ -82,11 +88,21 @@ def test_wrong_database_url_is_named_and_changes_nothing(engine, url, words):
     assert store_state(engine) == before
 
 
-def test_source_gone_at_refresh_leaves_the_data_set_as_it_was(engine, tmp_path):
-    path = tmp_path / "crm.db"
+def test_source_gone_at_refresh_leaves_the_data_set_as_it_was(engine, src):
+    path = src / "crm.db"
     create_sql_dataset(engine, "crm", crm(path), "SELECT * FROM donors", who="admin", keys=["id"])
     before = store_state(engine)
-    path.rename(tmp_path / "moved.db")  # the database is down / moved
+    path.rename(src / "moved.db")  # the database is down / moved
     with pytest.raises(SqlSourceError, match="Could not connect"):
         refresh_source(engine, "crm", who="schedule")
+    assert store_state(engine) == before
+
+
+def test_the_apps_own_store_is_not_a_source(engine, env):
+    before = store_state(engine)
+    own = f"sqlite:///{env / 'store.db'}"
+    with pytest.raises(SqlSourceError, match="Pathways' own store"):
+        create_sql_dataset(engine, "users", own, "SELECT * FROM appuser", who="staff")
+    with pytest.raises(SqlSourceError, match="Pathways' own store"):
+        preview(f"sqlite:///{env / 'sub' / '..' / 'store.db'}", "SELECT * FROM connection")
     assert store_state(engine) == before
