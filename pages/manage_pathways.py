@@ -27,8 +27,9 @@ with state.session() as session:
     auds = {a.id: a.name for a in list_audiences(session=session)}
     pathways = list_pathways(session=session)
 if not pathways:
+    who = "Create" if can_act else "Staff create"
     st.info(
-        "No pathways yet. Staff create one on **Push Audiences**: pick an audience, a connection, "
+        f"No pathways yet. {who} one on **Push Audiences**: pick an audience, a connection, "
         "and confirm."
     )
     st.stop()
