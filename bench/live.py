@@ -144,7 +144,7 @@ def add_pathways(
 
 def run_all(store: BenchStore, pathways: dict[str, tuple[int, str]]) -> dict[str, Any]:
     """Run the three pathways one after the other in worker children."""
-    out: dict[str, Any] = {"seconds": 0.0, "peak": 0.0, "runs": {}}
+    out: dict[str, Any] = {"seconds": 0.0, "peak": 0.0, "runs": {}, "peaks": {}}
     for kind, (pathway_id, _key) in pathways.items():
         child = common.run_worker_child(store, pathway_id)
         run = child["run"]
@@ -153,6 +153,7 @@ def run_all(store: BenchStore, pathways: dict[str, tuple[int, str]]) -> dict[str
             raise RuntimeError(msg)
         out["seconds"] += child["seconds"]
         out["peak"] = max(out["peak"], child["peak_rss_mb"])
+        out["peaks"][kind] = child["peak_rss_mb"]
         out["runs"][kind] = run
     return out
 
@@ -255,6 +256,7 @@ def one_part(
         "mismatched_rows": mismatched,
         "examples": examples,
         "peak": max(first["peak"], again["peak"]),
+        "peaks": {k: max(first["peaks"][k], again["peaks"][k]) for k in first["peaks"]},
     }
 
 
@@ -285,7 +287,7 @@ def run_live(
         store = BenchStore(directory, url, engine, 0, 0, conn_id, "", 0.0)
         file_part = one_part(store, sim, rows, sql=None, say=say)
         sql_part = one_part(store, sim, rows, sql=Path(crm), say=say)
-        refresh_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         engine.dispose()
     expected = expected_changes(rows)
     return {
@@ -305,7 +307,8 @@ def run_live(
         "sql_refresh_seconds": round(sql_part["refresh_seconds"], 2),
         "sql_resync_seconds": round(sql_part["resync_seconds"], 2),
         "sql_resync_rows_sent": sql_part["resync_rows_sent"],
-        "peak_rss_mb": round(max(file_part["peak"], sql_part["peak"], refresh_peak), 1),
+        "peak_rss_mb": round(max(file_part["peak"], sql_part["peak"], children_peak), 1),
+        "peak_rss_mb_by_run": file_part["peaks"],
         "mismatch_examples": file_part["examples"] + sql_part["examples"],
         "default_sim_settings": settings.is_default(),
         "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
