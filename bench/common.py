@@ -510,6 +510,10 @@ def make_store(
     write_csv(csv_path, rows)
     say(f"audience: {rows:,} rows written to CSV in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
+    # The bench imports big audiences on purpose: the untrusted-upload limits of
+    # `store.import_limits` (2,000,000 rows, 900 s) must not stop a 3M-row run.
+    os.environ["PATHWAYS_IMPORT_MAX_ROWS"] = str(max(rows + 1, 2_000_000))
+    os.environ["PATHWAYS_IMPORT_MAX_SECONDS"] = "3600"
     report = import_file(engine, csv_path, name="bench audience", filename="audience.csv")
     import_seconds = time.perf_counter() - started
     csv_path.unlink()
