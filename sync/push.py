@@ -8,8 +8,9 @@ resume right after it and nothing is lost or sent twice beyond idempotent upsert
 
 The runner (`sync.runner.run_pathway`) builds the `RunIO` from the store and ensures the DE
 first. The engine's parts: `sync.types` (plain data), `sync.plan` (what each method does to the
-DE, dry runs), `sync.sender` (async requests in flight), `sync.tally` (counters, progress,
-commits).
+DE, dry runs), `sync.sender` (async requests in flight; `sync.queue_clock` times their polls),
+`sync.tally` (counters, progress, commits), `sync.keyset` (per-row key state, on disk past a
+few thousand keys, so memory stays flat at any audience size).
 """
 
 from __future__ import annotations
