@@ -38,6 +38,9 @@ def _get(run: Any, name: str) -> Any:
     return run.get(name) if isinstance(run, Mapping) else getattr(run, name, None)
 
 
+NOTHING_SENT = "nothing to send"
+
+
 def run_counts(run: Any) -> str:
     """The counts of a run in words: "12 written, 3 rejected, 40 unchanged, 2 deleted"."""
     parts = [
@@ -46,7 +49,7 @@ def run_counts(run: Any) -> str:
         (_get(run, "rows_skipped") or 0, "unchanged or skipped"),
         (_get(run, "rows_deleted") or 0, "deleted"),
     ]
-    shown = [f"{n:,} {what}" for n, what in parts if n] or ["nothing to send"]
+    shown = [f"{n:,} {what}" for n, what in parts if n] or [NOTHING_SENT]
     return ", ".join(shown)
 
 
@@ -62,8 +65,8 @@ def run_outcome(run: Any) -> Outcome:
     rejected = _get(run, "rows_failed") or 0
     if state == "queued":
         return Outcome("Queued", "blue", "waiting for the worker")
-    if state == "running":
-        return Outcome("Syncing", "blue", counts)
+    if state == "running":  # no figures yet: it has only started
+        return Outcome("Syncing", "blue", "started" if counts == NOTHING_SENT else counts)
     if state == "needs_confirm":
         return Outcome("Waiting for confirmation", "orange", "Mirror safety stop: nothing changed")
     if state == "cancelled":

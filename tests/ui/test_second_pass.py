@@ -57,6 +57,7 @@ def _run(**figures):
         ({"state": "needs_confirm"}, "Waiting for confirmation", "orange"),
         ({"state": "failed"}, "Failed", "red"),
         ({"state": "queued"}, "Queued", "blue"),
+        ({"state": "running"}, "Syncing", "blue"),
         ({"state": "cancelled"}, "Cancelled", "gray"),
         ({"dry_run": True, "rows_failed": 60}, "Dry run done", "green"),
     ],
@@ -72,6 +73,7 @@ def test_run_outcome_counts_in_words():
         run_outcome(_run(rows_succeeded=1200, rows_failed=3)).counts == "1,200 written, 3 rejected"
     )
     assert run_outcome(_run()).counts == "nothing to send"
+    assert run_outcome(_run(state="running")).counts == "started"  # not "nothing to send"
 
 
 def test_pathway_status_words_follow_its_last_run(workspace):
