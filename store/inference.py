@@ -10,6 +10,7 @@ month names), as the push converts them to ISO 8601.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import unicodedata
@@ -228,11 +229,14 @@ def _classify_many(values: list[str]) -> list[tuple[str, int]]:
     Columns of unique values (ids, emails, phones) have a new value in every row: this is
     their path. Only dates and values with spaces around take the long way.
     """
-    groups = list(map(attrgetter("lastgroup"), map(_CELL_ALL.fullmatch, values)))
-    return [
-        _SETTLED.get(g) or _classify_for_stats(v)  # type: ignore[arg-type]
-        for v, g in zip(values, groups, strict=True)
-    ]
+    groups = map(attrgetter("lastgroup"), map(_CELL_ALL.fullmatch, values))
+    classes: list[tuple[str, int] | None] = list(map(_SETTLED.get, groups))
+    i = -1
+    with contextlib.suppress(ValueError):  # no None left
+        while True:  # the values Python decides (dates, spaces around), found by C searches
+            i = classes.index(None, i + 1)
+            classes[i] = _classify_for_stats(values[i])
+    return classes  # type: ignore[return-value]
 
 
 @dataclass
@@ -277,8 +281,11 @@ class ColumnStats:
             room = _CACHE_SIZE - len(cache)
             if room > 0 and len(keys) * 20 < (len(values) - empty) * 19:  # values repeat
                 cache.update(zip(missing[:room], found[:room], strict=True))
-            fresh = iter(found)
-            hits = [hit or next(fresh) for hit in hits]
+            if len(missing) == len(keys):
+                hits = found
+            else:
+                fresh = iter(found)
+                hits = [hit or next(fresh) for hit in hits]
         classes = dict(zip(keys, map(itemgetter(0), hits), strict=True))
         if unique:
             batch = Counter(classes.values())

@@ -19,6 +19,7 @@ from store.inference import ColumnStats
 from store.models import DataSet
 from store.typed_columns import shadow_specs, shadow_values
 
+_NULL_IF_EMPTY: dict[Any, None] = {"": None}  # .get(v, v): None for "", else v
 KNOWN_VALUES = 65_536  # typed values remembered per companion column (dates repeat a lot)
 ShadowSpecs = dict[str, tuple[int, str, bool]]  # shadow name -> (column index, "n"/"d", day-first)
 
@@ -65,8 +66,8 @@ class TableWriter:
             known.update(shadow_values(fresh, kind, dayfirst))
             shadows.append(list(map(known.get, columns[i])))
         for i, column in enumerate(columns):
-            if "" in column:
-                columns[i] = [v if v != "" else None for v in column]
+            if "" in column:  # empty cells are stored as NULL
+                columns[i] = list(map(_NULL_IF_EMPTY.get, column, column))
         numbers = range(self.rows + 1, self.rows + len(batch) + 1)
         self.rows += len(batch)
         self.conn.exec_driver_sql(self._sql, list(zip(numbers, *columns, *shadows, strict=True)))
