@@ -21,18 +21,21 @@ def _since(start: Any, moment: Any) -> str:
     return f"+{max(0.0, (moment - start).total_seconds()):,.1f} s"
 
 
+def _counts(figures: dict[str, int | None]) -> dict[str, str]:
+    return {k: "" if v is None else f"{v:,}" for k, v in figures.items()}
+
+
 def timeline(run: Any) -> pd.DataFrame:
     """Queued, started, each recorded phase and batch, finished: when, what, rows, API calls."""
     rows = [{"At": run.created_at, "Step": "queued", "What": f"by {run.created_by or run.trigger}"}]
     if run.started_at:
         rows.append({"At": run.started_at, "Step": "started", "What": run.worker_id or ""})
     for e in list_events(state.get_engine(), run.id):
-        rows.append(
-            {"At": e.at, "Step": e.phase, "What": e.detail, "Row": e.rows, "API calls": e.api_calls}
-        )
+        figures = {"Up to row": e.rows, "API calls": e.api_calls}
+        rows.append({"At": e.at, "Step": e.phase, "What": e.detail, **_counts(figures)})
     if run.finished_at:
         rows.append({"At": run.finished_at, "Step": "finished", "What": run_outcome(run).word})
-    frame = pd.DataFrame(rows, columns=["At", "Step", "What", "Row", "API calls"])
+    frame = pd.DataFrame(rows, columns=["At", "Step", "What", "Up to row", "API calls"]).fillna("")
     frame.insert(1, "After", [_since(run.created_at, at) for at in frame["At"]])
     frame["At"] = [widgets.fmt_when(at) for at in frame["At"]]
     return frame
