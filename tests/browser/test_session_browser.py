@@ -6,7 +6,9 @@ temp dir, and also to `$PATHWAYS_SCREENSHOTS` when it is set.
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -46,7 +48,9 @@ def test_reload_and_bookmarks_keep_the_session(app_url, shots):  # noqa: F811
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context = browser.new_context(
+            viewport={"width": 1400, "height": 1000}, accept_downloads=True
+        )
         context.set_default_timeout(60_000)
         expect.set_options(timeout=60_000)
         page = context.new_page()
@@ -90,6 +94,22 @@ def test_reload_and_bookmarks_keep_the_session(app_url, shots):  # noqa: F811
             page.reload(wait_until="commit")
             page.get_by_label("Username").wait_for()
             shot(page, "session_03_after_log_out")
+
+            # An admin finds these sign-ins in the Audit log, and can download them.
+            sign_in(page, "admin")
+            expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible()
+            idle(page)
+            page.get_by_role("link", name="Audit log").click()
+            expect(page.get_by_role("heading", name="Audit log", exact=True)).to_be_visible()
+            expect(page.get_by_text("Events 1–")).to_be_visible()
+            grid = page.locator('[data-testid="stDataFrame"]')
+            expect(grid).to_be_visible()
+            with page.expect_download() as download:
+                page.get_by_role("button", name=re.compile("Download these")).click()
+            text = Path(download.value.path()).read_text(encoding="utf-8")
+            assert "staff,sign in,with password" in text
+            assert "admin,sign in,with password" in text
+            shot(page, "session_04_audit_log")
         except Exception:
             shot(page, "session_failure")
             raise
