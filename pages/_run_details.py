@@ -66,7 +66,7 @@ def run_details(run_id: int) -> None:
         st.error(md(run_error_help(run)), icon=":material/error:")
     elif run.message:
         st.caption(md(run.message))
-    st.dataframe(timeline(run), hide_index=True, width="stretch")
+    widgets.table(timeline(run), width="stretch")
 
 
 def run_picker(runs: list[Any], *, key: str) -> None:

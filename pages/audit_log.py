@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-import pandas as pd
 import streamlit as st
 
 from pages import _widgets as widgets
@@ -59,14 +58,11 @@ with state.session() as session:
     )
 start = (page - 1) * PAGE_SIZE
 st.caption(f"Events {start + 1:,}–{start + len(rows):,} of {total:,}, newest first.")
-st.dataframe(
-    pd.DataFrame(
-        [
-            {"When": widgets.fmt_when(e.at), "Who": e.who, "Action": e.action, "Detail": e.detail}
-            for e in rows
-        ]
-    ),
-    hide_index=True,
+widgets.table(
+    [
+        {"When": widgets.fmt_when(e.at), "Who": e.who, "Action": e.action, "Detail": e.detail}
+        for e in rows
+    ],
     width="stretch",
 )
 with state.session() as session:
