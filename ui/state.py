@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from store.audit import record_audit
 from store.db import create_db_and_tables, data_dir, database_url, make_engine
 from ui.auth import AuthConfig, User, active_user, build_auth_config, cookie_expiry, sign_in_token
 
@@ -233,9 +234,7 @@ def store_ready() -> bool:
     return database_url() in _READY_STORES
 
 
-@st.cache_resource(
-    show_spinner="Opening the pathway store…"
-)
+@st.cache_resource(show_spinner="Opening the pathway store…")
 def get_engine() -> Engine:
     """The SQLAlchemy engine (tables created; the demo workspace ensured in demo mode)."""
     engine = make_engine()
@@ -337,11 +336,12 @@ def end_session(authenticator: Any, note: str | None = None) -> None:
         note: why the session ended, shown on the sign-in page until someone signs in.
     """
     if st.session_state.get(AUTH_STATUS):
+        who = st.session_state.get(AUTH_USERNAME) or ""
+        with session() as s:
+            record_audit(who, "sign out", note or "Log out", session=s)
+        cookie = authenticator.cookie_controller.cookie_model.cookie_name
         _cookie_component(authenticator)(
-            method="delete",
-            cookie=authenticator.cookie_controller.cookie_model.cookie_name,
-            key="pathways_cookie_delete",
-            default=False,
+            method="delete", cookie=cookie, key="pathways_cookie_delete", default=False
         )
     for key in list(st.session_state.keys()):
         del st.session_state[key]

@@ -67,3 +67,23 @@ def test_session_ends_after_the_idle_limit(store_env, hashed):
     assert not at.exception
     assert not at.session_state["authentication_status"]
     assert any("5 minutes without activity" in i.value for i in at.info)
+    from ui import state
+
+    with Session(state.get_engine()) as s:
+        events = [(e.action, e.detail) for e in reversed(list_audit(session=s, who="staff"))]
+    assert [a for a, _d in events] == ["sign in", "sign out"]
+    assert "without activity" in events[1][1]
+
+
+def test_log_out_is_audited(store_env, hashed):
+    at = _app(hashed).run()
+    _submit(at, "staff", PASSWORD)
+    next(b for b in at.sidebar.button if b.label == "Log out").click().run()
+    assert not at.session_state["authentication_status"]
+    from ui import state
+
+    with Session(state.get_engine()) as s:
+        assert [(e.action, e.detail) for e in list_audit(session=s, who="staff")][0] == (
+            "sign out",
+            "Log out",
+        )
