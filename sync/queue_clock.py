@@ -14,6 +14,11 @@ import time
 
 # Busy seconds observed before the learned rate replaces the first guess.
 _LEARNED_AFTER = 1.0
+# The first poll comes at this share of the expected time. A poll after the job finished says
+# only "done by now", so an estimate that is too slow would never be corrected (and lateness
+# would make it slower still); polling a little early measures the true finish within the
+# backoff's step, in both directions.
+EARLY = 0.8
 
 
 class QueueClock:
@@ -44,7 +49,7 @@ class QueueClock:
             if self.queued == 0:
                 self.since = time.monotonic()  # SFMC was idle: a busy stretch starts now
             self.queued += n_rows
-            return self.queued / max(self.rate, 1e-9)
+            return EARLY * self.queued / max(self.rate, 1e-9)
 
     def finished(self, n_rows: int) -> None:
         """A job of `n_rows` was seen done (or given up on)."""

@@ -133,9 +133,9 @@ class CommitWriter:
 
     def __init__(self, on_commit: Callable[[Commit], None]) -> None:
         self.on_commit = on_commit
-        # Two commits waiting at most: a slow store (Update Only writes a rejected row for half
+        # Four commits waiting at most: a slow store (Update Only writes a rejected row for half
         # the audience) holds the send loop back instead of piling up rejected rows in memory.
-        self.queue: queue.Queue[Commit | None] = queue.Queue(maxsize=2)
+        self.queue: queue.Queue[Commit | None] = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._loop, name="push-commits", daemon=True)
         self.thread.start()
