@@ -26,7 +26,6 @@ from typing import IO, Any
 
 import requests
 
-from sfmc.rows import ASYNC_MAX_ROWS
 from simulator import SimulatorConfig
 from simulator.realism import PROFILES
 
@@ -626,14 +625,8 @@ def peak_rss_mb() -> float:
 
 
 def tenant_wait(profile: str, rows_to_write: int) -> float:
-    """The profile's expected queue waits of a push: one pickup, plus transient errors."""
-    realism = PROFILES[profile]
-    jobs = -(-rows_to_write // ASYNC_MAX_ROWS)
-    if not jobs:
-        return 0.0
-    return realism.expected_pickup_s() + jobs * (
-        realism.transient_error_rate * realism.transient_error_s
-    )
+    """The profile's expected wait before SFMC starts on a push's rows (0 with nothing to write)."""
+    return PROFILES[profile].expected_start_s() if rows_to_write else 0.0
 
 
 def floor_seconds(
@@ -651,12 +644,11 @@ def floor_seconds(
     + key read, when the method reads keys: REST latency (page 1 brings the read's token)
       + the other ceil(remote_rows / 2,500) - 1 pages at the rate limit (they are independent)
     + SOAP latency x (1 DE lookup + 1 if the DE is created + 1 if rows are deleted)
-    + the profile's expected pickup wait of an async job (0 on the ideal tenant; realistic:
-      (1 - long_rate) x median x exp(sigma^2 / 2) + long_rate x (long_min + long_max) / 2,
-      `simulator.realism.Realism.expected_pickup_s`): jobs wait in SFMC's queue side by side,
-      so one wait is the least a push pays on top of the processing
-    + ceil(rows_to_write / 32,000) x transient_error_rate x transient_error_s: a transient
-      "Error" holds SFMC's queue that long, and a push needs at least that many jobs.
+    + the profile's expected wait from submit to the start of processing (0 on the ideal
+      tenant; realistic: (1 - long_rate) x median x exp(sigma^2 / 2) + long_rate x (long_min +
+      long_max) / 2 + transient_error_rate x transient_error_s,
+      `simulator.realism.Realism.expected_start_s`): jobs wait for pickup side by side and
+      only their processing is serial, so one wait is what a push pays on top of the processing.
     """
     rest = settings.latency_ms / 1000
     soap = settings.soap_latency_ms / 1000

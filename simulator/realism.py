@@ -37,11 +37,14 @@ What each knob does, and the reference it follows ([C] confirmed, [I] a safe def
   good ones and answers 200 with `operationStatus` "OK", `hasErrors` true and the refusals in
   `resultMessages` [I: which status SFMC uses is [?]; a client must read hasErrors].
 
-The bench floor (B2's `bench push --sim-profile realistic`) needs the pickup wait per job:
+The queue model: each job's pickup wait (then its transient "Error", if drawn) runs from its own
+submit, so jobs submitted together wait side by side and a long wait holds up no other job; what
+the tenant serialises is the processing after that, one job at a time at `async_rows_per_s`
+(`SimulatorConfig`; `Tenant.book`). A push of N rows therefore waits, on average,
+`expected_start_s()` = `expected_pickup_s()` + transient_rate * transient_s before the tenant
+starts on its rows, then N / async_rows_per_s of processing: the bench floor's queue terms
+(`bench push --sim-profile realistic`), exact for the rows sent as one job, with
 `expected_pickup_s()` = (1 - long_rate) * median * exp(sigma^2 / 2) + long_rate * mean(long).
-A job then takes rows / `async_rows_per_s` (`SimulatorConfig`), and jobs queue tenant-wide in
-submission order, so the floor of a push of N rows in J jobs is at least
-`expected_pickup_s()` + N / async_rows_per_s.
 """
 
 from __future__ import annotations
@@ -107,6 +110,10 @@ class Realism:
         long_mean = (self.pickup_long_min_s + self.pickup_long_max_s) / 2
         return (1 - self.pickup_long_rate) * typical + self.pickup_long_rate * long_mean
 
+    def expected_start_s(self) -> float:
+        """Mean wait from submit to the start of processing: pickup, then any transient Error."""
+        return self.expected_pickup_s() + self.transient_error_rate * self.transient_error_s
+
     @property
     def date_offset_h(self) -> int:
         return CST_OFFSET_H if self.date_zone == "cst" else 0
@@ -115,7 +122,8 @@ class Realism:
         """The profile's name ("custom" when flags changed it), its knobs and the floor term."""
         name = next((n for n, p in PROFILES.items() if p == self), "custom")
         return {"profile": name, **asdict(self),
-                "expected_pickup_s": round(self.expected_pickup_s(), 3)}  # fmt: skip
+                "expected_pickup_s": round(self.expected_pickup_s(), 3),
+                "expected_start_s": round(self.expected_start_s(), 3)}  # fmt: skip
 
 
 # `--profile realistic`: seconds typical, occasionally minutes [C: the docs' 7.5 min example].

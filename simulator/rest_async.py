@@ -1,12 +1,14 @@
 """REST async Data Extension API (`/data/v1/async/...`) and its tenant-wide processing queue.
 
-Submitted rows wait in one FIFO queue processed at `async_rows_per_s` for the whole tenant: a
-job's pickup time is when the queue frees up, its completion time adds rows / rate. Status goes
-AsyncRequestStatusNotFound (for `async_not_found_ms` after submit) -> Pending -> Executing ->
-Complete (or Error). These times come from the rate alone, never from how fast this process is. With the realistic
-profile (`simulator.realism`) a job also waits a drawn pickup time, may read "Error" for a while
-before it goes on, and may deadlock against other jobs of its DE; times are on
-`SimulatorConfig.queue_time` so tests can fast-forward them.
+The tenant processes submitted rows one job at a time at `async_rows_per_s` (`Tenant.book`): a
+job's processing starts when it is ready (at submit on the ideal tenant) and the processor is
+free, and ends rows / rate later. Status goes AsyncRequestStatusNotFound (for
+`async_not_found_ms` after submit) -> Pending -> Executing -> Complete (or Error). These times
+come from the rate alone, never from how fast this process is. With the realistic profile
+(`simulator.realism`) a job first waits its own drawn pickup time, counted from its own submit
+(jobs submitted together wait side by side; a long wait holds up no other job), may then read
+"Error" for a while, and is processed after that; it may also deadlock against other jobs of its
+DE. Times are on `SimulatorConfig.queue_time` so tests can fast-forward them.
 
 Doing the work: an `AsyncWorker` thread validates each job's rows (`DeSchema.prepare`, no tenant
 lock) in chunks as their processing window opens, so the CPU cost is spread at the tenant's rate.
@@ -18,6 +20,7 @@ than the configured rate (tests use a huge rate), `settle` finishes the validati
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
 import uuid
@@ -59,6 +62,7 @@ class Job:
     submit_mono: float
     visible_at: float
     pickup_at: float
+    start_at: float  # processing starts (after pickup and any transient Error), s
     complete_at: float
     fail: bool = False
     partial: bool = False
@@ -192,12 +196,12 @@ def submit(call: Call) -> Response:
         rate = max(sim.config.async_rows_per_s, 1e-9)
         realism = sim.config.realism
         wait = sim.dice.pickup_s(realism)
-        pickup = max(now + wait, tenant.queue_free_at)
+        pickup = now + wait
         transient = (
             realism.transient_error_s if sim.dice.chance(realism.transient_error_rate) else 0
         )
-        complete = pickup + transient + len(items) / rate
-        tenant.queue_free_at = complete
+        start = tenant.book(pickup + transient, len(items) / rate)
+        complete = start + len(items) / rate
         job = Job(
             request_id=str(uuid.uuid4()),
             de_key=de.customer_key,
@@ -209,6 +213,7 @@ def submit(call: Call) -> Response:
             submit_mono=now,
             visible_at=now + sim.config.async_not_found_ms / 1000,
             pickup_at=pickup,
+            start_at=start,
             complete_at=complete,
             fail=sim.faults.roll("async_error_rate"),
             partial=sim.faults.roll("partial_results_rate"),
@@ -216,7 +221,8 @@ def submit(call: Call) -> Response:
         )
         _realistic_events(call, job, wait, transient)
         tenant.jobs[job.request_id] = job
-        tenant.job_queue.append(job)
+        ends = [j.complete_at for j in tenant.job_queue]  # the queue is kept in order of end
+        tenant.job_queue.insert(bisect.bisect_right(ends, complete), job)
     sim.stats.rows(received=len(items))
     worker = getattr(sim, "async_worker", None)
     if worker is not None:
@@ -396,7 +402,7 @@ class AsyncWorker:
             now = sim.config.queue_time()
             if not job.ready and not job.done:
                 rate = max(sim.config.async_rows_per_s, 1e-9)
-                opens = job.pickup_at + len(job.prepared) / rate
+                opens = job.start_at + len(job.prepared) / rate
                 if now >= opens - self.LEAD_S:
                     job.prepare(tenant, len(job.prepared) + CHUNK)
                 else:

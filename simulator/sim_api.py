@@ -15,7 +15,7 @@
   "count", "items": [{kind, at, ...}]}; kinds: pickup_wait, transient_error, deadlock,
   token_throttled, results_page_capped, unencoded_key, route_not_found, business_unit_refused,
   journey_processed
-- `GET /_sim/realism` -> the profile's knobs and `expected_pickup_s` (the bench floor's term)
+- `GET /_sim/realism` -> the profile's knobs, `expected_pickup_s` and `expected_start_s` (the floor's term)
 - chaos: `DELETE /_sim/dataextensions/<key>`, `DELETE /_sim/dataextensions/<key>/fields/<name>`,
   `DELETE /_sim/folders/<id>` (changes behind the tool's back)
 """

@@ -7,6 +7,7 @@ All mutation happens under `Tenant.lock` (an RLock); handlers take it for the wh
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 import uuid
@@ -264,7 +265,7 @@ class Tenant:
             self.des: dict[str, SimDE] = {}  # casefolded CustomerKey -> DE
             self.jobs: dict[str, Any] = {}  # requestId -> async job (see rest_async.Job)
             self.job_queue: deque[Any] = deque()
-            self.queue_free_at = 0.0
+            self.busy: list[tuple[float, float]] = []  # booked processing (start, end), by start
             self.continuations: dict[str, Any] = {}  # SOAP RequestID -> remaining results
             self.rowset_tokens: dict[str, str] = {}  # REST rowset requestToken -> DE key
             self.extensions: dict[str, Any] = {}  # free space for extension modules
@@ -316,8 +317,26 @@ class Tenant:
         return sum(len(d.rows) for d in self.des.values())
 
     # ----- async processing
+    def book(self, ready: float, seconds: float) -> float:
+        """Book `seconds` of the tenant's one async processor, from `ready` on: the start.
+
+        Jobs wait for pickup side by side; what SFMC serialises is the processing after pickup,
+        so a job takes the first free stretch long enough after its own pickup (a job with a long
+        wait does not hold up the jobs picked up before its turn).
+        """
+        with self.lock:
+            now = self.clock()
+            self.busy = [slot for slot in self.busy if slot[1] > now]
+            start = ready
+            for busy_start, busy_end in self.busy:
+                if start + seconds <= busy_start:
+                    break
+                start = max(start, busy_end)
+            bisect.insort(self.busy, (start, start + seconds))
+            return start
+
     def settle(self, now: float | None = None) -> None:
-        """Apply every queued async job whose processing time has elapsed, in FIFO order."""
+        """Apply every queued async job whose processing has ended, in the order they end."""
         now = self.clock() if now is None else now
         with self.lock:
             while self.job_queue and self.job_queue[0].complete_at <= now:

@@ -74,6 +74,8 @@ def test_expected_pickup_is_the_documented_formula(make_sim):
     sim = make_sim(realism=REALISTIC)
     shown = sim.http.get(sim.url + "/_sim/realism").json()
     assert shown["expected_pickup_s"] == round(expected, 3)
+    start = expected + r.transient_error_rate * r.transient_error_s  # then the processing
+    assert shown["expected_start_s"] == round(start, 3)
     assert shown["results_paging"] == "documented"
     assert shown["profile"] == "realistic"
 
@@ -95,6 +97,27 @@ def test_pickup_wait_keeps_a_job_pending_until_its_time(make_sim, clock):
     assert "pickupDateTime" in done
     assert sim.rows("major_donors")["count"] == 43
     assert log(sim, "pickup_wait")[0]["seconds"] == 120
+
+
+def test_jobs_wait_for_pickup_side_by_side_and_are_processed_one_at_a_time(make_sim, clock):
+    """A job's wait counts from its own submit; only processing (10 rows at 10 rows/s) queues."""
+    knobs = replace(Realism(), pickup_median_s=1, pickup_long_rate=0.5, pickup_long_min_s=120,
+                    pickup_long_max_s=120)  # fmt: skip
+    sim = make_sim(seed="demo", random_seed=11, realism=knobs, queue_clock=clock, clock=clock,
+                   async_rows_per_s=10)  # fmt: skip
+    rids = [submit(sim, donors(f"Q{j}x", 10)) for j in range(6)]
+    waits = {e["request_id"]: e["seconds"] for e in log(sim, "pickup_wait")}
+    short = [rid for rid in rids if waits[rid] == 1]
+    long = [rid for rid in rids if waits[rid] == 120]
+    assert len(short) + len(long) == 6
+    assert rids.index(long[0]) < rids.index(short[-1])  # a long wait before a short one (seeded)
+    clock.advance(len(short) + 0.5)  # short jobs: ready at 1 s, then 1 s of processing each
+    states = {rid: status(sim, rid)["requestStatus"] for rid in rids}
+    assert [states[rid] for rid in short[:-1]] == ["Complete"] * (len(short) - 1)
+    assert states[short[-1]] == "Executing"  # waits for the processor, not for the long jobs
+    assert {states[rid] for rid in long} == {"Pending"}
+    clock.advance(120 + len(long) - len(short))
+    assert {status(sim, rid)["requestStatus"] for rid in rids} == {"Complete"}
 
 
 def test_transient_error_resolves_and_the_rows_land(make_sim, clock):
