@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -52,9 +52,12 @@ class SimSettings:
     rate_limit: float = _SIM_DEFAULTS.rate_limit
     token_ttl: int = _SIM_DEFAULTS.token_ttl
     profile: str = "ideal"  # `python -m simulator --profile` (realistic: simulator.realism)
+    seed: int | None = None  # the simulator's dice (`--random-seed`): realistic runs vary by seed
 
     def flags(self) -> list[str]:
+        seed = [] if self.seed is None else [f"--random-seed={self.seed}"]
         return [
+            *seed,
             f"--profile={self.profile}",
             f"--latency-ms={self.latency_ms}",
             f"--soap-latency-ms={self.soap_latency_ms}",
@@ -74,10 +77,11 @@ class SimSettings:
             rate_limit=args.sim_rate_limit,
             token_ttl=args.sim_token_ttl,
             profile=args.sim_profile,
+            seed=args.sim_seed,
         )
 
     def is_default(self) -> bool:
-        return self == SimSettings()
+        return replace(self, seed=None) == SimSettings()
 
 
 def add_sim_args(parser: argparse.ArgumentParser) -> None:
@@ -95,6 +99,12 @@ def add_sim_args(parser: argparse.ArgumentParser) -> None:
         choices=sorted(PROFILES),
         default=d.profile,
         help="the simulator's tenant: ideal, or realistic (queue waits, deadlocks, paging...)",
+    )
+    group.add_argument(
+        "--sim-seed",
+        type=int,
+        default=d.seed,
+        help="seed of the simulator's dice (pickup waits...)",
     )
 
 

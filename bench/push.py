@@ -239,6 +239,7 @@ def run_push(
             "rows": rows,
             "method": method,
             "profile": settings.profile,
+            "sim_seed": settings.seed,
             "seconds": round(seconds, 2),
             "floor_seconds": round(floor, 2),
             "ratio_to_floor": round(seconds / floor, 3),
