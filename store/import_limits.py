@@ -97,6 +97,23 @@ class ImportBudget:
         if self.rows % self.CLOCK_EVERY == 0:
             self.check_clock()
 
+    def take(self, rows: int, cells: int) -> bool:
+        """Count `rows` records of `cells` values in all, unless that goes over a limit.
+
+        The column-wise reader checks a chunk of records at once; when the chunk goes over,
+        it hands the file to the line reader, whose `check` stops at the exact record.
+        """
+        limits = self.limits
+        if self.rows + rows > limits.max_rows or self.cells + cells > limits.max_cells:
+            return False
+        self.rows += rows
+        self.cells += cells
+        return True
+
+    def restart(self) -> None:
+        """Count from zero again (the file is read again from its start); the clock runs on."""
+        self.rows = self.cells = 0
+
     def check_clock(self) -> None:
         """Raise `DataSetError` once the import has run longer than allowed."""
         if time.monotonic() - self.started > self.limits.max_seconds:

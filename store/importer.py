@@ -30,11 +30,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from store.column_names import safe_column_names
+from store.csv_columns import ColumnReader, NotPlain
 from store.csv_source import Collector, Source, csv_source, open_source, stream_size
 from store.datasets import dataset_table, new_table_name
 from store.errors import DataSetError
 from store.import_limits import MAX_COLUMNS, ImportBudget, ImportLimits
-from store.inference import ColumnStats, safe_column_names
+from store.import_notes import import_notes
+from store.inference import ColumnStats
 from store.models import DataSet
 from store.table_writer import ShadowSpecs, TableWriter
 from store.typed_columns import fill_shadows
@@ -44,6 +47,7 @@ BATCH_ROWS = 10_000
 COMMIT_EVERY_ROWS = 50_000  # let other writers (progress of running syncs) in between
 
 Record = tuple[int, int, list[Any]]  # (first line, last line, values)
+Chunk = tuple[int, list[list[Any]], int]  # (records read, columns of the rows kept, blank rows)
 
 
 @dataclass(frozen=True)
@@ -240,8 +244,35 @@ def _read_header(records: Iterator[Record], src: Source, filename: str) -> _Head
 
 
 def _import_records(job: _Import, name: str) -> ImportReport:
-    records = _bounded(job)
-    header = _read_header(records, job.src, job.filename)
+    """Read a plain CSV file column-wise; any other file (or one it hands back) by records."""
+    if job.src.plain_fields and job.src.delimiter:
+        try:
+            reader = ColumnReader(job.fh, job.src.delimiter, job.src.plain_fields)
+            try:
+                return _import_chunks(job, name, reader)
+            finally:
+                reader.close()
+        except NotPlain:
+            job.budget.restart()  # the line reader reads the file again from its start
+    return _import_chunks(job, name, None)
+
+
+def _column_header(job: _Import, reader: ColumnReader) -> tuple[_Header, Iterator[Chunk]]:
+    first = reader.first_row()
+    if _is_blank(first) or reader.fields > MAX_COLUMNS or not job.budget.take(1, reader.fields):
+        raise NotPlain  # the line reader says what is wrong with the first record
+    header = _read_header(iter([(1, 1, first)]), job.src, job.filename)
+    skip = int(header.first_data is None)
+    return header, reader.chunks(BATCH_ROWS, skip, len(header.names), job.budget, job.limits)
+
+
+def _import_chunks(job: _Import, name: str, reader: ColumnReader | None) -> ImportReport:
+    if reader is None:
+        records = _bounded(job)
+        header = _read_header(records, job.src, job.filename)
+        chunks = _row_chunks(job, records, header)
+    else:
+        header, chunks = _column_header(job, reader)
     job.src.bound_width(len(header.names))
     stats = [ColumnStats() for _ in header.names]
     ds = DataSet(
@@ -255,7 +286,7 @@ def _import_records(job: _Import, name: str) -> ImportReport:
     )
     table = dataset_table(ds, with_shadows=False)
     try:
-        imported, made = _stream_rows(job, records, ds, stats, header)
+        imported, made = _stream(job, chunks, ds, stats)
         if imported == 0:
             _refuse_empty(job)
         ds.columns = [
@@ -284,7 +315,13 @@ def _import_records(job: _Import, name: str) -> ImportReport:
         columns=ds.columns,
         problems=job.collector.problems,
         problem_counts=dict(job.collector.counts),
-        notes=_notes(job, header, ds.columns),
+        notes=import_notes(
+            job.src.notes + header.notes,
+            ds.columns,
+            job.collector,
+            job.stopped_after,
+            job.limits.blank_run,
+        ),
     )
 
 
@@ -319,41 +356,6 @@ def _refuse_empty(job: _Import) -> None:
     raise DataSetError(msg)
 
 
-def _notes(job: _Import, header: _Header, columns: list[dict[str, Any]]) -> list[str]:
-    """What the page should tell about the import besides the counts."""
-    notes = job.src.notes + header.notes + [c["note"] for c in columns if "note" in c]
-    formulas = sum(c.get("formulas", 0) for c in columns)
-    if formulas:
-        where = ", ".join(
-            f"{c['original']!r}: {c['formulas']:,}" for c in columns if "formulas" in c
-        )
-        cells = "1 cell starts" if formulas == 1 else f"{formulas:,} cells start"
-        notes.append(
-            f"{cells} with = + - or @ (or a tab) like spreadsheet formulas ({where}); they are "
-            "stored as they are, and escaped in downloads for spreadsheets (a ' before each)."
-        )
-    for c in columns:
-        if c.get("padded"):
-            notes.append(
-                f"{c['padded']:,} values of {c['original']!r} have spaces before or after them; "
-                "trim them in the file if they are not meant to be there (a key with spaces is "
-                "a different key)."
-            )
-    collector = job.collector
-    if collector.refused > len(collector.problems):
-        notes.append(
-            f"Only the first {len(collector.problems):,} of {collector.refused:,} refused "
-            "rows are listed."
-        )
-    if job.stopped_after is not None:
-        notes.append(
-            f"Reading stopped at line {job.stopped_after:,}: it ends a run of "
-            f"{job.limits.blank_run:,} blank rows, and anything below them was not read. If "
-            "the file has more data further down, remove the blank rows and upload it again."
-        )
-    return notes
-
-
 def _fit_width(values: list[Any], width: int, start: int, job: _Import) -> list[Any] | None:
     """A record with one value per column, or None when it is refused (its line is listed)."""
     n = len(values)
@@ -372,48 +374,62 @@ def _fit_width(values: list[Any], width: int, start: int, job: _Import) -> list[
     return None
 
 
-def _stream_rows(
-    job: _Import,
-    records: Iterator[Record],
-    ds: DataSet,
-    stats: list[ColumnStats],
-    header: _Header,
+def _row_chunks(job: _Import, records: Iterator[Record], header: _Header) -> Iterator[Chunk]:
+    """The line reader's records, `BATCH_ROWS` at a time, as the columns of the rows kept."""
+    width = len(header.names)
+    if header.first_data is not None:
+        records = _chain_first((header.line, header.line, header.first_data), records)
+    rows: list[list[Any]] = []
+    blank = seen = 0
+    for start, _end, values in records:
+        if len(values) == width and values[0]:
+            rows.append(values)  # the common case, checked first
+        elif (not values or values[0] is None or values[0] == "") and _is_blank(values):
+            blank += 1
+        elif (fitted := _fit_width(values, width, start, job)) is not None:
+            rows.append(fitted)
+        seen += 1
+        if seen % BATCH_ROWS == 0:
+            yield BATCH_ROWS, _transpose(rows, width), blank
+            rows, blank = [], 0
+    yield seen % BATCH_ROWS, _transpose(rows, width), blank
+
+
+def _transpose(rows: list[list[Any]], width: int) -> list[list[Any]]:
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+def _stream(
+    job: _Import, chunks: Iterator[Chunk], ds: DataSet, stats: list[ColumnStats]
 ) -> tuple[int, ShadowSpecs]:
     """Insert the rows; return how many and the typed companions the table was created with.
 
     Progress is reported every `BATCH_ROWS` records read, whatever they hold, so that a file
     of blank or refused rows can be cancelled and is checked against the clock like any other.
     """
-    width = len(stats)
-    imported = blank = since_commit = seen = 0
-    batch: list[list[Any]] = []
-    if header.first_data is not None:
-        records = _chain_first((header.line, header.line, header.first_data), records)
+    imported = blank = since_commit = 0
+    pending: list[list[Any]] = [[] for _ in stats]
     conn = job.engine.connect()
     writer = TableWriter(conn, ds, stats)
     try:
         trans = conn.begin()
-        for start, _end, values in records:
-            if len(values) == width and values[0]:
-                batch.append(values)  # the common case, checked first
-            elif (not values or values[0] is None or values[0] == "") and _is_blank(values):
-                blank += 1
-            elif (fitted := _fit_width(values, width, start, job)) is not None:
-                batch.append(fitted)
-            seen += 1
-            if seen % BATCH_ROWS == 0:
-                if len(batch) >= BATCH_ROWS // 2:
-                    imported += len(batch)
-                    writer.write(batch)
-                    since_commit += len(batch)
-                    batch = []
+        for records, columns, blanks in chunks:
+            blank += blanks
+            for column, values in zip(pending, columns, strict=True):
+                column.extend(values)
+            if records == BATCH_ROWS:
+                if len(pending[0]) >= BATCH_ROWS // 2:
+                    imported += len(pending[0])
+                    writer.write(pending)
+                    since_commit += len(pending[0])
+                    pending = [[] for _ in stats]
                     if since_commit >= COMMIT_EVERY_ROWS:
                         trans.commit()
                         trans = conn.begin()
                         since_commit = 0
-                job.progress(imported + len(batch))
-        imported += len(batch)
-        writer.write(batch)
+                job.progress(imported + len(pending[0]))
+        imported += len(pending[0])
+        writer.write(pending)
         trans.commit()
     finally:
         conn.close()

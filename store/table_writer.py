@@ -44,19 +44,18 @@ class TableWriter:
         self._known: list[dict[str, Any]] = []  # per companion: value -> typed value, so far
         self._sql = ""
 
-    def write(self, batch: list[list[Any]]) -> None:
-        """Count a batch of records (one value per column) in the statistics and insert them.
+    def write(self, columns: list[Any]) -> None:
+        """Count a batch of rows, given as its columns, in the statistics and insert them.
 
         The table is created with the first batch, with the typed companions its types suggest.
         Works column by column: a column's values are counted, typed and emptied of "" in C
         loops (`ColumnStats.add_column`, `map`), which is what keeps a large import fast.
         """
-        width = len(self.stats)
-        columns: list[Any] = list(zip(*batch, strict=True)) if batch else [()] * width
+        count = len(columns[0])
         classes = [s.add_column(c) for s, c in zip(self.stats, columns, strict=True)]
         if self.specs is None:
             self._create_table()
-        if not batch:
+        if not count:
             return
         shadows = []
         for (i, kind, dayfirst), known in zip(self.plan, self._known, strict=True):
@@ -68,8 +67,8 @@ class TableWriter:
         for i, column in enumerate(columns):
             if "" in column:  # empty cells are stored as NULL
                 columns[i] = list(map(_NULL_IF_EMPTY.get, column, column))
-        numbers = range(self.rows + 1, self.rows + len(batch) + 1)
-        self.rows += len(batch)
+        numbers = range(self.rows + 1, self.rows + count + 1)
+        self.rows += count
         self.conn.exec_driver_sql(self._sql, list(zip(numbers, *columns, *shadows, strict=True)))
 
     def _create_table(self) -> None:
