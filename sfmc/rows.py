@@ -296,6 +296,9 @@ def wait_for_rows(
     if polling.wait_first:
         client._sleep(delay)
         waited = delay
+        # The first poll came when the job should be done: if not, it is close, so the next
+        # delay is the backoff's (a share of the time waited), not the whole expected time again.
+        delay = polling.next_delay(delay, waited)
     errors_seen, error_since = 0, 0.0
     while True:
         pace()

@@ -327,8 +327,11 @@ class _SendLoop:
         self.pipeline.add(batch)
         seq = batch.seq + 1
         self.batch = Batch(seq)
-        cap = self.pipeline.sender.slots.batch_rows(self.cap)  # bigger if fewer jobs at once
-        self.limit = self.ramp[seq] if seq < len(self.ramp) else cap
+        sender = self.pipeline.sender
+        cap = sender.slots.batch_rows(self.cap)  # bigger if fewer jobs at once
+        # On a tenant that queues each job, a small job costs a whole wait: no more ramp.
+        ramp = seq < len(self.ramp) and not sender.queues_jobs
+        self.limit = self.ramp[seq] if ramp else cap
 
     def count_unread(self, changed: ChangedRows, *, final: bool) -> None:
         """Count the audience rows the incremental read left out (unchanged) as skipped.
