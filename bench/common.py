@@ -26,6 +26,7 @@ from typing import IO, Any
 
 import requests
 
+from sfmc.rows import ASYNC_MAX_ROWS
 from simulator import SimulatorConfig
 from simulator.realism import PROFILES
 
@@ -635,8 +636,16 @@ def peak_rss_mb() -> float:
 
 
 def tenant_wait(profile: str, rows_to_write: int) -> float:
-    """The profile's expected wait before SFMC starts on a push's rows (0 with nothing to write)."""
-    return PROFILES[profile].expected_start_s() if rows_to_write else 0.0
+    """The profile's expected waits before SFMC starts on a push's rows: one per wave of jobs.
+
+    A push needs ceil(rows / 32,000) jobs; the tenant deadlocks a job that meets
+    `deadlock_concurrency` others of its DE in flight (its failed rows then need another job
+    and another wait), so at most that many jobs wait side by side, and each wave waits once.
+    """
+    realism = PROFILES[profile]
+    jobs = -(-rows_to_write // ASYNC_MAX_ROWS)
+    per_wave = realism.deadlock_concurrency or jobs
+    return -(-jobs // per_wave) * realism.expected_start_s() if jobs else 0.0
 
 
 def floor_seconds(
@@ -654,11 +663,12 @@ def floor_seconds(
     + key read, when the method reads keys: REST latency (page 1 brings the read's token)
       + the other ceil(remote_rows / 2,500) - 1 pages at the rate limit (they are independent)
     + SOAP latency x (1 DE lookup + 1 if the DE is created + 1 if rows are deleted)
-    + the profile's expected wait from submit to the start of processing (0 on the ideal
-      tenant; realistic: (1 - long_rate) x median x exp(sigma^2 / 2) + long_rate x (long_min +
-      long_max) / 2 + transient_error_rate x transient_error_s,
+    + waves x the profile's expected wait from submit to the start of processing (0 on the
+      ideal tenant; realistic: (1 - long_rate) x median x exp(sigma^2 / 2) + long_rate x
+      (long_min + long_max) / 2 + transient_error_rate x transient_error_s,
       `simulator.realism.Realism.expected_start_s`): jobs wait for pickup side by side and
-      only their processing is serial, so one wait is what a push pays on top of the processing.
+      only their processing is serial, so each wave of jobs waits once; waves =
+      ceil(ceil(rows_to_write / 32,000) / deadlock_concurrency) (1 without deadlocks).
     """
     rest = settings.latency_ms / 1000
     soap = settings.soap_latency_ms / 1000
