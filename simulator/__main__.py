@@ -19,9 +19,10 @@ from simulator.server import start_simulator
 REALISM_HELP = """Real-tenant behaviours (issue 15). --profile picks a set; each flag below overrides one
 knob of it (default: the ideal tenant, i.e. every knob off). Each job waits for pickup (then any
 transient Error) from its own submit, side by side with other jobs; only processing is serial, one
-job at a time at --async-rows-per-s. The bench floor: expected pickup = (1 - long_rate) * median *
-exp(sigma^2/2) + long_rate * (long_min + long_max) / 2, + transient_rate * transient_s, + rows /
---async-rows-per-s (see simulator/realism.py)."""
+job at a time at --async-rows-per-s. The bench floor: waves x (expected pickup = (1 - long_rate) *
+median * exp(sigma^2/2) + long_rate * (long_min + long_max) / 2, + transient_rate * transient_s),
+waves = ceil(ceil(rows / 32,000) / deadlock_concurrency), + rows / --async-rows-per-s (see
+simulator/realism.py)."""
 
 
 def parse_client(text: str) -> tuple[str, str, frozenset[str] | None]:

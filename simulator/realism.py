@@ -40,11 +40,12 @@ What each knob does, and the reference it follows ([C] confirmed, [I] a safe def
 The queue model: each job's pickup wait (then its transient "Error", if drawn) runs from its own
 submit, so jobs submitted together wait side by side and a long wait holds up no other job; what
 the tenant serialises is the processing after that, one job at a time at `async_rows_per_s`
-(`SimulatorConfig`; `Tenant.book`). A push of N rows therefore waits, on average,
-`expected_start_s()` = `expected_pickup_s()` + transient_rate * transient_s before the tenant
-starts on its rows, then N / async_rows_per_s of processing: the bench floor's queue terms
-(`bench push --sim-profile realistic`), exact for the rows sent as one job, with
+(`SimulatorConfig`; `Tenant.book`). A job waits, on average, `expected_start_s()` =
+`expected_pickup_s()` + transient_rate * transient_s before the tenant starts on its rows, with
 `expected_pickup_s()` = (1 - long_rate) * median * exp(sigma^2 / 2) + long_rate * mean(long).
+Only `deadlock_concurrency` jobs of a DE can wait side by side without deadlocking, so the bench
+floor (`bench push --sim-profile realistic`) counts one such wait per wave of jobs, waves =
+ceil(ceil(N / 32,000) / deadlock_concurrency), plus N / async_rows_per_s of processing.
 """
 
 from __future__ import annotations
