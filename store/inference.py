@@ -309,6 +309,10 @@ class ColumnStats:
         classes = dict(zip(keys, map(itemgetter(0), hits), strict=True))
         if unique:
             batch = Counter(classes.values())
+        elif len(keys) * 4 < len(values):  # few distinct values: count their classes by weight
+            batch = Counter()
+            for cls, n in zip(classes.values(), distinct.values(), strict=True):
+                batch[cls] += n
         else:
             batch = Counter(map(classes.get, values))
             batch.pop(None, None)

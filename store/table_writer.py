@@ -61,7 +61,8 @@ class TableWriter:
         for (i, kind, dayfirst), known in zip(self.plan, self._known, strict=True):
             if len(known) > KNOWN_VALUES:
                 known.clear()  # a column of unique values: keep memory bounded
-            fresh = {v: c for v, c in classes[i].items() if v not in known}
+            seen = classes[i]
+            fresh = {v: seen[v] for v in seen.keys() - known.keys()}  # a set difference in C
             known.update(shadow_values(fresh, kind, dayfirst))
             shadows.append(list(map(known.get, columns[i])))
         for i, column in enumerate(columns):
