@@ -184,12 +184,12 @@ def delivery(rule: AlertRule, subject: str, text: str) -> Delivery:
         smtp_host=rule.smtp_host,
         smtp_port=rule.smtp_port,
         smtp_user=rule.smtp_user,
-        smtp_password=decrypt_secret(rule.smtp_password_encrypted)
+        smtp_password=decrypt_secret(rule.smtp_password_encrypted, what="SMTP password")
         if rule.smtp_password_encrypted
         else "",
         smtp_from=rule.smtp_from,
         smtp_starttls=rule.smtp_starttls,
-        webhook_url=decrypt_secret(rule.webhook_url_encrypted)
+        webhook_url=decrypt_secret(rule.webhook_url_encrypted, what="webhook URL")
         if rule.webhook_url_encrypted
         else "",
     )

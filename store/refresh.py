@@ -324,7 +324,7 @@ def refresh_source(
     ds = _load(engine, dataset)
     if not ds.sql_url_encrypted or not ds.sql_query:
         return None
-    url = decrypt_secret(ds.sql_url_encrypted)
+    url = decrypt_secret(ds.sql_url_encrypted, what="database URL")
     with tempfile.TemporaryDirectory(prefix="pathways-sql-") as folder:
         path = Path(folder) / "rows.csv"
         with path.open("w", encoding="utf-8", newline="") as out:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sfmc.errors import SfmcAuthError, SfmcConfigError, SfmcRetriableError
 from sync.types import SETUP_KINDS
+from sync.worker import SOURCE_UNAVAILABLE
 from ui.connections import scope_words
 from ui.text import md
 
@@ -45,6 +46,12 @@ SENDABLE_FIX = (
     "with the matching type, or turn **Used for sending** off for this pathway. Or, in Marketing "
     "Cloud's Contact Builder, make the Data Extension sendable by hand."
 )
+SOURCE_FIX = (
+    "On the **Audiences** page, select the data set and press **Refresh from the database**: the "
+    "message there says what is wrong (the database is down or unreachable, the query fails or "
+    "takes too long, or the encryption key changed). Once a refresh works, press **Sync now** on "
+    "Manage Pathways or let the next scheduled run send it."
+)
 CONFIG_FIX = "Fix the connection on the Connections page (ask an admin) and try again."
 RETRY_FIX = "Marketing Cloud is busy or unreachable right now. Wait a minute and retry."
 
@@ -64,6 +71,7 @@ KIND_ADVICE: dict[str, tuple[str, str]] = {
     **dict.fromkeys(FOLDER_KINDS, ("", CATEGORY_FIX)),
     "modeled_refused": ("", MODELED_FIX),
     "sendable_refused": ("", SENDABLE_FIX),
+    SOURCE_UNAVAILABLE: ("", SOURCE_FIX),
     SCOPE: ("", SCOPE_ADVICE),
     **dict.fromkeys(
         (

@@ -23,6 +23,7 @@ from store.queue import get_run
 from store.refresh import create_sql_dataset
 from store.schedules import enqueue_due_runs
 from sync.worker import SOURCE_UNAVAILABLE, Worker
+from ui.errors import SOURCE_FIX, run_error_help
 
 QUERY = "SELECT email, name FROM donors"
 
@@ -91,6 +92,7 @@ def test_a_source_that_is_down_fails_the_run_untouched_and_the_next_slot_retries
     assert (run.state, run.error_kind, run.rows_sent) == ("failed", SOURCE_UNAVAILABLE, 0)
     assert "data set 'crm' could not be read" in run.error
     assert "next scheduled run tries again" in run.error
+    assert run_error_help(run).endswith(SOURCE_FIX)  # the page says where to look and what to do
     assert _requests_to_sfmc(sim) == before  # nothing in Marketing Cloud was touched
     # The database is back, with two more donors: the next slot reads it first, then sends.
     _source(tmp_path / "moved.db", 7)

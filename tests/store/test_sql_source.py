@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 from sqlmodel import Session
 
+from store.crypto import SecretKeyError, generate_key
 from store.dataset_versions import list_versions
 from store.datasets import get_dataset
 from store.refresh import create_sql_dataset, refresh_source
@@ -82,6 +83,14 @@ def test_create_and_refresh_from_a_query(engine, tmp_path):
         (2, "schedule", "database query"),
         (1, "admin", "database query"),
     ]
+
+
+def test_a_changed_key_names_the_database_url_not_a_client_secret(engine, tmp_path, monkeypatch):
+    url = make_source(tmp_path / "crm.db", [(1, "a@x.org", 5)])
+    create_sql_dataset(engine, "crm", url, "SELECT * FROM donors", who="admin", keys=["id"])
+    monkeypatch.setenv("PATHWAYS_SECRET_KEY", generate_key())
+    with pytest.raises(SecretKeyError, match="A stored database URL cannot be decrypted"):
+        refresh_source(engine, "crm", who="schedule")
 
 
 def test_missing_sqlite_file_is_an_error_not_a_new_database(engine, tmp_path):
