@@ -15,6 +15,7 @@ from store.pathways import list_pathways
 from store.queue import active_run, list_runs
 from store.status import pathway_status, run_outcome
 from ui import changes, rejects, state
+from ui import schedules as usched
 from ui import sending as usend
 from ui.text import code, md
 
@@ -110,7 +111,9 @@ for conn_id, items in by_conn.items():
                 )
                 m[4].metric(
                     "Next run",
-                    widgets.fmt_ago(status.next_run) if status.next_run else p.schedule.title(),
+                    widgets.fmt_ago(status.next_run)
+                    if status.next_run
+                    else usched.title(p.schedule),
                 )
                 if can_act:
                     _actions.actions(p, label, status, user)

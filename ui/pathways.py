@@ -32,7 +32,6 @@ METHODS = {
     "append": ("Append", "Adds only new rows; rows already there are left as they are."),
     "update_only": ("Update Only", "Updates rows already there; new rows are reported, not added."),
 }
-SCHEDULES = {"manual": "Manual only", "hourly": "Every hour", "daily": "Every day"}
 DEFAULT_GUARD_PCT = 50
 
 
@@ -69,9 +68,7 @@ def data_extension_settings(choice: DataExtensionChoice) -> tuple[dict[str, Any]
     if key_issue:
         problems.insert(0, key_issue)
     if choice.category_id is None:
-        problems.insert(
-            0, "Choose a Category (the Data Extension folder) at the top of this step."
-        )
+        problems.insert(0, "Choose a Category (the Data Extension folder) at the top of this step.")
     options = (
         {"generated_key": True, "title_case": choice.title_case} if choice.generated_key else {}
     )
@@ -296,19 +293,6 @@ def set_paused(engine: Engine, pathway_id: int, paused: bool, *, label: str, who
         LookupError: the pathway no longer exists.
     """
     _update(engine, pathway_id, "pause" if paused else "resume", label, who, paused=paused)
-
-
-def set_schedule(engine: Engine, pathway_id: int, schedule: str, *, label: str, who: str) -> None:
-    """Run a pathway manually only, hourly or daily (`SCHEDULES`).
-
-    Raises:
-        LookupError: the pathway no longer exists.
-        ValueError: an unknown schedule.
-    """
-    if schedule not in SCHEDULES:
-        msg = f"Unknown schedule {schedule!r}; use one of {', '.join(SCHEDULES)}."
-        raise ValueError(msg)
-    _update(engine, pathway_id, f"schedule {schedule}", label, who, schedule=schedule)
 
 
 def change_folder(

@@ -96,31 +96,26 @@ def test_pathway_changes_are_audited(workspace):
     pid = upath.create_pathway(ws.engine, ws.audience, ws.connection, _settings(), "sam")
     upath.set_paused(ws.engine, pid, True, label="L", who="kim")
     upath.set_paused(ws.engine, pid, False, label="L", who="kim")
-    upath.set_schedule(ws.engine, pid, "daily", label="L", who="kim")
     upath.change_folder(ws.engine, pid, 200, "Data Extensions / New", label="L", who="kim")
     with Session(ws.engine) as session:
         p = pathways.get_pathway(pid, session=session)
-        assert (p.paused, p.schedule, p.category_id) == (False, "daily", 200)
+        assert (p.paused, p.category_id) == (False, 200)
     upath.delete_pathway(ws.engine, pid, label="L", who="kim")
     assert _count(ws.engine, Pathway) == 0
     assert [a[1] for a in _audit(ws.engine)] == [
         "create pathway",
         "pause",
         "resume",
-        "schedule daily",
         "change folder",
         "delete pathway",
     ]
 
 
-def test_changes_of_a_missing_pathway_or_unknown_schedule_write_nothing(workspace):
+def test_changes_of_a_missing_pathway_write_nothing(workspace):
     ws = workspace
     with pytest.raises(LookupError, match="no longer exists"):
         upath.set_paused(ws.engine, 99, True, label="Gone", who="kim")
-    pid = upath.create_pathway(ws.engine, ws.audience, ws.connection, _settings(), "sam")
-    with pytest.raises(ValueError, match="Unknown schedule 'weekly'"):
-        upath.set_schedule(ws.engine, pid, "weekly", label="L", who="kim")
-    assert [a[1] for a in _audit(ws.engine)] == ["create pathway"]
+    assert _audit(ws.engine) == []
 
 
 def test_save_mapping_refuses_problems_and_saves_with_audit(workspace):
@@ -161,9 +156,7 @@ def test_data_extension_settings_say_what_to_fix():
         mapping=_frame(("email", "Email", "EmailAddress")),
     )
     settings, problems = upath.data_extension_settings(choice)
-    assert problems == [
-        "Choose a Category (the Data Extension folder) at the top of this step."
-    ]
+    assert problems == ["Choose a Category (the Data Extension folder) at the top of this step."]
     assert settings["de_name"] == "AVID - X"
     assert settings["mapping"][0]["is_primary_key"]
 
