@@ -312,7 +312,7 @@ def audience_list(dataset_id: int) -> None:
         )
         c1.markdown(f"**{md(a.name)}**  \n{md(rules) if rules else 'all rows'}")
         with c2:
-            ok, n = guard(audience_rows.count_rows, state.get_engine(), a.id)
+            ok, n = guard(audience_rows.count_rows, state.get_engine(), a.id, remembered=True)
             if ok:
                 st.markdown(f"**{n:,}** records")
         modeled = c3.toggle("Modeled", value=a.modeled, key=f"aud_modeled_{a.id}")

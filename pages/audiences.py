@@ -86,10 +86,11 @@ with tab_aud:
         if b.button("Remove", key=f"aud_rm_{i}"):
             filters.pop(i)
             st.rerun()
-    ok, count = widgets.guard(count_matching, engine, ds, filters)
+    ok, count = widgets.guard(count_matching, engine, ds, filters, remembered=True)
     if ok:
         st.metric("Matching records", f"{count:,}")
-        with st.expander("Preview matching rows"):
+        # On demand: finding the first rows of a rare value reads the whole table in row order.
+        if filters and st.toggle("Preview matching rows", key="aud_match_preview"):
             widgets.table(preview_matching(engine, ds, filters, limit=20))
     with st.form("aud_save"):
         name = st.text_input("Audience name")

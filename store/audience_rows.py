@@ -9,6 +9,9 @@ and reads each chunk on a short connection of its own, so a long push holds no c
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
@@ -16,14 +19,19 @@ from sqlalchemy import Column, ColumnElement, Integer, Select, Table, func, sele
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from store.dataset_versions import last_version
 from store.datasets import ROW_COLUMN, dataset_table
-from store.filters import AudienceFilterError, compile_filters
+from store.filters import AudienceFilterError, compile_filters, normalize_filters
 from store.inference import parse_datetime
 from store.models import Audience, DataSet
 from store.revisions import REV_COLUMN
 
 if TYPE_CHECKING:
     import pandas as pd
+
+COUNTS_KEPT = 256  # remembered counts (`count_matching`), least recently used dropped first
+_COUNTS: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+_COUNTS_LOCK = threading.Lock()
 
 
 class RowFilter(Protocol):
@@ -59,24 +67,50 @@ def _load(engine: Engine, audience_id: int) -> tuple[Audience, DataSet]:
         return audience, ds
 
 
-def count_matching(engine: Engine, ds: DataSet, filters: Sequence[Mapping[str, Any]]) -> int:
-    """Rows of `ds` the filters keep (for a live count while filters are edited)."""
+def count_matching(
+    engine: Engine,
+    ds: DataSet,
+    filters: Sequence[Mapping[str, Any]],
+    *,
+    remembered: bool = False,
+) -> int:
+    """Rows of `ds` the filters keep (for a live count while filters are edited).
+
+    A count is a full scan of the data set's table for most filters (about 0.3 s per million
+    rows), and the Audiences page reruns on every widget change and counts each audience of the
+    data set again. With `remembered`, a count is kept per (data set table, row count, version
+    number, filters) and reused until one of them changes: every refresh records a new version
+    in the transaction that writes its rows (`store.dataset_versions`). The sync counts without
+    it, so its total never depends on a version being recorded.
+    """
     if not filters:
         return ds.row_count
     table = dataset_table(ds)
     stmt = select(func.count()).select_from(table).where(compile_filters(ds, filters, table))
     with engine.connect() as conn:
-        return int(conn.execute(stmt).scalar_one())
+        if not remembered:
+            return int(conn.execute(stmt).scalar_one())
+        clean = json.dumps(normalize_filters(ds, filters), sort_keys=True, default=str)
+        key = (str(engine.url), ds.table_name, ds.row_count, last_version(conn, ds.id), clean)
+        count = _COUNTS.get(key)
+        if count is None:
+            count = int(conn.execute(stmt).scalar_one())
+    with _COUNTS_LOCK:  # Streamlit serves each session on a thread of its own
+        _COUNTS[key] = count
+        _COUNTS.move_to_end(key)
+        while len(_COUNTS) > COUNTS_KEPT:
+            _COUNTS.popitem(last=False)
+    return count
 
 
-def count_rows(engine: Engine, audience_id: int) -> int:
-    """How many rows the audience holds.
+def count_rows(engine: Engine, audience_id: int, *, remembered: bool = False) -> int:
+    """How many rows the audience holds (`remembered`: see `count_matching`).
 
     Raises:
         AudienceFilterError: the audience is gone or its filters no longer fit the data set.
     """
     audience, ds = _load(engine, audience_id)
-    return count_matching(engine, ds, audience.filters)
+    return count_matching(engine, ds, audience.filters, remembered=remembered)
 
 
 def preview_matching(

@@ -33,7 +33,7 @@ def audience_rows_for_wizard(engine: Engine) -> list[dict[str, Any]]:
             for a in audiences.list_audiences(session=session)
         ]
     for row in rows:
-        row["count"] = audience_rows.count_rows(engine, row["id"])
+        row["count"] = audience_rows.count_rows(engine, row["id"], remembered=True)
     return rows
 
 

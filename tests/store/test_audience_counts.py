@@ -1,0 +1,45 @@
+"""Remembered audience counts (`count_matching(..., remembered=True)`): reused, and new per version.
+
+The Audiences page counts every audience of a data set on each rerun; on a large data set each
+count is a full scan, so the page remembers them until the data set gets a new version.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from store.audience_rows import count_matching
+from store.datasets import get_dataset
+from store.importer import import_file
+from store.refresh import refresh_dataset
+
+ROWS = b"id,name,amount\n1,Ann,10\n2,Bob,20\n3,Cy,30\n4,Di,40\n"
+OVER_15 = [{"column": "amount", "op": "greater_than", "value": "15"}]
+
+
+def _dataset(engine, ds_id):
+    with Session(engine) as s:
+        ds = get_dataset(ds_id, session=s)
+        s.expunge(ds)
+        return ds
+
+
+def test_a_remembered_count_follows_each_new_version_and_is_reused_in_between(engine):
+    ds_id = import_file(engine, ROWS, name="supporters", filename="v1.csv").dataset_id
+    ds = _dataset(engine, ds_id)
+    assert count_matching(engine, ds, OVER_15, remembered=True) == 3
+    # Same row count, other amounts: the new version is counted anew.
+    changed = b"id,name,amount\n1,Ann,10\n2,Bob,5\n3,Cy,30\n4,Di,40\n"
+    refresh_dataset(engine, ds_id, changed, filename="v2.csv", mode="upsert", keys=["id"])
+    ds = _dataset(engine, ds_id)
+    assert ds.row_count == 4
+    assert count_matching(engine, ds, OVER_15, remembered=True) == 2
+    # A write that records no version (no product path does this) shows the reuse: the
+    # remembered count stays, the sync's exact count sees the change.
+    with engine.begin() as conn:
+        conn.execute(text(f"UPDATE {ds.table_name} SET amount__n = 1"))
+    assert count_matching(engine, ds, OVER_15, remembered=True) == 2
+    spelled = [{"column": "Amount", "op": "greater_than", "value": " 15 "}]  # the same filter
+    assert count_matching(engine, ds, spelled, remembered=True) == 2
+    assert count_matching(engine, ds, OVER_15) == 0
