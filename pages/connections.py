@@ -54,9 +54,10 @@ for conn in connections:
         )
         b1, b2, b3 = right.columns(3)
         if b1.button("Test", key=f"conn_test_{conn.id}", icon=":material/network_check:"):
-            ok, client = widgets.guard(state.client_for_connection_id, conn.id)
+            ok, _ = widgets.guard(
+                uconn.run_test, engine, conn.id, state.client_for_connection_id, user.username
+            )
             if ok:
-                uconn.record_test(engine, conn.id, client.test_connection(), user.username)
                 st.session_state[state.CONN_REPORT] = conn.id  # open its report
                 st.rerun()  # show the new badge
         if b2.button("Edit", key=f"conn_edit_{conn.id}", icon=":material/edit:"):

@@ -11,12 +11,16 @@ from sqlmodel import Session
 from sfmc.config import check_local_address, normalize_auth_uri
 from sfmc.errors import SfmcConfigError
 from sfmc.scopes import REQUIRED_SCOPES
+from sfmc.types import ConnectionReport
 from store import audit, connections
+from store.crypto import SecretKeyError
 from sync.mapping import DE_KEY_TEMPLATE, DE_NAME_TEMPLATE, de_key_for, de_name_for
 from sync.values import zone_problem
 from ui.transaction import transaction
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.engine import Engine
 
 
@@ -245,6 +249,28 @@ def save_connection(
             session.flush()
         audit.record_audit(who, "save connection", values["name"], session=session)
     return []
+
+
+def run_test(engine: Engine, connection_id: int, client_of: Callable[[int], Any], who: str) -> None:
+    """Test a connection with the client `client_of(connection_id)` and remember the report.
+
+    A client that cannot even be built is a failed test too, in the report's own words (the
+    reason, then the fix), as the connection form says it: an Auth Base URI this mode refuses
+    (the message says why; the client's "(while trying to ...)" tail is for logs), or a Client
+    Secret that no key decrypts (the message says which key to set).
+
+    Raises:
+        LookupError: the connection no longer exists.
+    """
+    try:
+        report = client_of(connection_id).test_connection()
+    except SfmcConfigError as exc:
+        report = ConnectionReport(ok=False, reason=exc.message)
+    except SecretKeyError as exc:
+        report = ConnectionReport(
+            ok=False, reason="The stored Client Secret cannot be read.", fix=str(exc)
+        )
+    record_test(engine, connection_id, report, who)
 
 
 def record_test(engine: Engine, connection_id: int, report: Any, who: str) -> None:

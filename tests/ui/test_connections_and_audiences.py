@@ -117,3 +117,37 @@ def test_import_and_audiences(engine):
     uaud.set_modeled(engine, aud["id"], False, who="sam")
     assert not uaud.audience_rows_for_wizard(engine)[0]["modeled"]
     assert _actions(engine) == ["import data set", "create audience", "set modeled"]
+
+
+def test_a_test_whose_client_cannot_be_built_is_a_failed_report_in_words(engine, monkeypatch):
+    """Bug: the Test button showed the client's '(while trying to ...)' tail, not a report."""
+    from store.crypto import generate_key
+    from store.models import Connection
+    from sync.worker import default_client_factory
+
+    def client_of(connection_id: int):
+        with Session(engine) as session:
+            return default_client_factory(session.get(Connection, connection_id))
+
+    monkeypatch.setenv("PATHWAYS_DEMO", "0")  # a local address is the demo simulator's only
+    with Session(engine) as session:
+        local = connections.create_connection(
+            "Local", "http://127.0.0.1:9/", "id", "s", session=session
+        )
+        main = connections.create_connection("Main", URI, "id", "s", session=session)
+        local_id, main_id = local.id, main.id
+    uconn.run_test(engine, local_id, client_of, "ada")
+    monkeypatch.setenv("PATHWAYS_SECRET_KEY", generate_key())  # the secret's key is gone
+    uconn.run_test(engine, main_id, client_of, "ada")
+    with Session(engine) as session:
+        local_report = session.get(Connection, local_id).last_test_report
+        main_report = session.get(Connection, main_id).last_test_report
+    judged = uconn.verdict(local_report)
+    assert not judged.ready
+    assert "is a local address" in judged.reason
+    assert "while trying" not in judged.reason
+    assert judged.fix == uconn.GENERIC_FIX
+    judged = uconn.verdict(main_report)
+    assert judged.reason == "The stored Client Secret cannot be read."
+    assert "PATHWAYS_SECRET_KEY" in judged.fix
+    assert _actions(engine)[-2:] == ["test connection", "test connection"]
