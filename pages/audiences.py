@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from pages import _audience_edit, _refresh, _sql_source, _upload
@@ -63,10 +65,14 @@ with tab_rows:
         page_size=25,
     )
 
-with tab_aud:
-    widgets.audience_list(ds_id)
-    _audience_edit.manage(ds, user)
-    st.markdown("#### New audience")
+
+@st.fragment
+def new_audience(ds: Any, names: list[str]) -> None:
+    """Filters, live count and save of a new audience, as a fragment.
+
+    A filter change reruns only this part, not the data set list, the row preview and every
+    audience's count.
+    """
     filters = session[state.AUD_FILTERS]
     f1, f2, f3 = st.columns([3, 2, 4], vertical_alignment="bottom")
     column = f1.selectbox("Column", names)
@@ -85,7 +91,7 @@ with tab_aud:
         a.markdown(f"{code(f['column'])} {OP_LABELS.get(f['op'], f['op'])} {code(f['value'])}")
         if b.button("Remove", key=f"aud_rm_{i}"):
             filters.pop(i)
-            st.rerun()
+            st.rerun(scope="fragment")
     ok, count = widgets.guard(count_matching, engine, ds, filters, remembered=True)
     if ok:
         st.metric("Matching records", f"{count:,}")
@@ -100,7 +106,7 @@ with tab_aud:
                 uaud.create_audience,
                 engine,
                 name,
-                ds_id,
+                ds.id,
                 filters,
                 modeled=modeled,
                 who=user.username,
@@ -110,4 +116,11 @@ with tab_aud:
             if ok and not problems:
                 session[state.AUD_FILTERS] = []
                 st.toast(f"Audience {md(name)} saved.", icon=":material/check:")
-                st.rerun()
+                st.rerun()  # the whole page: the new audience joins the list above
+
+
+with tab_aud:
+    widgets.audience_list(ds_id)
+    _audience_edit.manage(ds, user)
+    st.markdown("#### New audience")
+    new_audience(ds, names)

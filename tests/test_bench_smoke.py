@@ -102,3 +102,19 @@ def test_bench_ui_signs_in_and_opens_every_page_of_a_small_demo(isolated_env, ca
     }  # fmt: skip
     assert result["first_start_seconds"] > 0
     assert result["peak_rss_mb"] > 0
+
+
+@pytest.mark.browser
+def test_bench_ui_at_scale_counts_live_and_dry_runs_a_seeded_mirror_de(isolated_env, capsys):
+    """`bench ui` with a generated store: the live count and the Mirror dry run through the
+    wizard, whose plan must be the one the DE was seeded for (300 donors: all in the audience).
+    """
+    status = main(["ui", "--rows", "300", "--pathways", "3", "--runs", "30", "--json"])
+    result = last_json(capsys.readouterr().out)
+    assert status == 0
+    assert result["live_count_seconds"] > 0
+    assert result["dry_run_seconds"] > 0
+    assert result["dry_run_expected"] == {"create": 30, "update": 270, "delete": 30}
+    plan = {k: result["dry_run_plan"][k] for k in ("create", "update", "delete")}
+    assert plan == result["dry_run_expected"]
+    assert result["dry_run_plan"]["reject"] == 0
