@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence, Sized
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import tzinfo
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sfmc import keys as de_keys
 from sfmc import rows as de_rows
 from sfmc.types import DeField, RowOutcome
 from sync.keyset import KeySet
-from sync.mapping import FieldMap, RowConverter, RowHasher, key_display, key_string
+from sync.mapping import FieldMap, RowConverter, RowHasher, key_display, key_function
 from sync.preflight import Preflight
 from sync.tally import Tally
 from sync.types import (
@@ -60,13 +62,12 @@ def read_remote_keys(
     `pace` is called before each request (the engine's request pacing).
     """
     names = [f.name for f in key_fields]
+    key_of = key_function(key_fields)
     remote = KeySet()
 
     def add(rows: Sequence[Mapping[str, str]]) -> None:
         remote.add_many(
-            (key, [values.get(n, "") for n in names])
-            for values in rows
-            if (key := key_string(values, key_fields))
+            (key, [values.get(n, "") for n in names]) for values in rows if (key := key_of(values))
         )
 
     pace()
@@ -96,10 +97,46 @@ class RowJudge:
     preflight: Preflight
     hasher: RowHasher
     remote: RemoteKeys
+    # The key fields' converter alone (`key_converter`): Update Only judges a row by its key first.
+    key_converter: RowConverter
 
     @property
     def key_names(self) -> list[str]:
         return [f.name for f in self.preflight.key_fields]
+
+    @cached_property
+    def unmatched(self) -> RowOutcome:
+        """Update Only's refusal of a row whose key the DE lacks (one instance per run)."""
+        return not_found(self.key_names)
+
+    def convert(
+        self, chunk: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[dict[str, object]], list[str], Collection[str], list[bool]]:
+        """A chunk's converted rows, their keys, the keys the DE has and the duplicate flags.
+
+        One DE lookup and one duplicate claim per chunk. Update Only converts the key fields
+        first: a row whose key the DE lacks is refused `NotFound` whatever its other values
+        (DESIGN.md: unmatched rows are reported as such, not created), so only its key is
+        converted and its key is not claimed (every row with that key is unmatched alike).
+        """
+        key_of, remote = self.preflight.key_of, self.remote
+        if self.method != "update_only":
+            converted = [self.converter(row) for row in chunk]
+            keys = [key_of(values) for values in converted]
+            in_de = remote.lookup([k for k in keys if k]) if remote else {}
+            return converted, keys, in_de, self.preflight.claim(keys)
+        by_key = [self.key_converter(row) for row in chunk]
+        keys = [key_of(values) for values in by_key]
+        in_de = remote.lookup([k for k in keys if k]) if remote else {}
+        matched = [not k or k in in_de for k in keys]
+        converted = [
+            self.converter(row) if hit else values
+            for row, values, hit in zip(chunk, by_key, matched, strict=True)
+        ]
+        claimed = self.preflight.claim(
+            [k if hit else "" for k, hit in zip(keys, matched, strict=True)]
+        )
+        return converted, keys, in_de, claimed
 
     def verdict(
         self,
@@ -116,17 +153,26 @@ class RowJudge:
         using one of them is a duplicate. `in_de`: the keys of the row's chunk that the DE
         has (`self.remote.lookup`); `duplicate`: the row's flag from `Preflight.claim`.
         Own-value refusals can be remembered with the row's
-        revision; duplicates and Update Only's "not found" depend on other rows.
+        revision; duplicates and Update Only's "not found" depend on other rows. Update Only
+        refuses an unmatched key first (`convert` converted only its key).
         """
+        if self.method == "update_only" and key and key not in in_de:
+            return self.unmatched, False
         if holders and holders.get(key, row["_row"]) < row["_row"]:
             # An earlier row, unchanged and so not read, has this key.
             return self.preflight.duplicate(), False
         outcome = self.preflight.check(values, key, duplicate)
         if outcome is not None:
             return outcome, outcome.error_type != "DuplicateKey"
-        if self.method == "update_only" and key not in in_de:
-            return not_found(self.key_names), False
         return None, False
+
+
+def key_converter(
+    mapping: Sequence[FieldMap], preflight: Preflight, zone: tzinfo | None = None
+) -> RowConverter:
+    """A converter of the mapping's DE key fields only (the fields `preflight.key_of` reads)."""
+    names = {f.name.casefold() for f in preflight.key_fields}
+    return RowConverter([m for m in mapping if m.destination_field.casefold() in names], zone)
 
 
 def audience_keys(
@@ -141,7 +187,7 @@ def audience_keys(
     if method != "mirror" and resume_row <= 0:
         return None
     keys = KeySet()
-    key_conv = RowConverter([m for m in mapping if m.is_primary_key])
+    key_conv = key_converter(mapping, preflight)
     key_of = preflight.key_of
     for chunk in io.read_keys(0):
         found = [(row["_row"], key_of(key_conv(row))) for row in chunk]
@@ -273,12 +319,9 @@ def dry_run(
     lookup = io.ledger_lookup if incremental else None
     counters = tally.counters
     for chunk in (changed.read if changed else io.read_chunks)(0):
-        converted = [judge.converter(row) for row in chunk]
-        keys = [judge.preflight.key_of(v) for v in converted]
+        converted, keys, in_de, used = judge.convert(chunk)
         known = lookup([k for k in keys if k]) if lookup else {}
         holders = changed.holders([k for k in keys if k]) if changed else {}
-        in_de = judge.remote.lookup([k for k in keys if k]) if judge.remote else {}
-        used = judge.preflight.claim(keys)
         for row, values, key, dup in zip(chunk, converted, keys, used, strict=True):
             counters.rows_read += 1
             plan[_dry_verdict(judge, row, values, key, (holders, known, in_de, dup), plan)] += 1

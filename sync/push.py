@@ -31,6 +31,7 @@ from sync.plan import (
     delete_guard,
     delete_stale,
     dry_run,
+    key_converter,
     read_remote_keys,
     stale_keys,
 )
@@ -97,7 +98,8 @@ def push_rows(
         msg = f"Unknown method of sync {method!r}; use one of {', '.join(METHODS)}."
         raise SetupError(msg, kind="unknown_method", detail={"method": method})
     changed_only = io.changed is not None and options.incremental and method != "mirror"
-    converter = RowConverter(mapping, tenant_zone(target.time_zone))
+    zone = tenant_zone(target.time_zone)
+    converter = RowConverter(mapping, zone)
     preflight = Preflight(target.fields, target.primary_keys)
     tally = Tally(client, io)
     pacer = Pacer(options.max_requests_per_s)
@@ -113,7 +115,14 @@ def push_rows(
         audience = audience_keys(io, mapping, preflight, method=method)
         if reading is not None:
             remote = reading.result()
-    judge = RowJudge(method, converter, preflight, RowHasher(converter.field_names), remote)
+    judge = RowJudge(
+        method,
+        converter,
+        preflight,
+        RowHasher(converter.field_names),
+        remote,
+        key_converter(mapping, preflight, zone),
+    )
     to_delete = stale_keys(remote, audience) if method == "mirror" else KeySet()
     try:
         return _push(io, judge, client, target, options, tally, pacer, to_delete, changed_only)
@@ -212,6 +221,9 @@ class _SendLoop:
         )
         self.batch = Batch(0)
         self.limit = self.ramp[0]
+        # Audience rows per batch at most (rows to send, rejected and skipped alike), so the
+        # rows held in memory are bounded even when most are rejected (Update Only).
+        self.row_cap = self.cap
         self.changed: ChangedRows | None = None
         self.accounted = io.resume_row  # incremental: audience rows up to here are counted
 
@@ -257,19 +269,18 @@ class _SendLoop:
     def add_chunk(self, chunk: Sequence[Mapping[str, Any]]) -> None:
         """Judge each row of a chunk; rows to send go into batches, closed when full."""
         judge = self.judge
-        converter, key_of, hasher = judge.converter, judge.preflight.key_of, judge.hasher
-        verdict, remote = judge.verdict, judge.remote
+        hasher, verdict = judge.hasher, judge.verdict
         mirror, append = judge.method == "mirror", judge.method == "append"
-        converted = [converter(row) for row in chunk]
-        keys = [key_of(values) for values in converted]
+        # The chunk's keys the DE has and their duplicate flags: one lookup per chunk.
+        converted, keys, in_de, used = judge.convert(chunk)
         present = [k for k in keys if k]
         known: Mapping[str, str] = self.lookup(present) if self.lookup is not None else {}
         holders = self.changed.holders(present) if self.changed is not None else {}
-        # The chunk's keys the DE has: one lookup per chunk, not per row.
-        in_de = remote.lookup(present) if remote else {}
-        used = judge.preflight.claim(keys)
         max_bytes = self.options.max_bytes
         for row, values, key, dup in zip(chunk, converted, keys, used, strict=True):
+            if self.batch.n_rows >= self.row_cap:
+                # Rows held per batch stay bounded however many are rejected or skipped.
+                self.close_batch()
             batch = self.batch
             batch.n_rows += 1
             batch.last_row = row_no = row["_row"]
@@ -332,6 +343,7 @@ class _SendLoop:
         # On a tenant that queues each job, a small job costs a whole wait: no more ramp.
         ramp = seq < len(self.ramp) and not sender.queues_jobs
         self.limit = self.ramp[seq] if ramp else cap
+        self.row_cap = max(self.limit, self.cap)
 
     def count_unread(self, changed: ChangedRows, *, final: bool) -> None:
         """Count the audience rows the incremental read left out (unchanged) as skipped.

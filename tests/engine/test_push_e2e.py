@@ -173,6 +173,53 @@ def test_update_only_updates_existing_and_reports_not_found(engine, sim, make_pa
     assert (second.rows_succeeded, second.rows_failed) == (6, 3)
 
 
+def test_update_only_refuses_unmatched_keys_locally_and_bounds_batches(
+    engine, sim, make_pathway, monkeypatch
+):
+    """An unmatched key is NotFound whatever its values; nothing is lost; batches stay small.
+
+    Batches are closed after `batch_rows` audience rows, not only rows to send: here 3 of 16
+    rows are sent, so a batch closed by rows to send alone would hold all 16.
+    """
+    pid = make_pathway(people(3, tag="old"))
+    run(engine, pid)
+    key = de_key(engine, pid)
+    rows = people(3, tag="new") + people(10, start=3)
+    rows[1]["name"] = "x" * 25  # matched, own value wrong: MaxLengthExceeded
+    rows[4]["name"] = "y" * 25  # unmatched: NotFound all the same
+    rows.append({"email": "USER2@example.org", "name": "dup", "city": "C"})  # matched duplicate
+    rows.append({"email": "user5@example.org", "name": "dup", "city": "C"})  # unmatched duplicate
+    rows.append({"email": "", "name": "no key", "city": "C"})  # no key: said so
+    pid2 = _same_de_pathway(engine, make_pathway, rows, key, "update_only")
+    dry, _ = run(engine, pid2, dry_run=True)
+    assert (dry.plan["update"], dry.plan["create"], dry.plan["reject"]) == (2, 0, 14)
+    import sync.push
+
+    held: list[int] = []
+    add = sync.push.Pipeline.add
+    monkeypatch.setattr(
+        sync.push.Pipeline, "add", lambda self, batch: (held.append(batch.n_rows), add(self, batch))
+    )
+    done, _ = run(engine, pid2)
+    assert done.state == "succeeded", done.error
+    assert max(held) <= SMALL.batch_rows
+    assert sum(held) == len(rows)
+    assert table(sim, key) == {
+        "user0@example.org": {"Email": "user0@example.org", "Name": "new-0", "City": "City 0"},
+        "user1@example.org": {"Email": "user1@example.org", "Name": "old-1", "City": "City 1"},
+        "user2@example.org": {"Email": "user2@example.org", "Name": "new-2", "City": "City 2"},
+    }
+    got = sorted((r.row_values["email"] or "", r.error_type) for r in rejected(engine, done.id))
+    unmatched = [(f"user{i}@example.org", "NotFound") for i in (3, 4, 5, 5, *range(6, 13))]
+    assert [g for g in got if g[0]] == sorted(
+        [("USER2@example.org", "DuplicateKey"), ("user1@example.org", "MaxLengthExceeded")]
+        + unmatched
+    )
+    assert got[0][0] == ""
+    assert got[0][1] != "NotFound"  # a missing key is named as such
+    assert (done.rows_succeeded, done.rows_failed) == (2, 14)
+
+
 def test_dry_run_reports_plan_and_writes_nothing(engine, sim, make_pathway):
     pid = make_pathway(people(8))
     first, _ = run(engine, pid)
