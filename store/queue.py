@@ -105,16 +105,11 @@ def enqueue_run(
 
 
 def enqueue_in(
-    conn: DbConnection,
-    pathway_id: int,
-    trigger: str = "manual",
-    *,
-    dry_run: bool = False,
-    full_resend: bool = False,
-    confirm_deletes: bool = False,
-    created_by: str | None = None,
+    conn: DbConnection, pathway_id: int, trigger: str = "manual", **flags: bool | str | None
 ) -> int:
     """`enqueue_run` inside the caller's transaction (the scheduler claims a slot in the same one).
+
+    `flags` are `enqueue_run`'s keywords (typed there); any other name is refused by the insert.
 
     Returns:
         The new run's id.
@@ -152,13 +147,9 @@ def enqueue_in(
             trigger=trigger,
             state="queued",
             method=found.method,
-            dry_run=dry_run,
-            full_resend=full_resend,
-            confirm_deletes=confirm_deletes,
             cancel_requested=False,
             checkpoint={},
             plan={},
-            created_by=created_by,
             created_at=now,
             rows_total=0,
             rows_read=0,
@@ -169,6 +160,7 @@ def enqueue_in(
             rows_deleted=0,
             rows_per_s=0.0,
             api_calls=0,
+            **flags,  # unset ones take the model's defaults
         )
         .returning(_RUN.c.id)
     ).scalar_one()
