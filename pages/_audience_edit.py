@@ -94,19 +94,19 @@ def edit_dialog(
 @st.dialog("Delete audience?")
 def delete_dialog(audience_id: int, name: str, used: list[str], who: str) -> None:
     """Delete an audience no pathway pushes; one in use names its pathways instead."""
-    if used:
-        st.warning(
-            f"**{md(name)}** is pushed by {len(used)} pathway(s): "
-            + ", ".join(f"**{md(n)}**" for n in used)
-            + ". Delete those pathways on Manage Pathways first.",
-            icon=":material/block:",
-        )
-        return
-    st.markdown(f"Delete the audience **{md(name)}**? Its data set stays.")
-    if st.button("Delete audience", type="primary", key="aud_del_yes"):
-        ok, _ = widgets.guard(uaud.delete_audience, state.get_engine(), audience_id, who=who)
-        if ok:
-            st.rerun()
+    blocked = (
+        f"**{md(name)}** is pushed by {len(used)} pathway(s): {widgets.bold_names(used)}. "
+        "Delete those pathways on Manage Pathways first."
+        if used
+        else None
+    )
+    question = f"Delete the audience **{md(name)}**? Its data set stays."
+    engine = state.get_engine()
+    if widgets.delete_confirmation(
+        blocked, question, "Delete audience", "aud_del_yes", uaud.delete_audience, engine,
+        audience_id, who=who,
+    ):  # fmt: skip
+        st.rerun()
 
 
 def _text(value: Any) -> str:

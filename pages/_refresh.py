@@ -12,11 +12,9 @@ import streamlit as st
 
 from pages import _upload
 from pages import _widgets as widgets
-from store.importer import ImportProgress
 from store.refresh_checks import MODES
 from ui import audiences as uaud
 from ui import state
-from ui.text import md
 
 
 def new_version(ds: Any, user: Any) -> None:
@@ -55,13 +53,8 @@ def new_version(ds: Any, user: Any) -> None:
     )
     remove = mode == "upsert" and st.checkbox("Remove rows that are not in the file", key="ds_v_rm")
     if st.button("Upload new version", type="primary", disabled=upload is None, key="ds_v_go"):
-        bar = st.progress(0.0, text="Reading the new version…")
-
-        def on_progress(p: ImportProgress) -> None:
-            frac = min(p.bytes_read / p.bytes_total, 1.0) if p.bytes_total else 0.0
-            bar.progress(frac, text=f"Reading the new version… {p.rows_imported:,} rows")
-
-        ok, report = widgets.guard(
+        ok, report = _upload.import_with_progress(
+            "Reading the new version",
             uaud.refresh_dataset,
             state.get_engine(),
             ds.id,
@@ -71,24 +64,18 @@ def new_version(ds: Any, user: Any) -> None:
             keys=keys,
             remove_missing=bool(remove),
             who=user.username,
-            on_progress=on_progress,
         )
-        bar.empty()
         if ok:
             show_report(report)
 
 
 def show_report(report: dict[str, Any]) -> None:
     """What the refresh did, right under its button (the tabs below already show the version)."""
-    st.success(md(report["summary"]), icon=":material/check:")
-    for note in report["notes"]:
-        st.caption(md(note))
-    if report["problems"]:
-        st.warning(
-            f"{len(report['problems']):,} row(s) of the new version could not be imported; "
-            "fix them in the file and upload it again if you need them:"
-        )
-        _upload.problems_table(report["problems"], key="ds_v_problems")
+    refused = (
+        "row(s) of the new version could not be imported; fix them in the file and upload it "
+        "again if you need them:"
+    )
+    _upload.import_report(report, refused=refused, key="ds_v_problems")
 
 
 def history(ds: Any) -> None:

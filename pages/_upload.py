@@ -23,6 +23,32 @@ def _default_name() -> None:
     st.session_state[state.AUD_DS_NAME] = chosen.name.rsplit(".", 1)[0] if chosen else ""
 
 
+def import_with_progress(label: str, func: Any, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
+    """`widgets.guard(func, ...)` under a progress bar fed by the import's `on_progress`.
+
+    A first import and a new version read a file the same way, so they show it the same way.
+    """
+    bar = st.progress(0.0, text=f"{label}…")
+
+    def on_progress(p: ImportProgress) -> None:
+        frac = min(p.bytes_read / p.bytes_total, 1.0) if p.bytes_total else 0.0
+        bar.progress(frac, text=f"{label}… {p.rows_imported:,} rows")
+
+    result = widgets.guard(func, *args, on_progress=on_progress, **kwargs)
+    bar.empty()
+    return result
+
+
+def import_report(report: dict[str, Any], *, refused: str, key: str) -> None:
+    """What an import did: its summary and notes, then the `refused` rows with why (if any)."""
+    st.success(md(report["summary"]), icon=":material/check:")
+    for note in report["notes"]:
+        st.caption(md(note))
+    if report["problems"]:
+        st.warning(f"{len(report['problems']):,} {refused}")
+        problems_table(report["problems"], key=key)
+
+
 def problems_table(problems: list[dict[str, Any]], *, key: str) -> None:
     """Rows of a file that could not be imported, with why."""
     widgets.paginated(
@@ -38,21 +64,21 @@ def confirm_delete(dataset_id: int, label: str, who: str) -> None:
     """Delete a data set after confirmation; one that audiences use names them instead."""
     with state.session() as s:
         used = audiences_using(dataset_id, session=s)
-    if used:
-        names = ", ".join(f"**{md(n)}**" for n in used)
-        st.warning(
-            f"{md(label)} is used by {len(used)} audience(s): {names}. A data set can be "
-            "deleted once no audience uses it.",
-            icon=":material/block:",
-        )
-        return
-    st.markdown(f"Delete **{md(label)}** and its rows? This cannot be undone.")
-    if st.button("Delete data set", type="primary", key="ds_delete_yes"):
-        ok, _ = widgets.guard(uaud.delete_dataset, state.get_engine(), dataset_id, who=who)
-        if ok:
-            st.session_state[state.AUD_DATASET_ID] = None
-            st.session_state[state.AUD_FILTERS] = []
-            st.rerun()
+    blocked = (
+        f"{md(label)} is used by {len(used)} audience(s): {widgets.bold_names(used)}. A data set "
+        "can be deleted once no audience uses it."
+        if used
+        else None
+    )
+    question = f"Delete **{md(label)}** and its rows? This cannot be undone."
+    engine = state.get_engine()
+    if widgets.delete_confirmation(
+        blocked, question, "Delete data set", "ds_delete_yes", uaud.delete_dataset, engine,
+        dataset_id, who=who,
+    ):  # fmt: skip
+        st.session_state[state.AUD_DATASET_ID] = None
+        st.session_state[state.AUD_FILTERS] = []
+        st.rerun()
 
 
 def upload_section(user: Any) -> None:
@@ -63,33 +89,22 @@ def upload_section(user: Any) -> None:
     )
     ds_name = st.text_input("Data set name", key=state.AUD_DS_NAME)
     if st.button("Import", type="primary", disabled=upload is None or not ds_name.strip()):
-        bar = st.progress(0.0, text="Importing…")
-
-        def on_progress(p: ImportProgress) -> None:
-            frac = min(p.bytes_read / p.bytes_total, 1.0) if p.bytes_total else 0.0
-            bar.progress(frac, text=f"Importing… {p.rows_imported:,} rows")
-
-        ok, report = widgets.guard(
+        ok, report = import_with_progress(
+            "Importing",
             uaud.import_dataset,
             state.get_engine(),
             upload,
             name=ds_name,
             filename=upload.name,
             who=user.username,
-            on_progress=on_progress,
         )
-        bar.empty()
         if ok:
             session[state.AUD_DATASET_ID] = report["dataset_id"]
             session[state.AUD_IMPORT_REPORT] = report
     rep = session.get(state.AUD_IMPORT_REPORT)
     if rep:
-        st.success(md(rep["summary"]), icon=":material/check:")
-        for note in rep["notes"]:
-            st.caption(md(note))
-        if rep["problems"]:
-            st.warning(
-                f"{len(rep['problems']):,} row(s) could not be imported; nothing was dropped "
-                "silently. Fix them in the file and upload it again if you need them:"
-            )
-            problems_table(rep["problems"], key="aud_problems_page")
+        refused = (
+            "row(s) could not be imported; nothing was dropped silently. Fix them in the file "
+            "and upload it again if you need them:"
+        )
+        import_report(rep, refused=refused, key="aud_problems_page")

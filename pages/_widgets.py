@@ -38,6 +38,32 @@ def guard(func: Any, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
         return False, None
 
 
+def bold_names(names: Sequence[str]) -> str:
+    """Names in bold, comma-separated (Markdown-escaped: they are user input)."""
+    return ", ".join(f"**{md(n)}**" for n in names)
+
+
+def delete_confirmation(
+    blocked: str | None,
+    question: str,
+    button: str,
+    key: str,
+    delete: Any,
+    *args: Any,
+    **kwargs: Any,
+) -> bool:
+    """A delete dialog's body: why it cannot go yet (`blocked`), or the question and its button.
+
+    The button calls `delete(*args, **kwargs)` through `guard`; True once it is deleted (the
+    caller then resets what pointed at it and reruns).
+    """
+    if blocked:
+        st.warning(blocked, icon=":material/block:")
+        return False
+    st.markdown(question)
+    return st.button(button, type="primary", key=key) and guard(delete, *args, **kwargs)[0]
+
+
 def page_link(where: Any, path: str, label: str, icon: str) -> None:
     """A link to another page; plain text when the page runs outside the router (tests)."""
     try:
@@ -192,27 +218,26 @@ def rejected_download(run: Any, *, key_prefix: str) -> bytes:
     engine = state.get_engine()
     data = reports.rejected_rows_csv(engine, run.id)
     name = f"pathway{run.pathway_id}_run{run.id}"
-    c1, c2 = st.columns(2)
-    c1.download_button(
-        f"Run {run.id}: {run.rows_failed:,} rejected rows for Excel",
-        data=data,
-        file_name=f"{name}_rejected.csv",
-        mime="text/csv",
-        key=f"{key_prefix}_dl_{run.id}",
-        on_click="ignore",
-        icon=":material/download:",
-        width="stretch",
+    files = (
+        ("", f"{run.rows_failed:,} rejected rows for Excel", data, ":material/download:"),
+        (
+            "_raw",
+            "rejected rows, raw values",
+            lambda: reports.rejected_rows_csv(engine, run.id, safe=False),
+            ":material/data_object:",
+        ),
     )
-    c2.download_button(
-        f"Run {run.id}: rejected rows, raw values",
-        data=lambda: reports.rejected_rows_csv(engine, run.id, safe=False),
-        file_name=f"{name}_rejected_raw.csv",
-        mime="text/csv",
-        key=f"{key_prefix}_dl_raw_{run.id}",
-        on_click="ignore",
-        icon=":material/data_object:",
-        width="stretch",
-    )
+    for col, (tag, label, content, icon) in zip(st.columns(2), files, strict=True):
+        col.download_button(
+            f"Run {run.id}: {label}",
+            data=content,
+            file_name=f"{name}_rejected{tag}.csv",
+            mime="text/csv",
+            key=f"{key_prefix}_dl{tag}_{run.id}",
+            on_click="ignore",
+            icon=icon,
+            width="stretch",
+        )
     st.caption(
         "Both are CSV files. **For Excel**: values starting with + - = or @ get a leading ' so "
         "a spreadsheet shows them as text ('+15280502514). **Raw values**: every value exactly "

@@ -25,16 +25,15 @@ with state.session() as session:
 
 @st.dialog("Delete connection?")
 def confirm_delete(conn_id: int, name: str) -> None:
-    st.markdown(
+    question = (
         f"Delete **{md(name)}**? Its pathways stop syncing. Data Extensions in SFMC are kept."
     )
-    if st.button("Delete", type="primary", key="conn_delete_yes"):
-        ok, _ = widgets.guard(
-            uconn.delete_connection, engine, conn_id, name=name, who=user.username
-        )
-        if ok:
-            st.session_state[state.CONN_EDIT_ID] = None
-            st.rerun()
+    if widgets.delete_confirmation(
+        None, question, "Delete", "conn_delete_yes", uconn.delete_connection, engine, conn_id,
+        name=name, who=user.username,
+    ):  # fmt: skip
+        st.session_state[state.CONN_EDIT_ID] = None
+        st.rerun()
 
 
 if not connections:
