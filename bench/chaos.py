@@ -270,6 +270,21 @@ class Lab:
             self.customer_key = pathway.de_customer_key
             return int(pathway.id)
 
+    def update_pathway(self, pathway_id: int, **values: Any) -> None:
+        """Change a pathway behind the product's back, as a user editing it elsewhere would."""
+        from sqlmodel import Session
+
+        from store.models import Pathway
+
+        with Session(self.engine) as session:
+            pathway = session.get(Pathway, pathway_id)
+            assert pathway is not None
+            for name, value in values.items():
+                setattr(pathway, name, value)
+            session.add(pathway)
+            session.commit()
+        self.customer_key = values.get("de_customer_key", self.customer_key)
+
     def root_folder(self) -> int:
         folders = self.get("/_sim/folders")["items"]
         return next(f["id"] for f in folders if f["parentId"] == 0)
@@ -668,7 +683,7 @@ def scenario_folder_deleted(scale: Scale) -> ScenarioResult:
         third = lab.run(pid, options=_options(scale))
         text = (third.error or third.message or "").lower()
         clear = third.state == "failed" and "folder" in text and "pick" in text
-        _set_category(lab, pid, lab.root_folder())
+        lab.update_pathway(pid, category_id=lab.root_folder())
         fourth = lab.run(pid, options=_options(scale))
         note = (f"DE kept working without its folder ({second.state}); recreate refused: "
                 f"{(third.error or '')[:160]!r}; after picking a folder: {fourth.state}")  # fmt: skip
@@ -679,19 +694,6 @@ def scenario_folder_deleted(scale: Scale) -> ScenarioResult:
             ok=clear and second.state == "succeeded",
             note=note,
         )
-
-
-def _set_category(lab: Lab, pathway_id: int, category_id: int) -> None:
-    from sqlmodel import Session
-
-    from store.models import Pathway
-
-    with Session(lab.engine) as session:
-        pathway = session.get(Pathway, pathway_id)
-        assert pathway is not None
-        pathway.category_id = category_id
-        session.add(pathway)
-        session.commit()
 
 
 def scenario_db_locked(scale: Scale) -> ScenarioResult:

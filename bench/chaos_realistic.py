@@ -129,25 +129,11 @@ def scenario_encoded_key(scale: Scale) -> ScenarioResult:
         rows=scale.rows, sim_config=_sim_config(realism=realism(strict_key_paths=True))
     ) as lab:
         pid = lab.make_pathway()
-        _set_key(lab, pid, f"odd key#{uuid.uuid4().hex[:4]}/x")
+        lab.update_pathway(pid, de_customer_key=f"odd key#{uuid.uuid4().hex[:4]}/x")
         done = lab.run(pid, options=_options(scale))
         unencoded = _log(lab, "unencoded_key")
         note = f"key {lab.customer_key!r}; {unencoded} unencoded paths"
         return lab.result("encoded_key", [done.id], started, ok=unencoded == 0, note=note)
-
-
-def _set_key(lab: Lab, pathway_id: int, key: str) -> None:
-    from sqlmodel import Session
-
-    from store.models import Pathway
-
-    with Session(lab.engine) as session:
-        pathway = session.get(Pathway, pathway_id)
-        assert pathway is not None
-        pathway.de_customer_key = key
-        session.add(pathway)
-        session.commit()
-    lab.customer_key = key
 
 
 def scenario_timezone_cst(scale: Scale) -> ScenarioResult:
