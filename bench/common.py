@@ -235,10 +235,32 @@ class SimProcess:
         self.stop()
 
 
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
+def _child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, **extra)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def run_python(args: Sequence[str], what: str, **env: str) -> str:
+    """`python <args>` in a child process from the project folder, `env` added; its stdout.
+
+    Every bench that measures the product in a child of its own starts it this way.
+
+    Raises:
+        RuntimeError: the child failed; `what` names it and the end of its stderr follows.
+    """
+    done = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=_child_env(**env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        msg = f"{what} failed ({done.returncode}):\n{done.stderr[-3000:]}"
+        raise RuntimeError(msg)
+    return done.stdout
 
 
 # ---------------------------------------------------------------------------------------------
@@ -594,18 +616,10 @@ def run_worker_child(store: BenchStore, pathway_id: int, **enqueue: Any) -> dict
     from store.queue import enqueue_run, get_run
 
     run = enqueue_run(store.engine, pathway_id, "manual", **enqueue)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.child", "--database-url", store.database_url],
-        cwd=ROOT,
-        env=_child_env(),
-        capture_output=True,
-        text=True,
-        check=False,
+    out = run_python(
+        ["-m", "bench.child", "--database-url", store.database_url], "The worker child"
     )
-    if done.returncode != 0:
-        msg = f"The worker child failed ({done.returncode}):\n{done.stderr[-3000:]}"
-        raise RuntimeError(msg)
-    child = json.loads(done.stdout.strip().splitlines()[-1])
+    child = json.loads(out.strip().splitlines()[-1])
     if child.get("run_id") != run.id:
         msg = f"The worker child ran {child.get('run_id')}, expected run {run.id}."
         raise RuntimeError(msg)

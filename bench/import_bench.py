@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import run_python
 
 
 def _child(csv_path: str, db_path: str) -> None:
@@ -57,16 +55,12 @@ def run(rows: int) -> dict[str, Any]:
         with csv_path.open("w", encoding="utf-8", newline="") as out:
             write_donor_csv(out, rows)
         generate_seconds = time.perf_counter() - started
-        env = dict(os.environ, PATHWAYS_DATA_DIR=tmp, PYTHONPATH=str(ROOT))
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.import_bench", "--child", str(csv_path), f"{tmp}/b.db"],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
+        out = run_python(
+            ["-m", "bench.import_bench", "--child", str(csv_path), f"{tmp}/b.db"],
+            "The import child",
+            PATHWAYS_DATA_DIR=tmp,
         )
-        child = json.loads(done.stdout.strip().splitlines()[-1])
+        child = json.loads(out.strip().splitlines()[-1])
         file_mb = csv_path.stat().st_size / 1024 / 1024
     return {
         "rows": child["rows"],

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,26 +44,14 @@ KINDS = ("data_extension_mirror", "membership_flag", "journey_event")
 # ------------------------------------------------------------------------------ the store side
 
 
-def _child_env(store: BenchStore) -> dict[str, str]:
-    env = dict(os.environ, DATABASE_URL=store.database_url)
-    env["PYTHONPATH"] = str(common.ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
 def refresh_child(store: BenchStore, args: list[str]) -> float:
     """`python -m store refresh ...` in a child process; its seconds."""
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "store", "refresh", "--who", "bench", *args],
-        cwd=common.ROOT,
-        env=_child_env(store),
-        capture_output=True,
-        text=True,
-        check=False,
+    common.run_python(
+        ["-m", "store", "refresh", "--who", "bench", *args],
+        "The refresh",
+        DATABASE_URL=store.database_url,
     )
-    if done.returncode != 0:
-        msg = f"The refresh failed ({done.returncode}): {done.stderr[-2000:]}"
-        raise RuntimeError(msg)
     return time.perf_counter() - started
 
 
