@@ -8,7 +8,7 @@ import streamlit as st
 
 from pages import _audience_edit, _refresh, _sql_source, _upload
 from pages import _widgets as widgets
-from store.audience_rows import count_matching, preview_matching
+from store.audience_rows import count_matching, index_filter_column, preview_matching
 from store.datasets import list_datasets
 from store.filters import OP_LABELS
 from ui import audiences as uaud
@@ -76,6 +76,7 @@ def new_audience(ds: Any, names: list[str]) -> None:
     filters = session[state.AUD_FILTERS]
     f1, f2, f3 = st.columns([3, 2, 4], vertical_alignment="bottom")
     column = f1.selectbox("Column", names)
+    index_filter_column(engine, ds, column)  # ready by the time the value is typed
     op = _audience_edit.operator_picker(f2, ds.columns[names.index(column)], key="aud_new_op")
     with f3.form("aud_filter_add", clear_on_submit=True, border=False):
         v, add = st.columns([3, 1], vertical_alignment="bottom")

@@ -9,18 +9,21 @@ and reads each chunk on a short connection of its own, so a long push holds no c
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
-from sqlalchemy import Column, ColumnElement, Integer, Select, Table, func, select
+from sqlalchemy import Column, ColumnElement, Index, Integer, Select, Table, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.schema import CreateIndex
 from sqlmodel import Session
 
 from store.dataset_versions import last_version
-from store.datasets import ROW_COLUMN, dataset_table
+from store.datasets import ROW_COLUMN, dataset_table, shadow_name
 from store.filters import AudienceFilterError, compile_filters, normalize_filters
 from store.inference import parse_datetime
 from store.models import Audience, DataSet
@@ -32,6 +35,11 @@ if TYPE_CHECKING:
 COUNTS_KEPT = 256  # remembered counts (`count_matching`), least recently used dropped first
 _COUNTS: OrderedDict[tuple[Any, ...], int] = OrderedDict()
 _COUNTS_LOCK = threading.Lock()
+# Data sets from this size get an index per filtered column (`index_filter_column`): a scan of
+# a million rows takes 0.2-0.5 s, an indexed count a few milliseconds.
+INDEXED_FROM_ROWS = 100_000
+_INDEXING: set[str] = set()  # indexes built or being built by this process
+_log = logging.getLogger(__name__)
 
 
 class RowFilter(Protocol):
@@ -101,6 +109,40 @@ def count_matching(
         while len(_COUNTS) > COUNTS_KEPT:
             _COUNTS.popitem(last=False)
     return count
+
+
+def index_filter_column(engine: Engine, ds: DataSet, column: str) -> threading.Thread | None:
+    """Index what filters on `column` compare, in a thread; the thread, or None if nothing to do.
+
+    Called when a column is picked for a new filter, so the index is ready by the time the
+    value is typed: numbers and dates compare their typed companion, text `lower(column)`
+    (equals and in find their rows through it; a count then reads the index, not the table).
+    Building takes 1-2 s per million rows; until it is done, counts scan as before. Yes/no
+    columns (few distinct values) and data sets under `INDEXED_FROM_ROWS` rows get none.
+    """
+    meta = next((c for c in ds.columns if c["name"] == column), None)
+    if meta is None or meta.get("type") == "boolean" or ds.row_count < INDEXED_FROM_ROWS:
+        return None
+    digest = hashlib.sha1(f"{ds.table_name}.{column}".encode()).hexdigest()[:12]
+    name = f"ix_filter_{digest}"  # short: PostgreSQL cuts names at 63 characters
+    with _COUNTS_LOCK:
+        if name in _INDEXING:
+            return None
+        _INDEXING.add(name)
+    table = dataset_table(ds)
+    shadow = shadow_name(meta)
+    index = Index(name, table.c[shadow] if shadow else func.lower(table.c[column]))
+
+    def build() -> None:
+        try:
+            with engine.begin() as conn:
+                conn.execute(CreateIndex(index, if_not_exists=True))
+        except Exception:  # no caller to tell: counts keep scanning; the log says why
+            _log.warning("Could not index %s for filters", column, exc_info=True)
+
+    thread = threading.Thread(target=build, name=f"pathways-index-{name}", daemon=True)
+    thread.start()
+    return thread
 
 
 def count_rows(engine: Engine, audience_id: int, *, remembered: bool = False) -> int:

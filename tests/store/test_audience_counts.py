@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlmodel import Session
 
-from store.audience_rows import count_matching
+from store import audience_rows
+from store.audience_rows import count_matching, index_filter_column
 from store.datasets import get_dataset
 from store.importer import import_file
 from store.refresh import refresh_dataset
@@ -43,3 +44,25 @@ def test_a_remembered_count_follows_each_new_version_and_is_reused_in_between(en
     spelled = [{"column": "Amount", "op": "greater_than", "value": " 15 "}]  # the same filter
     assert count_matching(engine, ds, spelled, remembered=True) == 2
     assert count_matching(engine, ds, OVER_15) == 0
+
+
+def _plan(engine, ds, where: str) -> str:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(f"EXPLAIN QUERY PLAN SELECT count(*) FROM {ds.table_name} {where}")
+        )
+        return " ".join(str(r[-1]) for r in rows)
+
+
+def test_a_picked_column_is_indexed_for_the_filters_that_compare_it(engine, monkeypatch):
+    ds_id = import_file(engine, ROWS, name="supporters", filename="v1.csv").dataset_id
+    ds = _dataset(engine, ds_id)
+    assert index_filter_column(engine, ds, "name") is None  # 4 rows: a scan is quick enough
+    monkeypatch.setattr(audience_rows, "INDEXED_FROM_ROWS", 1)
+    for column in ("name", "amount"):
+        index_filter_column(engine, ds, column).join()
+    assert index_filter_column(engine, ds, "name") is None  # built once
+    assert "INDEX ix_filter_" in _plan(engine, ds, "WHERE lower(name) = 'bob'")
+    assert "INDEX ix_filter_" in _plan(engine, ds, "WHERE amount__n > 15")
+    assert count_matching(engine, ds, [{"column": "name", "op": "equals", "value": "BOB"}]) == 1
+    assert count_matching(engine, ds, OVER_15) == 3
