@@ -162,6 +162,11 @@ pg = st.navigation(  # the user's pages first: the first one is the home page
     position="top",
 )
 state.keep_sign_in_cookie(auth, authenticator, user.username)
+# The cookie components are invisible iframes; their blocks would leave a gap above every title.
+st.html(
+    "<style>.stElementContainer:has(iframe[title^='extra_streamlit_components'])"
+    "{position:absolute;height:0;overflow:hidden}</style>"
+)
 
 state.get_engine()
 state.get_worker()
