@@ -54,12 +54,14 @@ def read_remote_keys(
     key_fields: Sequence[DeField],
     *,
     pace: Callable[[], None] = _no_pace,
+    keep_values: bool = True,
 ) -> RemoteKeys:
     """Every primary key in the DE, by its key string, with its stored values.
 
     A REST rowset read: page 1 gives the count and a token, then `KEY_READERS` threads read
     the other pages at once (each page is independent), each adding its keys as it lands.
-    `pace` is called before each request (the engine's request pacing).
+    `pace` is called before each request (the engine's request pacing). Without
+    `keep_values` the keys alone are kept (only Mirror's deletes need the stored values).
     """
     names = [f.name for f in key_fields]
     key_of = key_function(key_fields)
@@ -67,7 +69,9 @@ def read_remote_keys(
 
     def add(rows: Sequence[Mapping[str, str]]) -> None:
         remote.add_many(
-            (key, [values.get(n, "") for n in names]) for values in rows if (key := key_of(values))
+            (key, [values.get(n, "") for n in names] if keep_values else None)
+            for values in rows
+            if (key := key_of(values))
         )
 
     pace()

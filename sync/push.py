@@ -109,7 +109,12 @@ def push_rows(
         if de_exists and (options.dry_run or method in _READS_REMOTE):
             tally.progress("reading keys")
             reading = background.submit(
-                read_remote_keys, client, target.customer_key, preflight.key_fields, pace=pacer.wait
+                read_remote_keys,
+                client,
+                target.customer_key,
+                preflight.key_fields,
+                pace=pacer.wait,
+                keep_values=method == "mirror",
             )
         # Meanwhile, the audience's own pre-pass (Mirror's guard, a resume).
         audience = audience_keys(io, mapping, preflight, method=method)
