@@ -60,6 +60,11 @@ def test_audiences_tables_download_escaped_formulas(store_env):
     assert any("escaped in downloads" in note for note in report["notes"]), report["notes"]
     at = page_app("pages/audiences.py", "staff").run()
     assert not at.exception, at.exception
+    # The matching rows of a new audience are previewed on demand, once it has a filter.
+    at.session_state[deps.AUD_FILTERS] = [{"column": "email", "op": "contains", "value": "@"}]
+    at.run()
+    at.toggle(key="aud_match_preview").set_value(True).run()
+    assert not at.exception, at.exception
     frames = [d.value for d in at.dataframe]
     notes = [f for f in frames if "note" in f.columns]
     assert len(notes) == 2, frames  # Preview rows, and the matching rows of a new audience
