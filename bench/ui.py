@@ -27,29 +27,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench import common
+from bench import app_process, common
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 PASSWORD = "pathways-demo"
 SETTLE_MS = 60_000
 NAV_LINKS = '[data-testid="stTopNavLink"], [data-testid="stSidebarNavLink"]'
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _app_env(data_dir: Path, args: argparse.Namespace, sim_port: int) -> dict[str, str]:
@@ -64,45 +55,6 @@ def _app_env(data_dir: Path, args: argparse.Namespace, sim_port: int) -> dict[st
     if args.demo_rows is not None:
         env["PATHWAYS_DEMO_ROWS"] = str(args.demo_rows)
     return env
-
-
-def _start_app(
-    data_dir: Path, args: argparse.Namespace, log: Any, sim_port: int
-) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--server.fileWatcherType",
-            "none",
-        ],  # fmt: skip
-        cwd=ROOT,
-        env=_app_env(data_dir, args, sim_port),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            msg = f"streamlit exited early with {proc.returncode}"
-            raise RuntimeError(msg)
-        try:
-            with urllib.request.urlopen(url + "_stcore/health", timeout=2):
-                return proc, url
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    msg = f"streamlit did not answer on {url} within 120 s"
-    raise RuntimeError(msg)
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -226,9 +178,9 @@ def _run_app(
     """Start the app on `data_dir`, drive it, stop it; fail on a traceback in its log."""
     log_path = data_dir.parent / f"{data_dir.name}.log"
     with log_path.open("w") as log:
-        sim_port = _free_port() if live else 0  # the bench seeds the dry run's DE there
+        sim_port = app_process.free_port() if live else 0  # the bench seeds the dry run's DE there
         started = time.monotonic()
-        proc, url = _start_app(data_dir, args, log, sim_port)
+        proc, url = app_process.start_app(_app_env(data_dir, args, sim_port), log)
         try:
             sim_url = f"http://127.0.0.1:{sim_port}"
             figures = _drive(url, started, pages=pages, live=live, sim_url=sim_url)
