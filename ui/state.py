@@ -420,10 +420,11 @@ def _cookie_component(authenticator: Any) -> Any:  # the authenticator's cookie 
 def keep_sign_in_cookie(auth: AuthConfig, authenticator: Any, username: str) -> None:
     """Write the sign-in cookie from a run that reaches the browser; renew it as the user works.
 
-    The component writes only once rendered in the browser (a rerun right after a write drops
-    it: reloads signed people out), so signed-in pages render it, key and value fixed, until it
-    answers True. Renewed after half the idle limit: it expires with the idle limit.
+    The component writes only once rendered in the browser, so signed-in pages render it (key and
+    value fixed) until it answers True, always in one slot: when it goes, later elements keep their
+    identity (an expander opened meanwhile stays open). Renewed after half the idle limit.
     """
+    slot = st.empty()
     now = time.time()
     written = st.session_state.get(SIGN_IN_COOKIE)
     if written is None or now - written["at"] > auth.idle_minutes * 30:
@@ -435,13 +436,14 @@ def keep_sign_in_cookie(auth: AuthConfig, authenticator: Any, username: str) -> 
     if written["done"]:
         return
     options = {"path": "/", "expires": written["expires"], "sameSite": "strict"}
-    written["done"] = bool(
-        _cookie_component(authenticator)(
-            method="set",
-            cookie=auth.cookie_name,
-            value=written["token"],
-            options=options,
-            key=written["key"],
-            default=False,
+    with slot:
+        written["done"] = bool(
+            _cookie_component(authenticator)(
+                method="set",
+                cookie=auth.cookie_name,
+                value=written["token"],
+                options=options,
+                key=written["key"],
+                default=False,
+            )
         )
-    )
