@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import compress, islice, repeat
-from operator import attrgetter, is_not, itemgetter, methodcaller, not_
+from operator import attrgetter, eq, is_, is_not, itemgetter, methodcaller, not_
 from typing import Any
 
 from store.fieldtypes import TYPES
@@ -32,26 +33,11 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FIT_SHARE = 0.9
 MAX_EXAMPLES = 5
 
-_MONTHS = {
-    m: i + 1
-    for i, names in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ]
-    )
-    for m in names
-}
+_MONTH_NAMES = (
+    "jan january|feb february|mar march|apr april|may|jun june|jul july|aug august"
+    "|sep sept september|oct october|nov november|dec december"
+)
+_MONTHS = {m: i + 1 for i, names in enumerate(_MONTH_NAMES.split("|")) for m in names.split()}
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s?[AaPp][Mm])?(?:Z|[+-]\d{2}:?\d{2})?)?"
 
@@ -227,8 +213,23 @@ _SETTLED = {c: (c, 0) for c in ("integer", "zero_padded", "decimal", "boolean", 
 _SETTLED["text"] = ("text", 0)
 
 
-def _groups(values: list[str]) -> list[str]:
-    """The class of each value: the `lastgroup` of its match (`_CELL_AT` or `_CELL_NO_AT`).
+# A value's class depends on its characters only through the sets the expressions test them
+# against: digits 1-9 are alike everywhere (only 0 is told apart: `0\d+`, `0|[1-9]...`), and in
+# a value with an "@" (`_CELL_AT`: the email alternative) so are all ASCII letters. A value's
+# shape makes them one character, so a column of unique ids, phones or emails has a few
+# hundred shapes to match rather than a new value in every row. Shapes are made of the
+# values' UTF-8 bytes (`bytes.translate` is a table lookup per byte, `str.translate` is not).
+_DIGITS = b"23456789"
+_LETTERS = string.ascii_letters.encode()
+_SHAPE_TABLES = (  # by whether the value has an "@"
+    bytes.maketrans(_DIGITS, b"1" * len(_DIGITS)),
+    bytes.maketrans(_DIGITS + _LETTERS, b"1" * len(_DIGITS) + b"a" * len(_LETTERS)),
+)
+_shape_groups: dict[bytes, str] = {}  # shape -> `lastgroup`, for every import of the process
+
+
+def _match_groups(values: list[str]) -> list[str]:
+    """The `lastgroup` of each value's match (`_CELL_AT` or `_CELL_NO_AT`).
 
     The expression most values need runs on all of them (C loops); the few values that need
     the other one (an email column's values without "@") are matched again one by one.
@@ -242,6 +243,26 @@ def _groups(values: list[str]) -> list[str]:
         for i in compress(range(len(values)), flags):
             groups[i] = other.fullmatch(values[i]).lastgroup  # type: ignore[union-attr]
     return groups
+
+
+def _groups(values: list[str]) -> list[str]:
+    """The class of each value: the `lastgroup` of its shape's match, each shape matched once."""
+    has_at = map(str.__contains__, values, repeat("@"))
+    try:
+        encoded = list(map(str.encode, values))
+    except UnicodeEncodeError:  # a lone surrogate (an undecodable byte): no shapes, then
+        return _match_groups(values)
+    shapes = list(map(bytes.translate, encoded, map(_SHAPE_TABLES.__getitem__, has_at)))
+    known = _shape_groups
+    groups = list(map(known.get, shapes))
+    if None not in groups:
+        return groups  # type: ignore[return-value]
+    new = list(dict.fromkeys(compress(shapes, map(is_, groups, repeat(None)))))
+    found = dict(zip(new, _match_groups([shape.decode() for shape in new]), strict=True))
+    if len(known) + len(found) > _CACHE_SIZE:
+        known.clear()  # a column of unique text: keep memory bounded
+    known.update(found)
+    return list(map(found.get, shapes, groups))  # type: ignore[arg-type]
 
 
 def _classify_many(values: list[str]) -> list[tuple[str, int]]:
@@ -336,9 +357,8 @@ class ColumnStats:
 
     def _vote(self, distinct: Counter[str], keys: list[str], hits: list[tuple[str, int]]) -> None:
         """Count the numeric dates that only one order can read, and the dotted ones."""
-        for value, (cls, vote) in zip(keys, hits, strict=True):
-            if cls != "date_num":
-                continue
+        numeric = map(eq, map(itemgetter(0), hits), repeat("date_num"))  # a C loop
+        for value, (_cls, vote) in compress(zip(keys, hits, strict=True), numeric):
             n = distinct[value]
             if vote:
                 self.votes[vote] += n

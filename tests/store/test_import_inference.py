@@ -67,3 +67,22 @@ def test_batch_classifier_agrees_with_one_value_at_a_time():
     }  # fmt: skip
     ordered = sorted(values)
     assert _classify_many(ordered) == [_classify_for_stats(v) for v in ordered]
+
+
+def test_values_of_one_shape_are_classified_each_as_itself():
+    """Values are matched by shape (digits 1-9 alike, letters alike beside an "@"): values
+    that share a shape but differ where the expressions look closer must still differ."""
+    values = [
+        "0", "1", "9", "01", "10", "-0", "-05", "00.5", "0.5", "9.9", "123456789012345678",
+        "1234567890123456789", "12/31/2021", "31/12/2021", "13/13/2021", "29/02/2021",
+        "29/02/2024", "99/99/9999", "2021-02-29", "2024-02-29", "1 Jan 2020", "1 Jab 2020",
+        "Mar 3rd, 2021", "Max 3rd, 2021", "+1 555 123 4567", "+9 555 123 4567", "+0 1",
+        "yes", "yez", "T", "Q", "a@b.co", "a@b.c0", "z@9.io", "Z@Q.IO", "a1@b2.cd",
+        "1@2.34", "x@y", "é@b.co", "٣", "١٢٣", "3 ", " 3", "12:30", "2021-01-01T12:30:00Z",
+        "2021-01-01T25:30:00Z",
+    ]  # fmt: skip
+    expected = [_classify_for_stats(v) for v in values]
+    assert _classify_many(values) == expected
+    assert _classify_many(values[::-1]) == expected[::-1]  # shapes now known from the first
+    undecodable = [*values, "caf\udce9"]  # a lone surrogate: the values are matched as they are
+    assert _classify_many(undecodable) == [*expected, ("text", 0)]
