@@ -24,7 +24,8 @@ def _main(args: argparse.Namespace) -> int:
     }
     human = [
         f"import {result['rows']:,} rows ({result['file_mb']:.0f} MB CSV): {result['seconds']:.1f} s "
-        f"({result['rows_per_s']:,} rows/s), peak RSS {result['peak_rss_mb']:.0f} MB"
+        f"({result['rows_per_s']:,} rows/s, CPU {result['cpu_seconds']:.1f} s), "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB"
     ]
     common.emit(result, args.json, human)
     return 0

@@ -99,6 +99,9 @@ def _scan(fh: IO[bytes], head: bytes) -> _Scan:
     """
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _Scan("utf-16", True, False)
+    valid = _scan_valid_utf8(fh, head)
+    if valid is not None:
+        return valid
     decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
     bad = good = quotes = 0
     cp1252_ok = True
@@ -129,6 +132,35 @@ def _scan(fh: IO[bytes], head: bytes) -> _Scan:
     if bad == 0 or good >= bad:
         return _Scan("utf-8", bad > 0, plain)
     return _Scan("cp1252" if cp1252_ok else "latin-1", False, False)
+
+
+def _scan_valid_utf8(fh: IO[bytes], head: bytes) -> _Scan | None:
+    """`_scan`'s answer for a file that is valid UTF-8 throughout, else None.
+
+    Most files are: one strict decode of each chunk says so, without counting bad and good
+    characters, which only matter when some bytes are not UTF-8 (`_scan` then starts over).
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    quotes = 0
+    nul = False
+    fh.seek(0)
+    try:
+        while chunk := fh.read(1024 * 1024):
+            quotes += chunk.count(b'"')
+            nul = nul or b"\0" in chunk
+            if not chunk.isascii():
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    finally:
+        fh.seek(0)
+    plain = not nul and quotes % 2 == 0
+    return (
+        _Scan("utf-8-sig", True, plain)
+        if head.startswith(codecs.BOM_UTF8)
+        else _Scan("utf-8", False, plain)
+    )
 
 
 def _check_not_binary(head: bytes, filename: str) -> None:

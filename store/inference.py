@@ -316,7 +316,7 @@ class ColumnStats:
         unique = len(keys) == len(values) - empty  # every value once (ids, emails)
         cache = self._cache
         hits = list(map(cache.get, keys))
-        missing = [v for v, hit in zip(keys, hits, strict=True) if hit is None]
+        missing = list(compress(keys, map(is_, hits, repeat(None))))
         if missing:
             found = _classify_many(missing)
             room = _CACHE_SIZE - len(cache)
