@@ -19,10 +19,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sfmc.rows import ASYNC_MAX_ROWS
 from sfmc.types import RowOutcome
+from sync.dryrun import dry_run
 from sync.keyset import KeySet
 from sync.mapping import FieldMap, RowConverter, RowHasher, key_display
 from sync.plan import (
@@ -30,7 +32,6 @@ from sync.plan import (
     audience_keys,
     delete_guard,
     delete_stale,
-    dry_run,
     key_converter,
     read_remote_keys,
     stale_keys,
@@ -104,6 +105,14 @@ def push_rows(
     tally = Tally(client, io)
     pacer = Pacer(options.max_requests_per_s)
     remote = KeySet()
+    judge = RowJudge(
+        method,
+        converter,
+        preflight,
+        RowHasher(converter.field_names),
+        remote,
+        key_converter(mapping, preflight, zone),
+    )
     with ThreadPoolExecutor(1, thread_name_prefix="keys") as background:
         reading = None
         if de_exists and (options.dry_run or method in _READS_REMOTE):
@@ -114,20 +123,23 @@ def push_rows(
                 target.customer_key,
                 preflight.key_fields,
                 pace=pacer.wait,
-                keep_values=method == "mirror",
+                keep_values=method == "mirror" and not options.dry_run,
+            )
+        if options.dry_run:  # the rows are judged while the keys are read
+            return dry_run(
+                io,
+                judge,
+                reading,
+                mapping=mapping,
+                tally=tally,
+                incremental=options.incremental,
+                changed_only=changed_only,
             )
         # Meanwhile, the audience's own pre-pass (Mirror's guard, a resume).
         audience = audience_keys(io, mapping, preflight, method=method)
         if reading is not None:
             remote = reading.result()
-    judge = RowJudge(
-        method,
-        converter,
-        preflight,
-        RowHasher(converter.field_names),
-        remote,
-        key_converter(mapping, preflight, zone),
-    )
+    judge = replace(judge, remote=remote)
     to_delete = stale_keys(remote, audience) if method == "mirror" else KeySet()
     try:
         return _push(io, judge, client, target, options, tally, pacer, to_delete, changed_only)
@@ -153,15 +165,6 @@ def _push(
     if refusal is not None:
         plan, message = refusal
         return PushResult("needs_confirm", tally.snapshot(), plan=plan, message=message)
-    if options.dry_run:
-        return dry_run(
-            io,
-            judge,
-            tally=tally,
-            to_delete=to_delete,
-            incremental=options.incremental,
-            changed_only=changed_only,
-        )
     loop = _SendLoop(
         io, judge, client=client, target=target, options=options, tally=tally, pacer=pacer
     )

@@ -166,12 +166,14 @@ class AudienceReads:
         chunk_size: int,
         key_columns: Sequence[str],
         revisions: bool,
+        columns: Sequence[str] | None = None,
     ) -> None:
         self.engine = engine
         self.audience_id = audience_id
         self.chunk_size = chunk_size
         self.key_columns = list(key_columns)
         self.revisions = revisions
+        self.columns = columns  # what `rows` reads (None: every column)
 
     def rows(self, after: int) -> Rows:
         return audience_rows.iter_rows(
@@ -179,6 +181,7 @@ class AudienceReads:
             self.audience_id,
             chunk_size=self.chunk_size,
             after_row=after,
+            columns=self.columns,
             with_revision=self.revisions,
         )
 

@@ -302,7 +302,11 @@ class _Run:
         revisions = dataset is not None
         if dataset is not None:
             ensure_row_revisions(engine, dataset.table_name)
-        audience = AudienceReads(engine, ctx.audience.id, self.chunk_size, key_columns, revisions)
+        # A dry run reads the mapped columns alone (a real run keeps whole rows for its rejects).
+        mapped = list(dict.fromkeys(m.source_column for m in ensured.mapping))
+        mapped = [c for c in mapped if not c.startswith("_")]
+        audience = AudienceReads(engine, ctx.audience.id, self.chunk_size, key_columns, revisions,
+                                 mapped if ctx.run.dry_run else None)  # fmt: skip
         read: ReadChunks = audience.rows
         read_keys: ReadChunks = audience.keys
         if ctx.generated_key:
