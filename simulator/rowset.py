@@ -138,11 +138,10 @@ def _rowset_page(call: Call, de: SimDE, token: str) -> Response:
         count = len(rows)
     pks = set(de.pk_indexes)
     names = [f.name.lower() for f in de.fields]
+    keys = [(i, n) for i, n in enumerate(names) if i in pks]
+    values = [(i, n) for i, n in enumerate(names) if i not in pks]
     items = [
-        {
-            "keys": {names[i]: v or "" for i, v in enumerate(r) if i in pks},
-            "values": {names[i]: v or "" for i, v in enumerate(r) if i not in pks},
-        }  # fmt: skip
+        {"keys": {n: r[i] or "" for i, n in keys}, "values": {n: r[i] or "" for i, n in values}}
         for r in rows[start : start + size]
     ]
     links = {"self": f"/v1/customobjectdata/token/{token}/rowset?$page={page}"}
