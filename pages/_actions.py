@@ -18,7 +18,7 @@ from ui.text import md
 def _queue(p: Any, label: str, user: Any, **flags: bool) -> None:
     ok, _ = widgets.guard(uruns.queue_sync, state.get_engine(), p.id, user.username, **flags)
     if ok:
-        state.get_worker()
+        state.get_worker().wake()
         st.toast(f"Sync of {md(label)} queued.", icon=":material/schedule:")
         st.rerun()
 

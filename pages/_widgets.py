@@ -204,7 +204,7 @@ def mirror_stop(run: Any, *, key: str) -> None:
         if ok:
             if st.session_state.get(state.PUSH_RUN_ID) == run.id:  # the wizard follows it
                 st.session_state[state.PUSH_RUN_ID] = confirmed.id
-            state.get_worker()
+            state.get_worker().wake()
             st.toast("Sync queued with the deletes confirmed.", icon=":material/schedule:")
             st.rerun()
 
@@ -260,14 +260,17 @@ def load_run(run_id: int) -> Any:
 
 
 def live_run(run_id: int, *, key: str) -> Any:
-    """Live progress of a run, re-read from the store every 2 s while it is active (H11, N4)."""
+    """Live progress of a run, re-read from the store while it is active (H11, N4).
+
+    Often in its first seconds, then every 2 s (`ui.runs.refresh_every`).
+    """
     run = load_run(run_id)
     if run is None:
         st.warning("This run no longer exists (its pathway was deleted).")
         return None
-    active = run.state in queue.ACTIVE_STATES
+    every = uruns.refresh_every(run)
 
-    @st.fragment(run_every="2s" if active else None)
+    @st.fragment(run_every=every)
     def _progress() -> None:
         fresh = load_run(run_id)
         if fresh is None:
@@ -275,8 +278,8 @@ def live_run(run_id: int, *, key: str) -> Any:
         run_progress(fresh)
         if fresh.dry_run and fresh.plan and fresh.state not in queue.ACTIVE_STATES:
             show_plan(fresh.plan, uruns.dry_run_note(state.get_engine(), fresh))
-        if active and fresh.state not in queue.ACTIVE_STATES:
-            st.rerun()  # the whole page refreshes once, with the final figures
+        if every is not None and uruns.refresh_every(fresh) != every:
+            st.rerun()  # the whole page: once with the final figures, or to re-read less often
 
     with st.container(key=f"run_{key}_{run_id}"):
         _progress()

@@ -62,7 +62,7 @@ def _push(aud: dict, conn: dict, s: dict, user: Any, *, dry_run: bool) -> Any:
         return None
     pathway_id, run = pushed
     st.session_state[state.PUSH_PATHWAY_ID] = pathway_id
-    state.get_worker()
+    state.get_worker().wake()
     return run
 
 

@@ -7,6 +7,7 @@ claims and runs them. These functions only write the queue.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
@@ -18,6 +19,13 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from store.models import SyncRun
+
+# A run's live progress re-reads it every FAST_REFRESH_S for its first FAST_FOR_S seconds (a dry
+# run or a small push is over by then, and its result shows at most that long after), then
+# every SLOW_REFRESH_S (a long push: each re-read is a round trip to the browser).
+FAST_REFRESH_S = 0.3
+FAST_FOR_S = 15.0
+SLOW_REFRESH_S = 2.0
 
 
 def push(
@@ -121,6 +129,15 @@ def progress_text(run: SyncRun) -> str:
     eta = f" · about {fmt_duration(run.eta_s)} left" if run.eta_s else ""
     rate = f" · {run.rows_per_s:,.0f} rows/s" if run.rows_per_s else ""
     return f"Processing: {done:,} of {run.rows_total:,} rows{rate}{eta}"
+
+
+def refresh_every(run: SyncRun, now: datetime | None = None) -> float | None:
+    """Seconds between re-reads of a run's live progress; None once the run is over."""
+    if run.state not in queue.ACTIVE_STATES:
+        return None
+    created = run.created_at if run.created_at.tzinfo else run.created_at.replace(tzinfo=UTC)
+    age = ((now or datetime.now(UTC)) - created).total_seconds()
+    return FAST_REFRESH_S if age < FAST_FOR_S else SLOW_REFRESH_S
 
 
 def fmt_duration(seconds: float | None) -> str:

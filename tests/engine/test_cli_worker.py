@@ -62,3 +62,54 @@ def test_worker_fires_due_schedules(engine, sim, make_pathway):
     assert get_run(engine, ran).trigger == "schedule"
     assert get_run(engine, ran).state == "succeeded"
     assert worker.run_once() is None  # not due again for a day
+
+
+class _CountingWorker(Worker):
+    """A worker that counts its looks at the queue."""
+
+    looks = 0
+
+    def run_once(self) -> int | None:
+        ran = super().run_once()
+        self.looks += 1
+        return ran
+
+
+def test_a_woken_worker_takes_a_queued_run_without_waiting_for_its_poll(engine, sim, make_pathway):
+    import threading
+
+    pid = make_pathway(people(3))
+    worker = _CountingWorker(engine, poll_interval=3600, schedules=False)
+    thread = threading.Thread(target=worker.run_forever, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not worker.looks:  # it found nothing and now sleeps for an hour
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    queued = enqueue_run(engine, pid)
+    worker.wake()
+    while get_run(engine, queued.id).state in ACTIVE_STATES:
+        assert time.monotonic() < deadline, "the woken worker did not take the run"
+        time.sleep(0.05)
+    assert get_run(engine, queued.id).state == "succeeded"
+    worker.stop()  # wakes it too: the loop ends now, not in an hour
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
+def test_a_run_keeps_older_objects_out_of_the_collectors_passes(engine, sim, make_pathway):
+    import gc
+
+    from sync.worker import default_client_factory
+
+    frozen: list[int] = []
+
+    def client_for(connection):
+        frozen.append(gc.get_freeze_count())  # asked for during the run
+        return default_client_factory(connection)
+
+    queued = enqueue_run(engine, make_pathway(people(3)))
+    assert Worker(engine, client_for, schedules=False).run_once() == queued.id
+    assert get_run(engine, queued.id).state == "succeeded"
+    assert frozen[0] > 1_000  # the modules and whatever else lived before the run
+    assert gc.get_freeze_count() == 0  # collected as before once it is over

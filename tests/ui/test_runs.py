@@ -55,3 +55,16 @@ def test_a_run_waiting_for_confirmation_is_found_and_confirmed(workspace):
     confirmed = uruns.queue_sync(ws.engine, pid, "sam", confirm_deletes=True)
     assert confirmed.state == "queued"
     assert uruns.waiting_confirmation(ws.engine, None) is None
+
+
+def test_live_progress_is_read_often_at_first_then_every_two_seconds(workspace):
+    from datetime import timedelta
+
+    ws = workspace
+    _, run = uruns.push(ws.engine, ws.audience, ws.connection, SETTINGS, "sam", dry_run=True)
+    created = run.created_at
+    assert uruns.refresh_every(run, created + timedelta(seconds=1)) == uruns.FAST_REFRESH_S
+    later = created + timedelta(seconds=uruns.FAST_FOR_S + 1)
+    assert uruns.refresh_every(run, later) == uruns.SLOW_REFRESH_S
+    queue.finish_run(ws.engine, run.id, "succeeded")
+    assert uruns.refresh_every(queue.get_run(ws.engine, run.id)) is None  # over: no re-reads
