@@ -217,13 +217,12 @@ _SETTLED["text"] = ("text", 0)
 # a value with an "@" (`_CELL_AT`) so are all ASCII letters. A value's shape (of its UTF-8
 # bytes: `bytes.translate` is fast, `str.translate` is not) makes them one character, so a
 # column of unique ids, phones or emails has a few hundred shapes to match, not one per row.
-_DIGITS = b"23456789"
-_LETTERS = string.ascii_letters.encode()
 _SHAPE_TABLES = (  # by whether the value has an "@"
-    bytes.maketrans(_DIGITS, b"1" * len(_DIGITS)),
-    bytes.maketrans(_DIGITS + _LETTERS, b"1" * len(_DIGITS) + b"a" * len(_LETTERS)),
+    bytes.maketrans(b"23456789", b"1" * 8),
+    bytes.maketrans(b"23456789" + string.ascii_letters.encode(), b"1" * 8 + b"a" * 52),
 )
 _shape_groups: dict[bytes, str] = {}  # shape -> `lastgroup`, for every import of the process
+_SHAPE_BYTES = 256  # longer shapes are matched but not remembered (at most 16 MB in all)
 
 
 def _match_groups(values: list[str]) -> list[str]:
@@ -259,7 +258,7 @@ def _groups(values: list[str]) -> list[str]:
     found = dict(zip(new, _match_groups([shape.decode() for shape in new]), strict=True))
     if len(known) + len(found) > _CACHE_SIZE:
         known.clear()  # a column of unique text: keep memory bounded
-    known.update(found)
+    known.update(item for item in found.items() if len(item[0]) <= _SHAPE_BYTES)
     return list(map(found.get, shapes, groups))  # type: ignore[arg-type]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from store import inference
 from store.demo import donor_rows
 from store.importer import import_file
 from store.inference import _classify_for_stats, _classify_many
@@ -86,3 +87,10 @@ def test_values_of_one_shape_are_classified_each_as_itself():
     assert _classify_many(values[::-1]) == expected[::-1]  # shapes now known from the first
     undecodable = [*values, "caf\udce9"]  # a lone surrogate: the values are matched as they are
     assert _classify_many(undecodable) == [*expected, ("text", 0)]
+
+
+def test_long_values_are_classified_but_their_shapes_not_remembered():
+    """Shapes are remembered for the whole process: long ones would make that cache large."""
+    long_values = [f"{'x' * 300} {i}@example.org" for i in range(50)] + ["1" * 300]
+    assert _classify_many(long_values) == [_classify_for_stats(v) for v in long_values]
+    assert all(len(shape) <= inference._SHAPE_BYTES for shape in inference._shape_groups)
