@@ -8,10 +8,10 @@ remembered by its key, with whether the ledger holds it unchanged (accepted keys
 later rows with a used key are duplicates); once the DE's keys are in, one lookup per page of
 keys says which exist (update, unchanged, Append's skip) and which do not (create).
 
-Mirror's leavers are the DE's keys less the audience's, made as the push's pre-pass makes them
-(`sync.plan.audience_keys`, without the tenant's zone), read in the same pass. Where those equal
-the judged keys (always, unless a date key meets a zone), the audience's key set also carries
-each accepted row's mark, so one walk through it counts both.
+Mirror's leavers are the DE's keys less the audience's, read in the same pass: the key set of
+every audience row also carries the accepted rows' marks, so one walk through it counts both.
+(The push's pre-pass, `sync.plan.audience_keys`, converts key fields without the tenant's zone;
+only a Date converts otherwise, and SFMC allows no Date primary key: the keys are the same.)
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sync.keyset import KeySet
-from sync.mapping import FieldMap, key_display
-from sync.plan import RowJudge, key_converter
+from sync.mapping import key_display
+from sync.plan import RowJudge
 from sync.tally import Tally
 from sync.types import SAMPLE_REJECTS, PushResult, RunIO, plan_reject
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from sfmc.types import RowOutcome
 
 # The mark of a remembered key (its KeySet value): None for a row that would be sent, SAME
-# when the ledger holds it unchanged too, NOT_SENT for an audience key counted elsewhere.
+# when the ledger holds it unchanged too, NOT_SENT for a Mirror audience key counted already.
 _SAME = ("same",)
 _NOT_SENT = ("no",)
 _ENTRIES = ("create", "update", "delete", "skip", "unchanged", "reject")
@@ -43,7 +43,6 @@ def dry_run(
     judge: RowJudge,
     reading: Future[KeySet] | None,
     *,
-    mapping: Sequence[FieldMap],
     tally: Tally,
     incremental: bool,
     changed_only: bool,
@@ -61,9 +60,9 @@ def dry_run(
             sets.append(judge.remote)
             reading = None
         counts = _DryPass(judge, deferred=reading is not None)
-        sets += [counts.pending, counts.audience]
+        sets.append(counts.marked)
         tally.counters.rows_read += counts.judge_rows(
-            io, mapping, incremental=incremental, changed_only=changed_only
+            io, incremental=incremental, changed_only=changed_only
         )
         remote = judge.remote
         if reading is not None:
@@ -79,20 +78,24 @@ def dry_run(
 
 @dataclass
 class _DryPass:
-    """The plan's counts, and the keys whose entry waits for the DE's keys (`deferred`)."""
+    """The plan's counts, and the keys whose entry waits for the DE's keys (`deferred`).
+
+    `marked` holds the keys of the rows that would be sent, with their marks; for Mirror, every
+    audience key (the others marked NOT_SENT), so that it also counts the leavers.
+    """
 
     judge: RowJudge
     deferred: bool
     plan: dict[str, Any] = field(
         default_factory=lambda: dict.fromkeys(_ENTRIES, 0) | {"rejects": []}
     )
-    pending: KeySet = field(default_factory=KeySet)  # marks of accepted keys
-    audience: KeySet = field(default_factory=KeySet)  # Mirror: every audience key, marked
-    diverged: bool = False  # an audience key differed from its row's judged key
+    marked: KeySet = field(default_factory=KeySet)
 
-    def judge_rows(
-        self, io: RunIO, mapping: Sequence[FieldMap], *, incremental: bool, changed_only: bool
-    ) -> int:
+    @property
+    def mirror(self) -> bool:
+        return self.deferred and self.judge.method == "mirror"
+
+    def judge_rows(self, io: RunIO, *, incremental: bool, changed_only: bool) -> int:
         """Judge every row read; count it now or mark its key. Returns the rows read.
 
         Rows an incremental read left out count as read and unchanged.
@@ -100,15 +103,11 @@ class _DryPass:
         judge = self.judge
         changed = io.changed if changed_only else None
         lookup = io.ledger_lookup if incremental else None
-        mirror = self.deferred and judge.method == "mirror"
-        audience_key = key_converter(mapping, judge.preflight)  # as `audience_keys`: no zone
-        key_of = judge.preflight.key_of
+        every_key = self.mirror
         read = 0
         for chunk in (changed.read if changed else io.read_chunks)(0):
             converted, keys, in_de, used = judge.convert(chunk)
             read += len(chunk)
-            akeys = [key_of(audience_key(row)) for row in chunk] if mirror else keys
-            self.diverged = self.diverged or akeys != keys
             present = [k for k in keys if k]
             known = lookup(present) if lookup else {}
             holders = changed.holders(present) if changed else {}
@@ -125,38 +124,16 @@ class _DryPass:
                     marks.append(_NOT_SENT)
                 else:
                     marks.append(_SAME if same else None)
-            self.remember(keys, akeys, marks, mirror=mirror)
+            self.marked.add_many(
+                (k, mark)
+                for k, mark in zip(keys, marks, strict=True)
+                if k and (every_key or mark != _NOT_SENT)
+            )
         if changed is not None:
             unread = max(changed.span(0, None)[0] - read, 0)
             self.plan["unchanged"] += unread
             read += unread
         return read
-
-    def remember(
-        self,
-        keys: Sequence[str],
-        akeys: Sequence[str],
-        marks: Sequence[Sequence[str] | None],
-        *,
-        mirror: bool,
-    ) -> None:
-        """Keep a chunk's marks: in the audience's set while its keys are the judged ones.
-
-        A set keeps a key's first mark; the first row with a key is the one sent (the later
-        ones are duplicates), unless an earlier audience key diverged: from then on the marks
-        go to `pending` and the audience's set only counts leavers.
-        """
-        to_pending = not mirror or self.diverged
-        if mirror:
-            self.audience.add_many(
-                (akey, _NOT_SENT if to_pending else mark)
-                for akey, mark in zip(akeys, marks, strict=True)
-                if akey
-            )
-        if to_pending:
-            self.pending.add_many(
-                (key, mark) for key, mark in zip(keys, marks, strict=True) if mark != _NOT_SENT
-            )
 
     def reject(self, row: Mapping[str, Any], values: Mapping[str, object], out: RowOutcome) -> None:
         self.plan["reject"] += 1
@@ -167,15 +144,14 @@ class _DryPass:
     def resolve(self, remote: KeySet) -> None:
         """Count the marked keys by whether the DE has them, and Mirror's leavers."""
         matched = 0
-        for marked in (self.audience, self.pending):
-            for page in marked.iter_items():
-                found = remote.lookup([key for key, _ in page])
-                matched += len(found)
-                for key, mark in page:
-                    if mark != list(_NOT_SENT):
-                        self.plan[_entry(self.judge.method, key in found, bool(mark))] += 1
-            if marked is self.audience and self.judge.method == "mirror":
-                self.plan["delete"] = len(remote) - matched
+        for page in self.marked.iter_items():
+            found = remote.lookup([key for key, _ in page])
+            matched += len(found)
+            for key, mark in page:
+                if mark != list(_NOT_SENT):
+                    self.plan[_entry(self.judge.method, key in found, bool(mark))] += 1
+        if self.mirror:
+            self.plan["delete"] = len(remote) - matched
 
 
 def _entry(method: str, exists: bool, same: bool) -> str:

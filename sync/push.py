@@ -130,7 +130,6 @@ def push_rows(
                 io,
                 judge,
                 reading,
-                mapping=mapping,
                 tally=tally,
                 incremental=options.incremental,
                 changed_only=changed_only,
