@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -86,17 +87,32 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+class JsonText(str):
+    """A value for a JSON column that is JSON text already: stored as it is, not encoded again.
+
+    The engine kept rejected rows as text (`sync.types.original_values`) to hold less memory.
+    """
+
+
+def _json_serializer(value: object) -> str:
+    return value if isinstance(value, JsonText) else json.dumps(value)
+
+
 def make_engine(url: str | None = None) -> Engine:
     """Create an engine for `url` (default: `database_url()`), WAL mode for SQLite."""
     url = url or database_url()
     if url.startswith("sqlite"):
         _private_sqlite_file(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=_json_serializer,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, json_serializer=_json_serializer)
 
 
 def create_db_and_tables(engine: Engine) -> UpgradeResult:

@@ -49,6 +49,7 @@ from sync.types import (
     PushTarget,
     Rejection,
     RunIO,
+    SentRow,
     SetupError,
     original_values,
 )
@@ -280,6 +281,7 @@ class _SendLoop:
         mirror, append = judge.method == "mirror", judge.method == "append"
         # The chunk's keys the DE has and their duplicate flags: one lookup per chunk.
         converted, keys, in_de, used = judge.convert(chunk)
+        columns = tuple(chunk[0]) if chunk else ()  # every row of a read has the same columns
         present = [k for k in keys if k]
         known: Mapping[str, str] = self.lookup(present) if self.lookup is not None else {}
         holders = self.changed.holders(present) if self.changed is not None else {}
@@ -311,7 +313,9 @@ class _SendLoop:
                     batch.touched.append((key, digest, row_no, rev))
                 continue
             batch.items.append(values)
-            batch.meta.append((row_no, key, digest, row))
+            batch.meta.append(
+                SentRow(row_no, key, digest, row.get("_rev"), columns, (*row.values(),))
+            )
             batch.bytes += size
             if len(batch.items) >= self.limit or batch.bytes >= max_bytes:
                 self.close_batch()

@@ -8,7 +8,6 @@ logic or the SFMC client: `sync.runner` is the one module that joins all three.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, select
 
 from store import audience_rows, ledger, queue, run_events
+from store.db import JsonText
 from store.models import Audience, ColumnMapping, Connection, DataSet, Pathway, SyncRun
 from store.revisions import ensure_row_revisions
 from sync.destinations import DATA_EXTENSION
@@ -379,18 +379,10 @@ def remember_de(
         session.commit()
 
 
-def _json_safe(value: object) -> object:
-    if value is None or isinstance(value, str | int | float | bool):
-        if isinstance(value, float) and not math.isfinite(value):
-            return str(value)
-        return value
-    return str(value)
-
-
 def _rejection_row(rej: Rejection) -> dict[str, Any]:
     out = rej.outcome
     return {
-        "row_values": {k: _json_safe(v) for k, v in rej.values.items()},
+        "row_values": JsonText(rej.values_json),
         "primary_key": rej.primary_key,
         "field": out.field,
         "error_type": out.error_type or "UnexpectedError",

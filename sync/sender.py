@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sfmc import rows as de_rows
 from sfmc.errors import SfmcConfigError
@@ -21,7 +21,7 @@ from sfmc.types import RowOutcome
 from sync.jobslots import JobSlots
 from sync.queue_clock import QueueClock
 from sync.tally import CommitWriter, Tally, commit_batches
-from sync.types import Commit, PushOptions, PushTarget, Rejection
+from sync.types import Commit, PushOptions, PushTarget, Rejection, SentRow
 
 if TYPE_CHECKING:
     from sfmc.client import SfmcClient
@@ -74,8 +74,7 @@ class Batch:
     def __init__(self, seq: int) -> None:
         self.seq = seq
         self.items: list[dict[str, object]] = []
-        # (row number, key string, row hash, original row) per item
-        self.meta: list[tuple[int, str, str, Mapping[str, Any]]] = []
+        self.meta: list[SentRow] = []  # per item
         self.rejected: list[Rejection] = []
         self.skipped = 0
         # Ledger entries of rows skipped as unchanged whose source revision moved on.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from sync.types import (
     Progress,
     Rejection,
     RunIO,
-    original_values,
+    SentRow,
 )
 
 if TYPE_CHECKING:
@@ -95,22 +95,17 @@ def commit_batches(ready: Sequence[Batch], tally: Tally, key_names: Sequence[str
         if outcomes and all(o is ALL_OK for o in outcomes):
             # The usual case (SFMC reported no row errors): no per-row branching.
             counters.rows_succeeded += len(outcomes)
-            commit.ledger_upserts.extend([ledger_entry(m) for m in b.meta if m[1]])
+            commit.ledger_upserts.extend([ledger_entry(m) for m in b.meta if m.key])
             outcomes = []
-        for (row_no, key, digest, original), values, outcome in zip(
-            b.meta, b.items, outcomes, strict=False
-        ):
+        for sent, values, outcome in zip(b.meta, b.items, outcomes, strict=False):
             if outcome.ok:
                 counters.rows_succeeded += 1
-                if key:
-                    commit.ledger_upserts.append((key, digest, row_no, original.get("_rev")))
+                if sent.key:
+                    commit.ledger_upserts.append(ledger_entry(sent))
             else:
                 counters.rows_failed += 1
-                commit.rejected.append(
-                    Rejection(
-                        row_no, original_values(original), key_display(values, key_names), outcome
-                    )
-                )
+                shown = key_display(values, key_names)
+                commit.rejected.append(Rejection(sent.row, sent.original(), shown, outcome))
         b.items = []
         b.meta = []
     tally.keep_sample(commit.rejected)
@@ -118,10 +113,9 @@ def commit_batches(ready: Sequence[Batch], tally: Tally, key_names: Sequence[str
     return commit
 
 
-def ledger_entry(meta: tuple[int, str, str, Mapping[str, Any]]) -> tuple[str, str, int, Any]:
+def ledger_entry(sent: SentRow) -> tuple[str, str, int, Any]:
     """(key, hash, source `_row`, source `_rev`) of an accepted row (`_rev` None if not read)."""
-    row_no, key, digest, original = meta
-    return (key, digest, row_no, original.get("_rev"))
+    return (sent.key, sent.digest, sent.row, sent.rev)
 
 
 class CommitWriter:

@@ -7,9 +7,11 @@ only carries the callables through which the engine reads rows and reports what 
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sfmc.errors import (
     SfmcAuthError,
@@ -114,12 +116,17 @@ class Progress:
     phase: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rejection:
-    """One row that did not make it, with the original values and SFMC's reason."""
+    """One row that did not make it, with the original values and SFMC's reason.
+
+    The values are held as JSON text (`original_values`): Update Only can hold tens of
+    thousands of rejected rows until their batches commit, and a row's text takes about an
+    eighth of the memory of its dict and strings.
+    """
 
     row: int
-    values: dict[str, Any]
+    values_json: str
     primary_key: str
     outcome: RowOutcome
     # Preflight refused the row for its own values: the `_rev` it was refused at, so an
@@ -128,6 +135,25 @@ class Rejection:
     # The row was skipped as refused before at this revision: the id of that stored refusal,
     # copied into this run's rejected rows in SQL.
     copy_of: int | None = None
+
+
+class SentRow(NamedTuple):
+    """What a batch keeps of a row it sends, to commit it once SFMC answers.
+
+    The source row is kept as a tuple of its values beside its column names (one tuple shared
+    by the read), not as its dict: a third of the memory, for the rows of every job in flight.
+    """
+
+    row: int  # the source `_row`
+    key: str
+    digest: str  # `sync.mapping.RowHasher`'s hash, for the ledger
+    rev: int | None  # the source `_rev` (None if not read)
+    columns: tuple[str, ...]
+    values: tuple[Any, ...]
+
+    def original(self) -> str:
+        """The source row as the user knows it (`original_values`), for a rejection."""
+        return original_values(dict(zip(self.columns, self.values, strict=True)))
 
 
 @dataclass
@@ -231,9 +257,25 @@ class RunIO:
         return (self.read_key_chunks or self.read_chunks)(after_row)
 
 
-def original_values(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A source row as the user knows it (without the store's `_row` and `_rev` numbers)."""
-    return {k: v for k, v in row.items() if k not in _STORE_KEYS}
+def original_values(row: Mapping[str, Any]) -> str:
+    """A source row as the user knows it (without the store's `_row` and `_rev`), as JSON text.
+
+    Values that JSON cannot hold (numbers that are not finite, other types) are kept as their
+    text, so the text always loads again as it was written.
+    """
+    shown = {k: v for k, v in row.items() if k not in _STORE_KEYS}
+    try:
+        return json.dumps(shown, allow_nan=False)
+    except (TypeError, ValueError):
+        return json.dumps({k: _json_safe(v) for k, v in shown.items()})
+
+
+def _json_safe(value: object) -> object:
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return str(value)
 
 
 _STORE_KEYS = frozenset(("_row", "_rev", "_refused", "_refused_type"))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
+from sqlmodel import Session, select
 
+from store.db import JsonText
 from store.ledger import commit_checkpoint, ledger_lookup
-from store.models import SyncRun
+from store.models import RejectedRow, SyncRun
 from store.queue import (
     RunConflictError,
     active_run,
@@ -25,6 +27,7 @@ from store.queue import (
 from store.reports import rejected_rows_csv
 from store.schedules import enqueue_due_runs
 from store.status import pathway_status
+from sync.types import original_values
 from tests.engine.test_push_e2e import people
 
 
@@ -177,3 +180,44 @@ def test_pathway_status_and_schedules(engine, pathway_id, make_pathway):
     finish_run(engine, first.id, "succeeded")
     assert enqueue_due_runs(engine, now + timedelta(minutes=30)) == []
     assert len(enqueue_due_runs(engine, now + timedelta(minutes=61))) == 1
+
+
+def test_rejected_values_held_as_json_text_are_stored_once_and_read_back_as_they_were(
+    engine, pathway_id
+):
+    """The engine holds a rejected row's values as JSON text; the store must not encode it twice."""
+    source = {
+        "_row": 7,
+        "_rev": 3,
+        "email": "zoë@example.org",
+        "gifts": None,
+        "score": float("nan"),
+        "joined": date(2021, 3, 12),
+    }
+    text = original_values(source)
+    run = enqueue_run(engine, pathway_id)
+    commit_checkpoint(
+        engine,
+        run.id,
+        pathway_id=pathway_id,
+        checkpoint_row=7,
+        counters={"rows_read": 1, "rows_failed": 1},
+        rejected=[
+            {
+                "row_values": JsonText(text),
+                "error_type": "NotFound",
+                "error_details": "No row in the DE has this key.",
+                "field": "Email",
+                "retryable": False,
+                "primary_key": "zoë@example.org",
+            }
+        ],
+    )
+    with Session(engine) as session:
+        stored = session.exec(select(RejectedRow).where(RejectedRow.run_id == run.id)).one()
+    assert stored.row_values == {
+        "email": "zoë@example.org",
+        "gifts": None,
+        "score": "nan",
+        "joined": "2021-03-12",
+    }
