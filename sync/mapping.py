@@ -282,4 +282,6 @@ def key_string(values: Mapping[str, object], key_fields: Sequence[DeField]) -> s
 
 def key_display(values: Mapping[str, object], key_names: Sequence[str]) -> str:
     """Human-readable primary key, e.g. `a@example.com` or `1|a@example.com`."""
-    return "|".join(str(values.get(name, "")) for name in key_names)
+    if len(key_names) == 1:  # the usual case, once per rejected row: no generator
+        return str(values.get(key_names[0], ""))
+    return "|".join([str(values.get(name, "")) for name in key_names])
