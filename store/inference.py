@@ -1,11 +1,10 @@
 """Value types of imported data sets' columns (pure functions, no database).
 
-Every cell is classified by one regular expression (one C call per cell keeps a 1,000,000-row
-import fast); a column's type is the first type that at least `FIT_SHARE` of its non-empty
-values fit, and the values that did not fit are kept as examples for the user. The cell shapes
-of numbers, booleans, emails and phones, and the true/false words, are those of the field-type
-table (`store.fieldtypes`); dates are read here in many more shapes than SFMC takes (day-first,
-month names), as the push converts them to ISO 8601.
+Each distinct value is classified by one regular expression, matched once per shape
+(`_groups`); a column's type is the first type that `FIT_SHARE` of its non-empty values fit,
+and values that did not fit are kept as examples. Numbers, booleans, emails, phones and the
+true/false words are those of `store.fieldtypes`; dates are read in many more shapes than SFMC
+takes (day-first, month names), as the push converts them to ISO 8601.
 """
 
 from __future__ import annotations
@@ -226,11 +225,7 @@ _SHAPE_BYTES = 256  # longer shapes are matched but not remembered (at most 16 M
 
 
 def _match_groups(values: list[str]) -> list[str]:
-    """The `lastgroup` of each value's match (`_CELL_AT` or `_CELL_NO_AT`).
-
-    The expression most values need runs on all of them (C loops); the few values that need
-    the other one (an email column's values without "@") are matched again one by one.
-    """
+    """Each value's `lastgroup` in `_CELL_AT` (with an "@") or `_CELL_NO_AT`, in C loops."""
     has_at = list(map(str.__contains__, values, repeat("@")))
     with_at = sum(has_at)
     most, other = (_CELL_AT, _CELL_NO_AT) if with_at * 2 >= len(values) else (_CELL_NO_AT, _CELL_AT)
@@ -244,12 +239,15 @@ def _match_groups(values: list[str]) -> list[str]:
 
 def _groups(values: list[str]) -> list[str]:
     """The class of each value: the `lastgroup` of its shape's match, each shape matched once."""
-    has_at = map(str.__contains__, values, repeat("@"))
     try:
         encoded = list(map(str.encode, values))
     except UnicodeEncodeError:  # a lone surrogate (an undecodable byte): no shapes, then
         return _match_groups(values)
-    shapes = list(map(bytes.translate, encoded, map(_SHAPE_TABLES.__getitem__, has_at)))
+    if "@" in "".join(values):  # one C search tells most columns that no value has one
+        tables = map(_SHAPE_TABLES.__getitem__, map(str.__contains__, values, repeat("@")))
+    else:
+        tables = repeat(_SHAPE_TABLES[0])
+    shapes = list(map(bytes.translate, encoded, tables))
     known = _shape_groups
     groups = list(map(known.get, shapes))
     if None not in groups:
@@ -312,8 +310,8 @@ class ColumnStats:
         keys = list(distinct)
         unique = len(keys) == len(values) - empty  # every value once (ids, emails)
         cache = self._cache
-        hits = list(map(cache.get, keys))
-        missing = list(compress(keys, map(is_, hits, repeat(None))))
+        hits = list(map(cache.get, keys)) if cache else [None] * len(keys)
+        missing = list(compress(keys, map(is_, hits, repeat(None)))) if cache else keys
         if missing:
             found = _classify_many(missing)
             room = _CACHE_SIZE - len(cache)
