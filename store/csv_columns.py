@@ -20,6 +20,7 @@ from operator import not_
 from typing import IO, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyarrow import csv as arrow_csv
 
 from store.import_limits import ImportBudget, ImportLimits
@@ -73,6 +74,7 @@ class ColumnReader:
             raise NotPlain(str(exc)) from exc
         self._stream = stream
         self.fields = fields
+        self._repeats: list[bool | None] = [None] * fields  # see `_values`
         try:
             self._rest: list[list[str]] = self._next() or [[] for _ in range(fields)]
         except NotPlain:
@@ -94,7 +96,22 @@ class ColumnReader:
             raise NotPlain(str(exc)) from exc
         if batch.num_columns != self.fields or any(c.type != pa.string() for c in batch.columns):
             raise NotPlain  # a row wider than the first one
-        return [c.to_pylist() for c in batch.columns]
+        return [self._values(i, c) for i, c in enumerate(batch.columns)]
+
+    def _values(self, i: int, column: pa.StringArray) -> list[str]:
+        """A block's values of column `i`, one Python string per distinct value if they repeat.
+
+        A value that repeats is then one object: its hash and its UTF-8 bytes are computed
+        once for the statistics and the inserts, not once per cell. Whether a column repeats
+        (fewer than one distinct value in 10) is judged on the first block and kept while it
+        holds; unique columns (ids, emails) are converted directly.
+        """
+        if self._repeats[i] is False or column.null_count:
+            return column.to_pylist()
+        encoded = pc.dictionary_encode(column)
+        words = encoded.dictionary.to_pylist()
+        self._repeats[i] = len(words) * 10 < len(column)
+        return list(map(words.__getitem__, encoded.indices.to_pylist()))
 
     def first_row(self) -> list[str]:
         """The first record (the header, or a headerless file's first row)."""
