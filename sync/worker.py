@@ -32,8 +32,6 @@ from store.db import create_db_and_tables, make_engine
 from store.errors import DataSetError
 from store.migrations.apply import StoreUpgradeError
 from store.models import Audience, DataSet, Pathway
-from store.refresh import refresh_source
-from store.sql_source import SqlSourceError
 from sync.runner import run_pathway
 from sync.types import PushOptions
 
@@ -64,6 +62,11 @@ def refresh_source_before_scheduled_run(engine: Engine, run: Any) -> str | None:
         dataset = session.get(DataSet, audience.dataset_id) if audience else None
     if dataset is None or dataset.id is None:
         return None  # the runner reports the incomplete pathway
+    # Loaded here, not with the worker: the refresh brings the importer, pyarrow and sqlglot
+    # (about 60 MB of a sync's resident memory), and only scheduled runs need it.
+    from store.refresh import refresh_source
+    from store.sql_source import SqlSourceError
+
     try:
         refresh_source(engine, dataset.id, who="schedule")
     except (SqlSourceError, DataSetError, SecretKeyError) as exc:

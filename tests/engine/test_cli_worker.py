@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 from store.queue import ACTIVE_STATES, enqueue_run, get_run
@@ -113,3 +115,15 @@ def test_a_run_keeps_older_objects_out_of_the_collectors_passes(engine, sim, mak
     assert get_run(engine, queued.id).state == "succeeded"
     assert frozen[0] > 1_000  # the modules and whatever else lived before the run
     assert gc.get_freeze_count() == 0  # collected as before once it is over
+
+
+def test_the_worker_does_not_load_the_importer_until_a_source_is_refreshed():
+    """pyarrow and sqlglot (the importer, database sources) cost a sync about 60 MB of memory."""
+    probe = (
+        "import sys, sync.worker, sync.runner, sfmc.client, store.audience_rows;"
+        "print(sorted(m for m in ('pyarrow', 'numpy', 'sqlglot') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
