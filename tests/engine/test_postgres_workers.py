@@ -127,3 +127,24 @@ def test_incremental_resync_on_postgres_reads_only_changed_rows(engine, sim, mak
         r["email"]: {"Email": r["email"], "Name": r["name"], "City": r["city"]} for r in rows
     }
     assert sync().rows_sent == 0
+
+
+def test_rejected_rows_on_postgres_keep_their_values_as_they_were(engine, sim, make_pathway):
+    """Rejected rows travel as JSON text (`store.db.JsonText`); PostgreSQL must store it once."""
+    from sync.runner import run_pathway
+    from sync.worker import default_client_factory
+    from tests.engine.test_push_e2e import rejected
+
+    rows = people(6)
+    rows[2]["email"] = "not an address"
+    rows[4]["name"] = 'Zoë "quoted" \\ name'
+    rows[4]["email"] = "also wrong"
+    pid = make_pathway(rows)
+    queued = enqueue_run(engine, pid)
+    run_pathway(engine, queued.id, client_factory=default_client_factory)
+    assert get_run(engine, queued.id).rows_failed == 2
+    got = sorted((r.row_values for r in rejected(engine, queued.id)), key=lambda v: v["email"])
+    assert got == [
+        {"email": "also wrong", "name": 'Zoë "quoted" \\ name', "city": "City 0"},
+        {"email": "not an address", "name": "v1-2", "city": "City 2"},
+    ]
