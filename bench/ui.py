@@ -17,8 +17,8 @@ page until the new count shows, and `dry_run_seconds` from the click on "Dry run
 the Push Audiences wizard's summary of a Mirror pathway (`bench.ui_world`: a 100,000-row
 audience at 1M donors, against a DE of as many rows in the app's simulator) until its plan
 shows. `dry_run_plan` is the plan the run stored, `dry_run_expected` what the DE was seeded
-for. The wizard's live progress re-reads the run every 2 s, so the figure includes up to 2 s
-of that polling.
+for. The figure includes the worker's pickup (it is woken by the page) and the wizard's live
+progress, which re-reads the run every 0.3 s in its first 15 s (`ui.runs.refresh_every`).
 
 Driven through Debian's chromium (`/usr/bin/chromium`) with Playwright.
 """
