@@ -8,7 +8,7 @@ resume right after it and nothing is lost or sent twice beyond idempotent upsert
 
 The runner (`sync.runner.run_pathway`) builds the `RunIO` from the store and ensures the DE
 first. The engine's parts: `sync.types` (plain data), `sync.plan` (what each method does to the
-DE, dry runs), `sync.sender` (async requests in flight; `sync.queue_clock` times their polls),
+DE), `sync.dryrun` (dry runs), `sync.sender` (async requests in flight; `sync.queue_clock` times their polls),
 `sync.tally` (counters, progress, commits), `sync.keyset` (per-row key state, on disk past a
 few thousand keys, so memory stays flat at any audience size).
 """
@@ -160,7 +160,7 @@ def _push(
     to_delete: KeySet,
     changed_only: bool,
 ) -> PushResult:
-    """The part of `push_rows` after the keys are known: guard, dry run or send (and delete)."""
+    """The part of `push_rows` after the keys are known: guard, then send (and delete)."""
     refusal = delete_guard(to_delete, len(judge.remote), options)
     if refusal is not None:
         plan, message = refusal
