@@ -65,4 +65,3 @@ def test_dry_run_plan_is_what_the_run_does(
     plan, real = _plan_then_run(engine, sim, pid)
     assert plan == real
     assert plan["create"] == plan["update"] == plan["delete"] == 0
-
