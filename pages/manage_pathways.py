@@ -109,12 +109,13 @@ for conn_id, items in by_conn.items():
                     widgets.fmt_ago(status.last_synced),
                     help=widgets.fmt_when(status.last_synced),
                 )
-                m[4].metric(
-                    "Next run",
+                # Words, not a figure (like the status): a metric's large type cut "Manual only".
+                upcoming = (
                     widgets.fmt_ago(status.next_run)
                     if status.next_run
-                    else usched.title(p.schedule),
+                    else usched.title(p.schedule)
                 )
+                m[4].markdown(f"**Next run**  \n{md(upcoming)}")
                 if can_act:
                     _actions.actions(p, label, status, user)
                 running = active_run(engine, p.id)

@@ -32,7 +32,7 @@ def test_weekly_schedule_saved_from_the_page(demo_env):
     pid = _pathway(deps)
     at = page_app("pages/manage_pathways.py", "staff", timeout=60).run()
     # A manual pathway has no next run: the card says so in the schedule control's words.
-    assert "Manual only" in [m.value for m in at.metric if m.label == "Next run"]
+    assert "**Next run**  \nManual only" in [m.value for m in at.markdown]
     at.radio(key=f"sch_kind_{pid}").set_value("weekly").run()
     at.multiselect(key=f"sch_days_{pid}").set_value(["mon", "thu"]).run()
     at.text_input(key=f"sch_time_{pid}").set_value("7.15").run()
