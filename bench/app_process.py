@@ -45,3 +45,12 @@ def start_app(
     proc.kill()
     msg = f"streamlit did not answer on {url} within {timeout:g} s"
     raise RuntimeError(msg)
+
+
+def stop_app(proc: subprocess.Popen[bytes]) -> None:
+    """Stop an app `start_app` started: politely, then for good after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -186,11 +185,7 @@ def _run_app(
             figures = _drive(url, started, pages=pages, live=live, sim_url=sim_url)
             figures["peak_rss_mb"] = _peak_rss_mb(proc.pid)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            app_process.stop_app(proc)
     text = log_path.read_text(errors="replace")
     if "Traceback" in text:
         print(text[-4000:], file=sys.stderr)

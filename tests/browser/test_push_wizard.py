@@ -13,13 +13,12 @@ import io
 import os
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from bench.app_process import start_app
+from bench.app_process import start_app, stop_app
 
 pytestmark = pytest.mark.browser
 
@@ -57,11 +56,7 @@ def app_url(tmp_path):
     try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_app(proc)
         log.close()
         text = (tmp_path / "streamlit.log").read_text(errors="replace")
         assert "Traceback" not in text, text[-4000:]
