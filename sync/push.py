@@ -51,7 +51,7 @@ from sync.types import (
     RunIO,
     SentRow,
     SetupError,
-    original_values,
+    original_json,
 )
 from sync.values import tenant_zone
 
@@ -337,7 +337,7 @@ class _SendLoop:
         self, row: Mapping[str, Any], values: Mapping[str, object], outcome: RowOutcome, **kw: Any
     ) -> Rejection:
         shown = key_display(values, self.key_names)
-        return Rejection(row["_row"], original_values(row), shown, outcome, **kw)
+        return Rejection(row["_row"], original_json(row), shown, outcome, **kw)
 
     def close_batch(self, *, final: bool = False) -> None:
         """Hand the open batch to the pipeline and open the next (sizes ramp up)."""

@@ -24,7 +24,7 @@ from sync.types import (
     PushResult,
     Rejection,
     RunIO,
-    original_values,
+    original_json,
     plan_reject,
 )
 
@@ -161,7 +161,7 @@ class _RecordSender:
             if outcome.field == "ContactKey":
                 outcome = replace(outcome, field=plan.key_field)
             shown = str(contact_key or "")
-            self.rejected.append(Rejection(self.last_row, original_values(row), shown, outcome))
+            self.rejected.append(Rejection(self.last_row, original_json(row), shown, outcome))
             dry["reject"] += 1
             if len(dry["rejects"]) < SAMPLE_REJECTS:
                 dry["rejects"].append(plan_reject(self.last_row, shown, outcome))
@@ -189,7 +189,7 @@ class _RecordSender:
                     counters.rows_succeeded += 1
                     commit.ledger_upserts.append((member.key, member.digest))
                 else:
-                    original = original_values(member.original)
+                    original = original_json(member.original)
                     shown = member.contact_key
                     self.rejected.append(Rejection(member.row_no, original, shown, outcome))
         counters.rows_failed += len(self.rejected)

@@ -120,7 +120,7 @@ class Progress:
 class Rejection:
     """One row that did not make it, with the original values and SFMC's reason.
 
-    The values are held as JSON text (`original_values`): Update Only can hold tens of
+    The values are held as JSON text (`original_json`): Update Only can hold tens of
     thousands of rejected rows until their batches commit, and a row's text takes about an
     eighth of the memory of its dict and strings.
     """
@@ -152,8 +152,8 @@ class SentRow(NamedTuple):
     values: tuple[Any, ...]
 
     def original(self) -> str:
-        """The source row as the user knows it (`original_values`), for a rejection."""
-        return original_values(dict(zip(self.columns, self.values, strict=True)))
+        """The source row as the user knows it (`original_json`), for a rejection."""
+        return original_json(dict(zip(self.columns, self.values, strict=True)))
 
 
 @dataclass
@@ -257,7 +257,7 @@ class RunIO:
         return (self.read_key_chunks or self.read_chunks)(after_row)
 
 
-def original_values(row: Mapping[str, Any]) -> str:
+def original_json(row: Mapping[str, Any]) -> str:
     """A source row as the user knows it (without the store's `_row` and `_rev`), as JSON text.
 
     Values that JSON cannot hold (numbers that are not finite, other types) are kept as their

@@ -27,7 +27,7 @@ from store.queue import (
 from store.reports import rejected_rows_csv
 from store.schedules import enqueue_due_runs
 from store.status import pathway_status
-from sync.types import original_values
+from sync.types import original_json
 from tests.engine.test_push_e2e import people
 
 
@@ -194,7 +194,7 @@ def test_rejected_values_held_as_json_text_are_stored_once_and_read_back_as_they
         "score": float("nan"),
         "joined": date(2021, 3, 12),
     }
-    text = original_values(source)
+    text = original_json(source)
     run = enqueue_run(engine, pathway_id)
     commit_checkpoint(
         engine,
