@@ -90,7 +90,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 class JsonText(str):
     """A value for a JSON column that is JSON text already: stored as it is, not encoded again.
 
-    The engine kept rejected rows as text (`sync.types.original_json`) to hold less memory.
+    The engine holds rejected rows as text (`sync.types.original_json`) to use less memory.
     """
 
 
